@@ -1,0 +1,1 @@
+//! finbeh-config: not built yet, so this crate exports nothing.

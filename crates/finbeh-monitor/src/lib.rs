@@ -1,0 +1,1 @@
+//! Monitoring for finbeh endpoints (prediction log, metrics, alerts, drift, reports): not built yet, so this crate exports nothing.

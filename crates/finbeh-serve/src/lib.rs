@@ -1,0 +1,1 @@
+//! finbeh-serve: not built yet, so this crate exports nothing.

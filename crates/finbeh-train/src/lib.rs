@@ -1,0 +1,1 @@
+//! finbeh-train: not built yet, so this crate exports nothing.
