@@ -1,0 +1,620 @@
+//! The raw, unvalidated settings: one struct per section, with built-in defaults.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::secret::Secret;
+
+/// The only settings schema version this crate reads.
+pub const SETTINGS_VERSION: u32 = 1;
+
+/// Every setting of the toolkit, as loaded and before validation.
+///
+/// `Default` gives the built-in defaults; [`Settings::check`](crate::Settings::check) turns it
+/// into [`ValidSettings`](crate::ValidSettings), which is what the rest of finbeh takes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Schema version of the settings file; only [`SETTINGS_VERSION`] is accepted.
+    pub version: u32,
+    /// Input data, schema overrides, derived targets and data checks.
+    pub data: DataSettings,
+    /// Training hyperparameters and the model artifact.
+    pub model: ModelSettings,
+    /// The HTTP scoring server.
+    pub serve: ServeSettings,
+    /// Prediction log, alerts and drift.
+    pub monitor: MonitorSettings,
+    /// Where and how a model is deployed.
+    pub deploy: DeploySettings,
+    /// Log level and format.
+    pub logging: LoggingSettings,
+    /// Seeds and sizes used by smoke and load tests.
+    pub testing: TestingSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            version: SETTINGS_VERSION,
+            data: DataSettings::default(),
+            model: ModelSettings::default(),
+            serve: ServeSettings::default(),
+            monitor: MonitorSettings::default(),
+            deploy: DeploySettings::default(),
+            logging: LoggingSettings::default(),
+            testing: TestingSettings::default(),
+        }
+    }
+}
+
+/// `[data]`: where the data comes from and how its columns are read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataSettings {
+    /// CSV file to read; `None` makes the workflow generate synthetic data.
+    pub path: Option<PathBuf>,
+    /// Rows of synthetic data to generate when `path` is `None`.
+    pub synthetic_rows: usize,
+    /// Seed of the synthetic data generator.
+    pub synthetic_seed: u64,
+    /// Name of the target column (case-sensitive).
+    pub target: Option<String>,
+    /// Which target value is the positive class; `None` infers it.
+    pub positive_class: Option<String>,
+    /// CSV field delimiter.
+    pub delimiter: char,
+    /// A text column with more distinct values than this is not treated as categorical.
+    pub max_categorical_cardinality: usize,
+    /// Columns forced to be numeric.
+    pub numeric: Vec<String>,
+    /// Columns forced to be categorical.
+    pub categorical: Vec<String>,
+    /// Columns forced to be boolean.
+    pub boolean: Vec<String>,
+    /// Columns forced to be dates.
+    pub date: Vec<String>,
+    /// Identifier columns (kept out of the features).
+    pub id: Vec<String>,
+    /// Columns dropped entirely.
+    pub ignore: Vec<String>,
+    /// Keep personally identifying columns as features (off by default).
+    pub include_pii: bool,
+    /// Extra column names to treat as PII, on top of the built-in list.
+    pub pii_columns: Vec<String>,
+    /// Reference date (`YYYY-MM-DD`) for date features; `None` infers it from the data.
+    pub date_reference: Option<String>,
+    /// Columns exempt from the leakage check (kept even when they predict the target too well).
+    pub allow_leakage: Vec<String>,
+    /// A single feature predicting the target with an AUC at or above this is reported as leakage.
+    pub leakage_auc_threshold: f64,
+    /// Skip bad rows (writing them to `reject_path`) instead of failing.
+    pub lenient: bool,
+    /// Where rejected rows are written in lenient mode.
+    pub reject_path: Option<PathBuf>,
+    /// Day differences between two date columns, added as numeric features.
+    pub date_differences: Vec<DateDifference>,
+    /// Derived columns (usually the target), keyed by the new column's name (case kept).
+    pub derive: BTreeMap<String, DeriveRule>,
+}
+
+impl Default for DataSettings {
+    fn default() -> Self {
+        Self {
+            path: None,
+            synthetic_rows: 20_000,
+            synthetic_seed: 42,
+            target: Some("Anomaly".to_owned()),
+            positive_class: None,
+            delimiter: ',',
+            max_categorical_cardinality: 50,
+            numeric: Vec::new(),
+            categorical: Vec::new(),
+            boolean: Vec::new(),
+            date: Vec::new(),
+            id: Vec::new(),
+            ignore: Vec::new(),
+            include_pii: false,
+            pii_columns: Vec::new(),
+            date_reference: None,
+            allow_leakage: Vec::new(),
+            leakage_auc_threshold: 0.99,
+            lenient: false,
+            reject_path: None,
+            date_differences: Vec::new(),
+            derive: BTreeMap::new(),
+        }
+    }
+}
+
+/// A numeric feature `name` = days from column `start` to column `end`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DateDifference {
+    /// Name of the new feature.
+    pub name: String,
+    /// Column holding the earlier date.
+    pub start: String,
+    /// Column holding the later date.
+    pub end: String,
+}
+
+/// How a derived column is computed from an existing one: `rule(from, value)` gives a boolean.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeriveRule {
+    /// Source column (case-sensitive).
+    pub from: String,
+    /// The comparison applied.
+    pub rule: DeriveRuleKind,
+    /// The comparison's operand: a quantile level, a number, or (for `equals`) a string.
+    pub value: DeriveValue,
+}
+
+/// The comparisons a [`DeriveRule`] can apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeriveRuleKind {
+    /// `from >= quantile(from, value)`, value in (0, 1).
+    QuantileAtLeast,
+    /// `from > quantile(from, value)`, value in (0, 1).
+    QuantileAbove,
+    /// `from >= value`.
+    AtLeast,
+    /// `from > value`.
+    Above,
+    /// `from <= value`.
+    AtMost,
+    /// `from < value`.
+    Below,
+    /// `from == value` (number or string).
+    Equals,
+}
+
+/// A TOML number or string operand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum DeriveValue {
+    /// A number (TOML integer or float).
+    Number(f64),
+    /// A string (only meaningful with `equals`).
+    Text(String),
+}
+
+impl fmt::Display for DeriveValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Number(n) => write!(f, "{n}"),
+            Self::Text(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
+/// `[model]`: random-forest training and the artifact it produces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelSettings {
+    /// Model name recorded in the artifact.
+    pub name: String,
+    /// Model version recorded in the artifact.
+    pub version: String,
+    /// Seed for splits, bootstrap samples and feature sampling.
+    pub random_state: u64,
+    /// Fraction of rows held out for testing, in (0, 1).
+    pub test_size: f64,
+    /// Cross-validation folds, at least 2.
+    pub cv_folds: usize,
+    /// Number of trees, at least 1.
+    pub n_estimators: usize,
+    /// Maximum tree depth, at least 1.
+    pub max_depth: usize,
+    /// Minimum samples to split a node, at least 2.
+    pub min_samples_split: usize,
+    /// Minimum samples in a leaf, at least 1.
+    pub min_samples_leaf: usize,
+    /// Minimum impurity decrease for a split, at least 0.
+    pub min_impurity_decrease: f64,
+    /// Features tried per split: `sqrt`, `log2`, `all` or a fraction such as `0.3`.
+    pub max_features: String,
+    /// Split quality measure.
+    pub criterion: Criterion,
+    /// Class weighting.
+    pub class_weight: ClassWeight,
+    /// Draw a bootstrap sample per tree.
+    pub bootstrap: bool,
+    /// Compute the out-of-bag score (needs `bootstrap`).
+    pub oob_score: bool,
+    /// Histogram bins per feature, 2..=255.
+    pub max_bins: usize,
+    /// Training threads; 0 uses every core.
+    pub n_jobs: usize,
+    /// Random-search iterations over hyperparameters; 0 disables the search.
+    pub search_iterations: usize,
+    /// Raw records stored in the artifact with their expected probabilities, at least 32.
+    pub golden_set_size: usize,
+    /// Directory the artifact and reports are written to.
+    pub output_dir: PathBuf,
+    /// How the decision threshold is chosen.
+    pub threshold: ThresholdRule,
+}
+
+impl Default for ModelSettings {
+    fn default() -> Self {
+        Self {
+            name: "finbeh-model".to_owned(),
+            version: "1".to_owned(),
+            random_state: 42,
+            test_size: 0.2,
+            cv_folds: 3,
+            n_estimators: 100,
+            max_depth: 10,
+            min_samples_split: 5,
+            min_samples_leaf: 2,
+            min_impurity_decrease: 0.0,
+            max_features: "sqrt".to_owned(),
+            criterion: Criterion::Gini,
+            class_weight: ClassWeight::None,
+            bootstrap: true,
+            oob_score: false,
+            max_bins: 255,
+            n_jobs: 0,
+            search_iterations: 0,
+            golden_set_size: 32,
+            output_dir: PathBuf::from("out/model"),
+            threshold: ThresholdRule::Fixed { value: 0.5 },
+        }
+    }
+}
+
+/// Split quality measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Criterion {
+    /// Gini impurity.
+    Gini,
+    /// Shannon entropy.
+    Entropy,
+}
+
+/// Class weighting during training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassWeight {
+    /// Every sample weighs 1.
+    None,
+    /// Weights inversely proportional to class frequencies.
+    Balanced,
+    /// Like `balanced`, computed on each tree's bootstrap sample.
+    BalancedSubsample,
+}
+
+/// How the decision threshold on the positive-class probability is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ThresholdRule {
+    /// A fixed threshold in [0, 1].
+    Fixed {
+        /// The threshold.
+        value: f64,
+    },
+    /// The threshold maximising F1 on held-out data.
+    BestF1,
+    /// The highest threshold reaching this recall, in (0, 1].
+    TargetRecall {
+        /// The recall to reach.
+        value: f64,
+    },
+}
+
+/// Parsed form of [`ModelSettings::max_features`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MaxFeatures {
+    /// Square root of the feature count.
+    Sqrt,
+    /// Base-2 logarithm of the feature count.
+    Log2,
+    /// Every feature.
+    All,
+    /// This fraction of the features, in (0, 1].
+    Fraction(f64),
+}
+
+impl FromStr for MaxFeatures {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "sqrt" => Ok(Self::Sqrt),
+            "log2" => Ok(Self::Log2),
+            "all" => Ok(Self::All),
+            other => match other.parse::<f64>() {
+                Ok(fraction) if fraction > 0.0 && fraction <= 1.0 => Ok(Self::Fraction(fraction)),
+                _ => Err(
+                    r#"one of "sqrt", "log2", "all" or a fraction in (0, 1] such as "0.3""#
+                        .to_owned(),
+                ),
+            },
+        }
+    }
+}
+
+impl ModelSettings {
+    /// [`Self::max_features`] parsed; always `Ok` once the settings are validated.
+    pub fn max_features_rule(&self) -> Result<MaxFeatures, String> {
+        self.max_features.parse()
+    }
+}
+
+/// `[serve]`: the HTTP scoring server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeSettings {
+    /// Address to bind.
+    pub host: String,
+    /// Port to bind, 1..=65535.
+    #[serde(deserialize_with = "deserialize_port")]
+    pub port: u16,
+    /// Model artifact to serve; `None` uses the one in `model.output_dir`.
+    pub model_path: Option<PathBuf>,
+    /// Primary API key; requests must present it (or the secondary) when set.
+    pub primary_key: Option<Secret>,
+    /// Secondary API key, for rotation.
+    pub secondary_key: Option<Secret>,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Most records accepted in one request.
+    pub max_rows_per_request: usize,
+    /// Requests handled at once; more are rejected with 503.
+    pub max_concurrent_requests: usize,
+    /// Per-request time limit, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Runtime worker threads; 0 uses every core.
+    pub worker_threads: usize,
+}
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port: 5001,
+            model_path: None,
+            primary_key: None,
+            secondary_key: None,
+            max_body_bytes: 4 * 1024 * 1024,
+            max_rows_per_request: 10_000,
+            max_concurrent_requests: 256,
+            request_timeout_ms: 5_000,
+            worker_threads: 0,
+        }
+    }
+}
+
+/// Message for an out-of-range port; the loader pairs it with the key and the value.
+pub(crate) const PORT_EXPECTATION: &str = "must be 1..=65535";
+
+/// Reads any integer so that `99999` is reported as out of range rather than as a type error.
+fn deserialize_port<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u16, D::Error> {
+    let wide = i64::deserialize(deserializer)?;
+    u16::try_from(wide).map_err(|_| serde::de::Error::custom(PORT_EXPECTATION))
+}
+
+/// `[monitor]`: prediction log, alerts and drift.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MonitorSettings {
+    /// SQLite file holding the prediction log.
+    pub database_path: PathBuf,
+    /// Alert when the response time exceeds this, in milliseconds.
+    pub alert_response_time_ms: u64,
+    /// Alert when the error rate exceeds this fraction, in [0, 1].
+    pub alert_error_rate: f64,
+    /// Report drift when a feature's PSI exceeds this.
+    pub drift_psi_threshold: f64,
+    /// Window the alerts and drift are computed over, in minutes.
+    pub window_minutes: u64,
+}
+
+impl Default for MonitorSettings {
+    fn default() -> Self {
+        Self {
+            database_path: PathBuf::from("out/monitor.sqlite"),
+            alert_response_time_ms: 5_000,
+            alert_error_rate: 0.05,
+            drift_psi_threshold: 0.2,
+            window_minutes: 60,
+        }
+    }
+}
+
+/// `[deploy]`: deployment target and its settings.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeploySettings {
+    /// Where to deploy.
+    pub target: DeployTarget,
+    /// `[deploy.local]`: blue/green deployment on this machine.
+    pub local: LocalDeploySettings,
+    /// `[deploy.azure]`: Azure ML managed online endpoint.
+    pub azure: AzureDeploySettings,
+}
+
+/// Deployment target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeployTarget {
+    /// Blue/green servers on this machine.
+    #[default]
+    Local,
+    /// An Azure ML managed online endpoint.
+    Azure,
+}
+
+/// `[deploy.local]`: blue/green deployment on this machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LocalDeploySettings {
+    /// Directory of the local model registry.
+    pub registry_dir: PathBuf,
+    /// Port of the blue slot.
+    #[serde(deserialize_with = "deserialize_port")]
+    pub blue_port: u16,
+    /// Port of the green slot.
+    #[serde(deserialize_with = "deserialize_port")]
+    pub green_port: u16,
+    /// How long a new slot has to become healthy, in milliseconds.
+    pub health_timeout_ms: u64,
+}
+
+impl Default for LocalDeploySettings {
+    fn default() -> Self {
+        Self {
+            registry_dir: PathBuf::from("out/registry"),
+            blue_port: 5101,
+            green_port: 5102,
+            health_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// `[deploy.azure]`: Azure ML managed online endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AzureDeploySettings {
+    /// Subscription id (also from `AZURE_SUBSCRIPTION_ID`).
+    pub subscription_id: Option<String>,
+    /// Resource group (also from `AZURE_RESOURCE_GROUP`).
+    pub resource_group: Option<String>,
+    /// Azure ML workspace (also from `AZURE_WORKSPACE_NAME`).
+    pub workspace_name: Option<String>,
+    /// Azure region.
+    pub region: String,
+    /// Online endpoint name.
+    pub endpoint_name: String,
+    /// Deployment name within the endpoint.
+    pub deployment_name: String,
+    /// VM size of each instance.
+    pub instance_type: String,
+    /// Number of instances, at least 1.
+    pub instance_count: u32,
+    /// How clients authenticate to the endpoint.
+    pub auth_mode: AuthMode,
+    /// Azure ML REST `api-version`.
+    pub api_version: String,
+    /// Azure Resource Manager base URL (http or https).
+    pub arm_base_url: String,
+    /// How finbeh authenticates to Azure.
+    pub credential: CredentialKind,
+    /// Tenant id for `client_secret` credentials.
+    pub tenant_id: Option<String>,
+    /// Client (application) id for `client_secret` credentials.
+    pub client_id: Option<String>,
+    /// Client secret for `client_secret` credentials.
+    pub client_secret: Option<Secret>,
+}
+
+impl Default for AzureDeploySettings {
+    fn default() -> Self {
+        Self {
+            subscription_id: None,
+            resource_group: None,
+            workspace_name: None,
+            region: "eastus".to_owned(),
+            endpoint_name: "finbeh-endpoint".to_owned(),
+            deployment_name: "blue".to_owned(),
+            instance_type: "Standard_F4s_v2".to_owned(),
+            instance_count: 1,
+            auth_mode: AuthMode::Key,
+            api_version: "2024-04-01".to_owned(),
+            arm_base_url: "https://management.azure.com".to_owned(),
+            credential: CredentialKind::AzureCli,
+            tenant_id: None,
+            client_id: None,
+            client_secret: None,
+        }
+    }
+}
+
+/// How clients authenticate to an Azure ML endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    /// Endpoint keys.
+    Key,
+    /// Azure ML tokens.
+    AmlToken,
+    /// Microsoft Entra (AAD) tokens.
+    AadToken,
+}
+
+/// How finbeh obtains Azure credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKind {
+    /// The `az` CLI's logged-in account.
+    AzureCli,
+    /// A service principal: `tenant_id`, `client_id`, `client_secret`.
+    ClientSecret,
+    /// The managed identity of the host.
+    ManagedIdentity,
+    /// `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET` from the environment.
+    Environment,
+}
+
+/// `[logging]`: log level and format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoggingSettings {
+    /// A tracing filter: a level (`info`) or directives (`info,finbeh_serve=debug`).
+    pub level: String,
+    /// Human-readable or JSON lines.
+    pub format: LogFormat,
+}
+
+impl Default for LoggingSettings {
+    fn default() -> Self {
+        Self {
+            level: "info".to_owned(),
+            format: LogFormat::Pretty,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[testing]`: seeds and sizes for smoke and load tests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TestingSettings {
+    /// Seed for test data.
+    pub seed: u64,
+    /// Rows in smoke-test data sets.
+    pub smoke_rows: usize,
+    /// Requests sent by a load test.
+    pub load_test_requests: usize,
+    /// Concurrent clients in a load test.
+    pub load_test_concurrency: usize,
+}
+
+impl Default for TestingSettings {
+    fn default() -> Self {
+        Self {
+            seed: 42,
+            smoke_rows: 200,
+            load_test_requests: 1_000,
+            load_test_concurrency: 32,
+        }
+    }
+}

@@ -1,0 +1,499 @@
+//! Validation: [`Settings::check`] collects every problem and yields [`ValidSettings`].
+
+use std::fmt;
+use std::ops::Deref;
+
+use crate::error::ConfigError;
+use crate::secret::REDACTED;
+use crate::settings::{CredentialKind, PORT_EXPECTATION};
+use crate::settings::{
+    DataSettings, DeploySettings, DeployTarget, DeriveRuleKind, DeriveValue, LoggingSettings,
+    MaxFeatures, ModelSettings, MonitorSettings, SETTINGS_VERSION, ServeSettings, Settings,
+    TestingSettings, ThresholdRule,
+};
+
+/// One thing wrong with the settings: which key, what value it had and what was expected.
+///
+/// Displays as `serve.port = 99999: must be 1..=65535`. Secret values show as `***`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted key path, e.g. `serve.port`.
+    pub key: String,
+    /// The offending value as written (quoted if a string), or `***` for a secret.
+    pub value: String,
+    /// What was expected instead.
+    pub expected: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} = {}: {}", self.key, self.value, self.expected)
+    }
+}
+
+/// Settings that passed [`Settings::check`]; the rest of finbeh takes this (or one section).
+///
+/// Read-only: use the section accessors or deref to [`Settings`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidSettings(Settings);
+
+impl ValidSettings {
+    /// `[data]`.
+    pub fn data(&self) -> &DataSettings {
+        &self.0.data
+    }
+    /// `[model]`.
+    pub fn model(&self) -> &ModelSettings {
+        &self.0.model
+    }
+    /// `[serve]`.
+    pub fn serve(&self) -> &ServeSettings {
+        &self.0.serve
+    }
+    /// `[monitor]`.
+    pub fn monitor(&self) -> &MonitorSettings {
+        &self.0.monitor
+    }
+    /// `[deploy]`.
+    pub fn deploy(&self) -> &DeploySettings {
+        &self.0.deploy
+    }
+    /// `[logging]`.
+    pub fn logging(&self) -> &LoggingSettings {
+        &self.0.logging
+    }
+    /// `[testing]`.
+    pub fn testing(&self) -> &TestingSettings {
+        &self.0.testing
+    }
+    /// Every section.
+    pub fn settings(&self) -> &Settings {
+        &self.0
+    }
+
+    /// The effective configuration as TOML, secrets printed as `***`.
+    pub fn to_toml_redacted(&self) -> String {
+        // Secret serializes as "***", so plain serialization is already redacted.
+        toml::to_string(&self.0)
+            .unwrap_or_else(|error| format!("# the configuration could not be rendered: {error}\n"))
+    }
+}
+
+impl Deref for ValidSettings {
+    type Target = Settings;
+
+    fn deref(&self) -> &Settings {
+        &self.0
+    }
+}
+
+impl Settings {
+    /// Validates every setting, reporting all problems at once.
+    ///
+    /// ```
+    /// let mut settings = finbeh_config::Settings::default();
+    /// settings.model.cv_folds = 1;
+    /// settings.model.test_size = 1.5;
+    /// let err = settings.check().unwrap_err();
+    /// assert_eq!(err.problems().len(), 2);
+    /// assert!(err.to_string().contains("model.cv_folds = 1: must be at least 2"));
+    /// ```
+    pub fn check(self) -> Result<ValidSettings, ConfigError> {
+        let problems = self.problems();
+        if problems.is_empty() {
+            Ok(ValidSettings(self))
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// Every problem with these settings (empty when they are valid).
+    pub(crate) fn problems(&self) -> Vec<Problem> {
+        let mut out = Problems::default();
+        if self.version != SETTINGS_VERSION {
+            out.push(
+                "version",
+                self.version,
+                format!("must be {SETTINGS_VERSION}, the only settings version this finbeh reads"),
+            );
+        }
+        check_data(&self.data, &mut out);
+        check_model(&self.model, &mut out);
+        check_serve(&self.serve, &mut out);
+        check_monitor(&self.monitor, &mut out);
+        check_deploy(&self.deploy, &mut out);
+        check_logging(&self.logging, &mut out);
+        check_testing(&self.testing, &mut out);
+        out.0
+    }
+}
+
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn push(
+        &mut self,
+        key: impl Into<String>,
+        value: impl fmt::Display,
+        expected: impl Into<String>,
+    ) {
+        self.0.push(Problem {
+            key: key.into(),
+            value: value.to_string(),
+            expected: expected.into(),
+        });
+    }
+
+    fn at_least<T: PartialOrd + fmt::Display>(&mut self, key: &str, value: T, min: T) {
+        if value < min {
+            self.push(key, &value, format!("must be at least {min}"));
+        }
+    }
+
+    fn non_empty(&mut self, key: &str, value: &str) {
+        if value.trim().is_empty() {
+            self.push(key, quoted(value), "must not be empty");
+        }
+    }
+}
+
+fn quoted(text: &str) -> String {
+    format!("{text:?}")
+}
+
+fn check_data(data: &DataSettings, out: &mut Problems) {
+    out.at_least("data.synthetic_rows", data.synthetic_rows, 1);
+    out.at_least(
+        "data.max_categorical_cardinality",
+        data.max_categorical_cardinality,
+        1,
+    );
+    if !data.delimiter.is_ascii() || matches!(data.delimiter, '\n' | '\r' | '"') {
+        out.push(
+            "data.delimiter",
+            quoted(&data.delimiter.to_string()),
+            "must be a single ASCII character other than a newline or a double quote",
+        );
+    }
+    if let Some(target) = &data.target {
+        out.non_empty("data.target", target);
+    }
+    if let Some(reference) = &data.date_reference
+        && !is_iso_date(reference)
+    {
+        out.push(
+            "data.date_reference",
+            quoted(reference),
+            "must be a date written YYYY-MM-DD",
+        );
+    }
+    if !(data.leakage_auc_threshold > 0.5 && data.leakage_auc_threshold <= 1.0) {
+        out.push(
+            "data.leakage_auc_threshold",
+            data.leakage_auc_threshold,
+            "must be in (0.5, 1]",
+        );
+    }
+    // A column may have one forced role only.
+    let roles: [(&str, &Vec<String>); 6] = [
+        ("numeric", &data.numeric),
+        ("categorical", &data.categorical),
+        ("boolean", &data.boolean),
+        ("date", &data.date),
+        ("id", &data.id),
+        ("ignore", &data.ignore),
+    ];
+    for (i, (role, columns)) in roles.iter().enumerate() {
+        for column in columns.iter() {
+            for (other_role, other_columns) in roles.iter().skip(i + 1) {
+                if other_columns.contains(column) {
+                    out.push(
+                        format!("data.{role}"),
+                        quoted(column),
+                        format!(
+                            "a column can have one role only, but it is also in data.{other_role}"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    for (index, difference) in data.date_differences.iter().enumerate() {
+        let key = format!("data.date_differences[{index}]");
+        out.non_empty(&format!("{key}.name"), &difference.name);
+        out.non_empty(&format!("{key}.start"), &difference.start);
+        out.non_empty(&format!("{key}.end"), &difference.end);
+    }
+    for (name, rule) in &data.derive {
+        let key = format!("data.derive.{name}");
+        out.non_empty(&format!("{key}.from"), &rule.from);
+        let value_key = format!("{key}.value");
+        match (rule.rule, &rule.value) {
+            (
+                DeriveRuleKind::QuantileAtLeast | DeriveRuleKind::QuantileAbove,
+                DeriveValue::Number(q),
+            ) if *q > 0.0 && *q < 1.0 => {}
+            (DeriveRuleKind::QuantileAtLeast | DeriveRuleKind::QuantileAbove, value) => {
+                out.push(
+                    value_key,
+                    value,
+                    "must be a quantile level in (0, 1) for quantile rules",
+                );
+            }
+            (DeriveRuleKind::Equals, DeriveValue::Number(n)) if !n.is_finite() => {
+                out.push(value_key, n, "must be a finite number or a string");
+            }
+            (DeriveRuleKind::Equals, _) => {}
+            (_, DeriveValue::Number(n)) if n.is_finite() => {}
+            (_, value) => out.push(value_key, value, "must be a finite number for this rule"),
+        }
+    }
+}
+
+/// `YYYY-MM-DD` with a real month and a day that exists in it.
+fn is_iso_date(text: &str) -> bool {
+    let mut parts = text.split('-');
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return false;
+    }
+    let (Ok(year), Ok(month), Ok(day)) = (y.parse::<u32>(), m.parse::<u32>(), d.parse::<u32>())
+    else {
+        return false;
+    };
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days_in_month).contains(&day)
+}
+
+fn check_model(model: &ModelSettings, out: &mut Problems) {
+    out.non_empty("model.name", &model.name);
+    out.non_empty("model.version", &model.version);
+    if !(model.test_size > 0.0 && model.test_size < 1.0) {
+        out.push("model.test_size", model.test_size, "must be in (0, 1)");
+    }
+    out.at_least("model.cv_folds", model.cv_folds, 2);
+    out.at_least("model.n_estimators", model.n_estimators, 1);
+    out.at_least("model.max_depth", model.max_depth, 1);
+    out.at_least("model.min_samples_split", model.min_samples_split, 2);
+    out.at_least("model.min_samples_leaf", model.min_samples_leaf, 1);
+    if !(model.min_impurity_decrease >= 0.0 && model.min_impurity_decrease.is_finite()) {
+        out.push(
+            "model.min_impurity_decrease",
+            model.min_impurity_decrease,
+            "must be a finite number at least 0",
+        );
+    }
+    if let Err(expected) = model.max_features.parse::<MaxFeatures>() {
+        out.push("model.max_features", quoted(&model.max_features), expected);
+    }
+    if !(2..=255).contains(&model.max_bins) {
+        out.push("model.max_bins", model.max_bins, "must be 2..=255");
+    }
+    if model.oob_score && !model.bootstrap {
+        out.push("model.oob_score", true, "needs model.bootstrap = true");
+    }
+    out.at_least("model.golden_set_size", model.golden_set_size, 32);
+    match model.threshold {
+        ThresholdRule::Fixed { value } if !(0.0..=1.0).contains(&value) => {
+            out.push(
+                "model.threshold.value",
+                value,
+                "must be in [0, 1] for rule \"fixed\"",
+            );
+        }
+        ThresholdRule::TargetRecall { value } if !(value > 0.0 && value <= 1.0) => {
+            out.push(
+                "model.threshold.value",
+                value,
+                "must be in (0, 1] for rule \"target_recall\"",
+            );
+        }
+        _ => {}
+    }
+}
+
+fn check_serve(serve: &ServeSettings, out: &mut Problems) {
+    out.non_empty("serve.host", &serve.host);
+    if serve.port == 0 {
+        out.push("serve.port", 0, PORT_EXPECTATION);
+    }
+    for (key, secret) in [
+        ("serve.primary_key", &serve.primary_key),
+        ("serve.secondary_key", &serve.secondary_key),
+    ] {
+        if secret
+            .as_ref()
+            .is_some_and(|s| s.expose().trim().is_empty())
+        {
+            out.push(key, REDACTED, "must not be empty when set");
+        }
+    }
+    out.at_least("serve.max_body_bytes", serve.max_body_bytes, 1);
+    out.at_least("serve.max_rows_per_request", serve.max_rows_per_request, 1);
+    out.at_least(
+        "serve.max_concurrent_requests",
+        serve.max_concurrent_requests,
+        1,
+    );
+    out.at_least("serve.request_timeout_ms", serve.request_timeout_ms, 1);
+}
+
+fn check_monitor(monitor: &MonitorSettings, out: &mut Problems) {
+    out.at_least(
+        "monitor.alert_response_time_ms",
+        monitor.alert_response_time_ms,
+        1,
+    );
+    if !(0.0..=1.0).contains(&monitor.alert_error_rate) {
+        out.push(
+            "monitor.alert_error_rate",
+            monitor.alert_error_rate,
+            "must be in [0, 1]",
+        );
+    }
+    if !(monitor.drift_psi_threshold > 0.0 && monitor.drift_psi_threshold.is_finite()) {
+        out.push(
+            "monitor.drift_psi_threshold",
+            monitor.drift_psi_threshold,
+            "must be a finite number above 0",
+        );
+    }
+    out.at_least("monitor.window_minutes", monitor.window_minutes, 1);
+}
+
+fn check_deploy(deploy: &DeploySettings, out: &mut Problems) {
+    let local = &deploy.local;
+    for (key, port) in [
+        ("deploy.local.blue_port", local.blue_port),
+        ("deploy.local.green_port", local.green_port),
+    ] {
+        if port == 0 {
+            out.push(key, 0, PORT_EXPECTATION);
+        }
+    }
+    if local.blue_port == local.green_port {
+        out.push(
+            "deploy.local.green_port",
+            local.green_port,
+            "must differ from deploy.local.blue_port",
+        );
+    }
+    out.at_least("deploy.local.health_timeout_ms", local.health_timeout_ms, 1);
+
+    let azure = &deploy.azure;
+    out.at_least("deploy.azure.instance_count", azure.instance_count, 1);
+    for (key, value) in [
+        ("deploy.azure.region", &azure.region),
+        ("deploy.azure.endpoint_name", &azure.endpoint_name),
+        ("deploy.azure.deployment_name", &azure.deployment_name),
+        ("deploy.azure.instance_type", &azure.instance_type),
+        ("deploy.azure.api_version", &azure.api_version),
+    ] {
+        out.non_empty(key, value);
+    }
+    let url = azure.arm_base_url.as_str();
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    if rest.is_none_or(|host| host.is_empty() || host.contains(char::is_whitespace)) {
+        out.push(
+            "deploy.azure.arm_base_url",
+            quoted(url),
+            "must be an http:// or https:// URL",
+        );
+    }
+    if deploy.target == DeployTarget::Azure {
+        for (key, value) in [
+            ("deploy.azure.subscription_id", &azure.subscription_id),
+            ("deploy.azure.resource_group", &azure.resource_group),
+            ("deploy.azure.workspace_name", &azure.workspace_name),
+        ] {
+            require(
+                out,
+                key,
+                value.as_deref(),
+                "is required when deploy.target = \"azure\"",
+            );
+        }
+        if azure.credential == CredentialKind::ClientSecret {
+            let why = "is required when deploy.azure.credential = \"client_secret\"";
+            require(
+                out,
+                "deploy.azure.tenant_id",
+                azure.tenant_id.as_deref(),
+                why,
+            );
+            require(
+                out,
+                "deploy.azure.client_id",
+                azure.client_id.as_deref(),
+                why,
+            );
+            let secret = azure.client_secret.as_ref().map(|s| s.expose());
+            if secret.is_none_or(|s| s.trim().is_empty()) {
+                let shown = if secret.is_some() {
+                    REDACTED
+                } else {
+                    "(not set)"
+                };
+                out.push("deploy.azure.client_secret", shown, why);
+            }
+        }
+    }
+}
+
+fn require(out: &mut Problems, key: &str, value: Option<&str>, why: &str) {
+    match value {
+        None => out.push(key, "(not set)", why),
+        Some(text) if text.trim().is_empty() => out.push(key, quoted(text), why),
+        Some(_) => {}
+    }
+}
+
+fn check_logging(logging: &LoggingSettings, out: &mut Problems) {
+    if !is_log_filter(&logging.level) {
+        out.push(
+            "logging.level",
+            quoted(&logging.level),
+            "must be a level (off, error, warn, info, debug, trace) or comma-separated \
+             directives such as \"info,finbeh_serve=debug\"",
+        );
+    }
+}
+
+/// A tracing filter made of levels and `target=level` directives. Stricter than `EnvFilter`,
+/// which reads a bare word such as `verbose` as a target name: that is almost always a typo.
+fn is_log_filter(filter: &str) -> bool {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    let is_level = |word: &str| LEVELS.contains(&word.trim().to_ascii_lowercase().as_str());
+    !filter.trim().is_empty()
+        && filter
+            .split(',')
+            .all(|directive| match directive.rsplit_once('=') {
+                None => is_level(directive),
+                Some((target, level)) => !target.trim().is_empty() && is_level(level),
+            })
+        && tracing_subscriber::EnvFilter::try_new(filter).is_ok()
+}
+
+fn check_testing(testing: &TestingSettings, out: &mut Problems) {
+    out.at_least("testing.smoke_rows", testing.smoke_rows, 1);
+    out.at_least("testing.load_test_requests", testing.load_test_requests, 1);
+    out.at_least(
+        "testing.load_test_concurrency",
+        testing.load_test_concurrency,
+        1,
+    );
+}
