@@ -171,6 +171,7 @@ impl Source for Layer {
 /// result is then validated and all problems are reported together.
 fn deserialize_all(mut tree: Value) -> Result<ValidSettings, ConfigError> {
     let mut problems = Vec::new();
+    let mut last_removed = String::new();
     for _ in 0..MAX_TYPE_PROBLEMS {
         match tree.clone().try_deserialize::<Settings>() {
             Ok(settings) => {
@@ -188,7 +189,12 @@ fn deserialize_all(mut tree: Value) -> Result<ValidSettings, ConfigError> {
                 let Some(failure) = Failure::from_error(error, &tree) else {
                     return Err(ConfigError::Invalid(problems));
                 };
-                problems.push(failure.problem);
+                // Removing a bad required value (an enum tag, say) makes it missing next time
+                // round: that is the same problem, not a new one.
+                if failure.problem.key != last_removed {
+                    problems.push(failure.problem);
+                }
+                last_removed = failure.remove.clone();
                 if !remove_path(&mut tree, &failure.remove) {
                     return Err(ConfigError::Invalid(problems));
                 }
@@ -243,7 +249,8 @@ impl Failure {
                 } else if message.starts_with("unknown variant `") {
                     let allowed = message
                         .split_once(", expected ")
-                        .map_or("", |(_, rest)| rest);
+                        .map_or("", |(_, rest)| rest)
+                        .replace('`', "\"");
                     let key = key?;
                     (key.clone(), format!("must be {allowed}"), key)
                 } else if message.starts_with("data did not match any variant") {

@@ -156,7 +156,7 @@ pub struct DeriveRule {
 }
 
 /// The comparisons a [`DeriveRule`] can apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeriveRuleKind {
     /// `from >= quantile(from, value)`, value in (0, 1).
@@ -271,7 +271,7 @@ impl Default for ModelSettings {
 }
 
 /// Split quality measure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Criterion {
     /// Gini impurity.
@@ -281,7 +281,7 @@ pub enum Criterion {
 }
 
 /// Class weighting during training.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClassWeight {
     /// Every sample weighs 1.
@@ -443,7 +443,7 @@ pub struct DeploySettings {
 }
 
 /// Deployment target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeployTarget {
     /// Blue/green servers on this machine.
@@ -539,7 +539,7 @@ impl Default for AzureDeploySettings {
 }
 
 /// How clients authenticate to an Azure ML endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMode {
     /// Endpoint keys.
@@ -551,7 +551,7 @@ pub enum AuthMode {
 }
 
 /// How finbeh obtains Azure credentials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CredentialKind {
     /// The `az` CLI's logged-in account.
@@ -584,7 +584,7 @@ impl Default for LoggingSettings {
 }
 
 /// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -618,3 +618,47 @@ impl Default for TestingSettings {
         }
     }
 }
+
+/// Deserializes a unit enum from its snake_case name; an unknown name is reported with the list
+/// of accepted ones (the `config` crate's own message does not list them).
+macro_rules! deserialize_by_name {
+    ($ty:ident { $($name:literal => $variant:ident),+ $(,)? }) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                match text.as_str() {
+                    $($name => Ok(Self::$variant),)+
+                    _ => {
+                        let names: Vec<String> = [$($name),+].iter().map(|n| format!("{n:?}")).collect();
+                        Err(serde::de::Error::custom(format!("must be one of {}", names.join(", "))))
+                    }
+                }
+            }
+        }
+    };
+}
+
+deserialize_by_name!(DeriveRuleKind {
+    "quantile_at_least" => QuantileAtLeast,
+    "quantile_above" => QuantileAbove,
+    "at_least" => AtLeast,
+    "above" => Above,
+    "at_most" => AtMost,
+    "below" => Below,
+    "equals" => Equals,
+});
+deserialize_by_name!(Criterion { "gini" => Gini, "entropy" => Entropy });
+deserialize_by_name!(ClassWeight {
+    "none" => None,
+    "balanced" => Balanced,
+    "balanced_subsample" => BalancedSubsample,
+});
+deserialize_by_name!(DeployTarget { "local" => Local, "azure" => Azure });
+deserialize_by_name!(AuthMode { "key" => Key, "aml_token" => AmlToken, "aad_token" => AadToken });
+deserialize_by_name!(CredentialKind {
+    "azure_cli" => AzureCli,
+    "client_secret" => ClientSecret,
+    "managed_identity" => ManagedIdentity,
+    "environment" => Environment,
+});
+deserialize_by_name!(LogFormat { "pretty" => Pretty, "json" => Json });
