@@ -175,6 +175,8 @@ fn deserialize_all(mut tree: Value) -> Result<ValidSettings, ConfigError> {
     for _ in 0..MAX_TYPE_PROBLEMS {
         match tree.clone().try_deserialize::<Settings>() {
             Ok(settings) => {
+                // Fields are visited in hash order: sort so the report is stable.
+                problems.sort_by(|a: &Problem, b: &Problem| a.key.cmp(&b.key));
                 return match settings.check() {
                     Ok(valid) if problems.is_empty() => Ok(valid),
                     Ok(_) => Err(ConfigError::Invalid(problems)),
