@@ -1,4 +1,5 @@
 //! Contract tests of the HTTP interface, driven through `app()` without a socket.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Test-only fake models and helpers to drive `app()` without a socket.
-#![allow(dead_code)]
+// Helpers are shared by several test binaries (each uses a subset) and may unwrap like tests.
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::Path;
 use std::sync::mpsc;
