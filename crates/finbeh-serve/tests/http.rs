@@ -569,7 +569,7 @@ async fn body_limit_is_413() {
     };
     let (state, _dir) = loaded(params, BINARY, None);
     let app = app(state);
-    let big = format!("[{}]", vec![RECORD0; 4].join(","));
+    let big = format!("[{}]", [RECORD0; 4].join(","));
     assert!(big.len() > 256);
     let answer = score(&app, &big).await;
     assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
