@@ -239,7 +239,7 @@ async fn score(State(state): State<AppState>, request: Request) -> Response {
             inner.metrics.add_rows_scored(n_rows);
             let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
             let mut response = json_response(StatusCode::OK, Body::from(answer));
-            if let Ok(value) = HeaderValue::from_str(&format!("{elapsed_ms:.3}")) {
+            if let Some(value) = milliseconds_header(elapsed_ms) {
                 response
                     .headers_mut()
                     .insert(X_MS_RUN_FN_EXEC_MS.clone(), value);
@@ -248,6 +248,15 @@ async fn score(State(state): State<AppState>, request: Request) -> Response {
         }
         Err(error) => error.into_response(),
     }
+}
+
+/// `12.345`, formatted on the stack (no String per request).
+fn milliseconds_header(milliseconds: f64) -> Option<HeaderValue> {
+    let mut digits = [0u8; 32];
+    let mut cursor = &mut digits[..];
+    std::io::Write::write_fmt(&mut cursor, format_args!("{milliseconds:.3}")).ok()?;
+    let len = 32 - cursor.len();
+    HeaderValue::from_bytes(digits.get(..len)?).ok()
 }
 
 /// `application/json`, with or without parameters such as `charset`.
