@@ -1,0 +1,567 @@
+//! Routes, handlers and the outer layer (request id, metrics, panic catching).
+
+use std::cell::RefCell;
+use std::convert::Infallible;
+use std::future::Future;
+use std::hash::BuildHasher;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use finbeh_data::RawValue;
+use serde::Serialize;
+use tower::{Layer, Service};
+
+use crate::metrics::route_index;
+use crate::model::ScoreBuffer;
+use crate::request::{self, DecodeError, Json, MAX_DETAILS};
+use crate::response::{self, ApiError, json_response, static_error};
+use crate::state::{AppState, Inner, LoadFailure, LoadedModel};
+
+/// Longest `x-request-id` accepted (longer → 431).
+pub const MAX_REQUEST_ID_LEN: usize = 100;
+
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static X_MS_RUN_FN_EXEC_MS: HeaderName = HeaderName::from_static("x-ms-run-fn-exec-ms");
+const PROMETHEUS_TEXT: HeaderValue =
+    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
+const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+
+/// Rows buffers larger than this (in cells) are released after the request instead of kept.
+const KEEP_ROWS_CAPACITY: usize = 1 << 16;
+/// Score buffers larger than this (in rows) are released after the request.
+const KEEP_SCORE_ROWS: usize = 1 << 14;
+
+/// The whole HTTP interface as a router; drive it with `tower::ServiceExt::oneshot` in tests or
+/// hand it to [`serve`](crate::serve).
+pub fn app(state: AppState) -> Router {
+    let body_limit = state.inner.config.max_body_bytes();
+    let observe = ObserveLayer {
+        inner: Arc::clone(&state.inner),
+    };
+    Router::new()
+        .route("/", get(healthy).fallback(not_allowed_get))
+        .route("/health/live", get(live).fallback(not_allowed_get))
+        .route("/health/ready", get(ready).fallback(not_allowed_get))
+        .route("/swagger.json", get(swagger).fallback(not_allowed_get))
+        .route("/metrics", get(metrics).fallback(not_allowed_get))
+        .route("/score", post(score).fallback(not_allowed_post))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(observe)
+        .with_state(state)
+}
+
+async fn healthy() -> Response {
+    let mut response = Response::new(Body::from("Healthy"));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, TEXT_PLAIN);
+    response
+}
+
+async fn live() -> Response {
+    json_response(StatusCode::OK, Body::from(r#"{"status":"alive"}"#))
+}
+
+#[derive(Serialize)]
+struct Readiness<'a> {
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<ServingModel<'a>>,
+    last_failed_load: Option<LoadFailure>,
+}
+
+#[derive(Serialize)]
+struct ServingModel<'a> {
+    name: &'a str,
+    version: &'a str,
+    path: String,
+}
+
+async fn ready(State(state): State<AppState>) -> Response {
+    let model = state.current();
+    let last_failed_load = state.last_failure();
+    let body = match &model {
+        Some(model) => {
+            let info = model.scorer.info();
+            Readiness {
+                status: "ready",
+                reason: None,
+                model: Some(ServingModel {
+                    name: &info.name,
+                    version: &info.version,
+                    path: model.path.display().to_string(),
+                }),
+                last_failed_load,
+            }
+        }
+        None => Readiness {
+            status: "not_ready",
+            reason: Some(if last_failed_load.is_some() {
+                "no model could be loaded; see last_failed_load"
+            } else {
+                "no model loaded yet"
+            }),
+            model: None,
+            last_failed_load,
+        },
+    };
+    let status = if model.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    json_response(
+        status,
+        Body::from(serde_json::to_vec(&body).unwrap_or_default()),
+    )
+}
+
+async fn swagger(State(state): State<AppState>) -> Response {
+    match state.current() {
+        Some(model) => json_response(StatusCode::OK, Body::from(model.swagger.clone())),
+        None => static_error(StatusCode::SERVICE_UNAVAILABLE, response::NOT_READY),
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let model = state.current();
+    let info = model.as_ref().map(|m| m.scorer.info());
+    let text = state
+        .inner
+        .metrics
+        .render(info.map(|i| (i.name.as_str(), i.version.as_str())));
+    let mut response = Response::new(Body::from(text));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, PROMETHEUS_TEXT);
+    response
+}
+
+async fn not_found() -> Response {
+    static_error(StatusCode::NOT_FOUND, response::NOT_FOUND)
+}
+
+async fn not_allowed_get() -> Response {
+    method_not_allowed("GET, HEAD")
+}
+
+async fn not_allowed_post() -> Response {
+    method_not_allowed("POST")
+}
+
+fn method_not_allowed(allow: &'static str) -> Response {
+    let mut response = static_error(StatusCode::METHOD_NOT_ALLOWED, response::METHOD_NOT_ALLOWED);
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    response
+}
+
+/// Releases its admission slot when the request ends, however it ends.
+struct InFlight<'a>(&'a Inner);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.metrics.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+async fn score(State(state): State<AppState>, request: Request) -> Response {
+    let inner = &*state.inner;
+    let previous = inner.metrics.in_flight.fetch_add(1, Ordering::AcqRel);
+    let _slot = InFlight(inner);
+    if previous >= inner.config.max_concurrent_requests() {
+        return static_error(StatusCode::TOO_MANY_REQUESTS, response::TOO_MANY_REQUESTS);
+    }
+    if !authorized(&inner.config.keys(), request.headers()) {
+        let mut response = static_error(StatusCode::UNAUTHORIZED, response::UNAUTHORIZED);
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return response;
+    }
+    let Some(model) = state.current() else {
+        return static_error(StatusCode::SERVICE_UNAVAILABLE, response::NOT_READY);
+    };
+    if !is_json(request.headers()) {
+        return static_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            response::UNSUPPORTED_MEDIA_TYPE,
+        );
+    }
+    let body = match tokio::time::timeout(
+        inner.config.request_timeout(),
+        Bytes::from_request(request, &()),
+    )
+    .await
+    {
+        Ok(Ok(body)) => body,
+        Ok(Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!(
+                    "the request body is larger than the limit of {} bytes",
+                    inner.config.max_body_bytes()
+                ),
+            )
+            .into_response();
+        }
+        Ok(Err(rejection)) => {
+            return ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+                format!(
+                    "the request body could not be read: {}",
+                    rejection.body_text()
+                ),
+            )
+            .into_response();
+        }
+        Err(_) => return static_error(StatusCode::REQUEST_TIMEOUT, response::REQUEST_TIMEOUT),
+    };
+    let started = Instant::now();
+    match score_body(&model, &body, inner.config.max_rows_per_request()) {
+        Ok((answer, n_rows)) => {
+            inner.metrics.add_rows_scored(n_rows);
+            let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+            let mut response = json_response(StatusCode::OK, Body::from(answer));
+            if let Some(value) = milliseconds_header(elapsed_ms) {
+                response
+                    .headers_mut()
+                    .insert(X_MS_RUN_FN_EXEC_MS.clone(), value);
+            }
+            response
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+/// `12.345`, formatted on the stack (no String per request).
+fn milliseconds_header(milliseconds: f64) -> Option<HeaderValue> {
+    let mut digits = [0u8; 32];
+    let mut cursor = &mut digits[..];
+    std::io::Write::write_fmt(&mut cursor, format_args!("{milliseconds:.3}")).ok()?;
+    let len = 32 - cursor.len();
+    HeaderValue::from_bytes(digits.get(..len)?).ok()
+}
+
+/// `application/json`, with or without parameters such as `charset`.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Whether the request carries one of the configured keys (always true without keys).
+fn authorized(keys: &[Option<&[u8]>; 2], headers: &HeaderMap) -> bool {
+    if keys.iter().all(Option::is_none) {
+        return true;
+    }
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return false;
+    };
+    let value = value.as_bytes();
+    let Some((scheme, token)) = value.split_at_checked(7) else {
+        return false;
+    };
+    if !scheme.eq_ignore_ascii_case(b"bearer ") {
+        return false;
+    }
+    // Both keys are always compared so timing does not reveal which one matched.
+    let mut matched = false;
+    for key in keys.iter().flatten() {
+        matched |= constant_time_eq(token, key);
+    }
+    matched
+}
+
+/// Compares in time that depends only on the key's length, not on where bytes differ.
+fn constant_time_eq(given: &[u8], key: &[u8]) -> bool {
+    let mut diff = u8::from(given.len() != key.len());
+    for (i, &k) in key.iter().enumerate() {
+        diff |= given.get(i).copied().unwrap_or(0) ^ k;
+    }
+    std::hint::black_box(diff) == 0
+}
+
+/// Per-thread buffers reused across requests so a 1-row request allocates only its answer.
+#[derive(Default)]
+struct ScoreScratch {
+    rows: Vec<RawValue<'static>>,
+    scores: ScoreBuffer,
+    decode: request::Scratch,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<ScoreScratch> = RefCell::new(ScoreScratch::default());
+}
+
+/// Reuses a rows buffer's memory for values of another lifetime (empties it first).
+fn recycle<'b>(mut rows: Vec<RawValue<'_>>) -> Vec<RawValue<'b>> {
+    if rows.capacity() > KEEP_ROWS_CAPACITY {
+        return Vec::new();
+    }
+    rows.clear();
+    // Empty, same layout: the standard library collects in place, keeping the allocation.
+    rows.into_iter().map(|_| RawValue::Missing).collect()
+}
+
+/// Parses, decodes and scores one body; the synchronous core of `/score`.
+fn score_body(
+    model: &LoadedModel,
+    body: &[u8],
+    max_rows: usize,
+) -> Result<(Vec<u8>, usize), ApiError> {
+    let json: Json<'_> = serde_json::from_slice(body).map_err(|err| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the body is not valid JSON: {err}"),
+        )
+    })?;
+    SCRATCH.with(|cell| {
+        let mut fresh = ScoreScratch::default();
+        let mut borrowed = cell.try_borrow_mut();
+        let scratch = match &mut borrowed {
+            Ok(scratch) => &mut **scratch,
+            Err(_) => &mut fresh,
+        };
+        let mut rows = recycle(std::mem::take(&mut scratch.rows));
+        let result = score_rows(model, json, max_rows, &mut rows, scratch);
+        scratch.rows = recycle(rows);
+        scratch.scores.shrink_if_larger_than(KEEP_SCORE_ROWS);
+        result
+    })
+}
+
+fn score_rows<'a>(
+    model: &LoadedModel,
+    json: Json<'a>,
+    max_rows: usize,
+    rows: &mut Vec<RawValue<'a>>,
+    scratch: &mut ScoreScratch,
+) -> Result<(Vec<u8>, usize), ApiError> {
+    let info = model.scorer.info();
+    let n_rows = request::decode(
+        json,
+        &info.input_columns,
+        max_rows,
+        rows,
+        &mut scratch.decode,
+    )
+    .map_err(decode_error)?;
+    let scores = &mut scratch.scores;
+    scores.reset(info.classes.len());
+    scores.reserve(n_rows);
+    model
+        .scorer
+        .score(rows, n_rows, scores)
+        .map_err(|problem| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_input",
+                format!("the model cannot read this input: {problem}"),
+            )
+            .with_details(vec![problem])
+        })?;
+    if !scores.is_consistent(n_rows) {
+        tracing::error!(
+            expected_rows = n_rows,
+            got_rows = scores.n_rows(),
+            "the scorer returned output that does not match the request"
+        );
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "the model produced inconsistent output; it has been logged",
+        ));
+    }
+    Ok((response::write_scores(model, scores), n_rows))
+}
+
+fn decode_error(error: DecodeError) -> ApiError {
+    match error {
+        DecodeError::UnknownShape(message) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "unknown_shape",
+            format!(
+                "{message}; accepted: {{\"data\": [[...]]}}, {{\"data\": [{{...}}]}}, one record, a list of records, {{\"input_data\": {{\"columns\", \"data\"}}}}, {{\"dataframe_split\": {{\"columns\", \"data\"}}}}, {{\"dataframe_records\": [...]}}"
+            ),
+        ),
+        DecodeError::Empty => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "empty_data",
+            "the request holds no rows",
+        ),
+        DecodeError::TooManyRows(given, limit) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "too_many_rows",
+            format!("the request holds {given} rows; at most {limit} are allowed per request"),
+        ),
+        DecodeError::Invalid { details, total } => {
+            let message = if total > details.len() {
+                format!("{total} problems in the input (first {MAX_DETAILS} listed)")
+            } else if total == 1 {
+                "1 problem in the input".to_owned()
+            } else {
+                format!("{total} problems in the input")
+            };
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", message).with_details(details)
+        }
+    }
+}
+
+/// Adds the outer behaviour to every route: request id, metrics and panic catching.
+#[derive(Clone)]
+struct ObserveLayer {
+    inner: Arc<Inner>,
+}
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+    fn layer(&self, service: S) -> Observe<S> {
+        Observe {
+            service,
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Observe<S> {
+    service: S,
+    inner: Arc<Inner>,
+}
+
+impl<S> Service<Request> for Observe<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Unpin,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = ObserveFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.service.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let started = Instant::now();
+        let route = route_index(request.uri().path());
+        let request_id = match request.headers().get(&X_REQUEST_ID) {
+            Some(id) if id.len() > MAX_REQUEST_ID_LEN => {
+                return ObserveFuture {
+                    service: None,
+                    early: Some(static_error(
+                        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                        response::REQUEST_ID_TOO_LONG,
+                    )),
+                    request_id: None,
+                    route,
+                    started,
+                    inner: Arc::clone(&self.inner),
+                };
+            }
+            Some(id) => id.clone(),
+            None => new_request_id(),
+        };
+        ObserveFuture {
+            service: Some(self.service.call(request)),
+            early: None,
+            request_id: Some(request_id),
+            route,
+            started,
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+struct ObserveFuture<F> {
+    service: Option<F>,
+    early: Option<Response>,
+    request_id: Option<HeaderValue>,
+    route: usize,
+    started: Instant,
+    inner: Arc<Inner>,
+}
+
+impl<F> Future for ObserveFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>> + Unpin,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let mut response = if let Some(response) = this.early.take() {
+            response
+        } else if let Some(service) = this.service.as_mut() {
+            match catch_unwind(AssertUnwindSafe(|| Pin::new(service).poll(cx))) {
+                Ok(Poll::Pending) => return Poll::Pending,
+                Ok(Poll::Ready(Ok(response))) => response,
+                Ok(Poll::Ready(Err(never))) => match never {},
+                Err(panic) => {
+                    let message = panic
+                        .downcast_ref::<&str>()
+                        .copied()
+                        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                        .unwrap_or("(non-text panic payload)");
+                    tracing::error!(panic = message, "a request handler panicked; answered 500");
+                    static_error(StatusCode::INTERNAL_SERVER_ERROR, response::INTERNAL_ERROR)
+                }
+            }
+        } else {
+            static_error(StatusCode::INTERNAL_SERVER_ERROR, response::INTERNAL_ERROR)
+        };
+        this.service = None;
+        if let Some(id) = this.request_id.take() {
+            response.headers_mut().insert(X_REQUEST_ID.clone(), id);
+        }
+        this.inner
+            .metrics
+            .record(this.route, response.status(), this.started.elapsed());
+        Poll::Ready(Ok(response))
+    }
+}
+
+/// A cheap unique id: a per-process random prefix and a counter.
+fn new_request_id() -> HeaderValue {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static PREFIX: OnceLock<u32> = OnceLock::new();
+    let prefix = *PREFIX.get_or_init(|| {
+        let seed = std::hash::RandomState::new()
+            .hash_one((std::process::id(), std::time::SystemTime::now()));
+        (seed >> 32) as u32 ^ seed as u32
+    });
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut id = [0u8; 25];
+    hex_into(&mut id[..8], u64::from(prefix));
+    id[8] = b'-';
+    hex_into(&mut id[9..], count);
+    HeaderValue::from_bytes(&id).unwrap_or(HeaderValue::from_static("finbeh"))
+}
+
+fn hex_into(out: &mut [u8], mut value: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for byte in out.iter_mut().rev() {
+        *byte = DIGITS[(value & 0xf) as usize];
+        value >>= 4;
+    }
+}

@@ -1,0 +1,195 @@
+//! The OpenAPI 3 document served at `/swagger.json`, rendered once per loaded model.
+
+use finbeh_data::{ColumnKind, InputColumn};
+use serde_json::{Map, Value, json};
+
+use crate::model::ModelInfo;
+
+fn cell_schema(column: &InputColumn) -> Value {
+    let (schema, description) = match column.kind {
+        ColumnKind::Numeric => (
+            json!({"type": "number"}),
+            "numeric; a finite number (a numeric string is accepted, NaN/inf are not); null = missing",
+        ),
+        ColumnKind::Categorical => (
+            json!({"oneOf": [{"type": "string"}, {"type": "number"}]}),
+            "categorical label; null = missing",
+        ),
+        ColumnKind::Boolean => (
+            json!({"oneOf": [{"type": "boolean"}, {"type": "string"}, {"type": "number"}]}),
+            "boolean: true/false, yes/no, 1/0; null = missing",
+        ),
+        ColumnKind::Date => (
+            json!({"type": "string", "format": "date"}),
+            "calendar date; null = missing",
+        ),
+    };
+    let mut schema = schema;
+    if let Value::Object(map) = &mut schema {
+        map.insert("nullable".into(), Value::Bool(true));
+        map.insert("description".into(), Value::String(description.into()));
+    }
+    schema
+}
+
+/// The OpenAPI 3.0 document describing `/score` for this model's input columns.
+pub(crate) fn document(info: &ModelInfo, auth_required: bool) -> Vec<u8> {
+    let mut properties = Map::new();
+    for column in &info.input_columns {
+        properties.insert(column.name.clone(), cell_schema(column));
+    }
+    let names: Vec<&str> = info.input_columns.iter().map(|c| c.name.as_str()).collect();
+    let positional: Vec<Value> = info.input_columns.iter().map(cell_schema).collect();
+    let n_cols = positional.len();
+    let binary = info.classes.len() == 2;
+    let probabilities = if binary {
+        json!({"type": "array", "items": {"type": "number"},
+               "description": format!("P(class {}) per row", info.classes.get(1).map_or("1", String::as_str))})
+    } else {
+        json!({"type": "array", "items": {"type": "array", "items": {"type": "number"}},
+               "description": format!("per row, the probability of each class in order {:?}", info.classes)})
+    };
+    let error_response = |description: &str| {
+        json!({"description": description,
+               "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+    };
+    let mut responses = json!({
+        "200": {
+            "description": "One prediction and probability per row, in request order.",
+            "headers": {
+                "x-request-id": {"schema": {"type": "string"}, "description": "Echoed or generated request id."},
+                "x-ms-run-fn-exec-ms": {"schema": {"type": "string"}, "description": "Scoring time in milliseconds."}
+            },
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ScoreResponse"}}}
+        },
+        "400": error_response("Malformed JSON, unknown shape, missing/unknown columns, wrong types, non-finite numbers, empty data or too many rows; `details` lists each problem."),
+        "405": error_response("Method not allowed."),
+        "408": error_response("The request body did not arrive in time."),
+        "413": error_response("The body is larger than the configured limit."),
+        "415": error_response("Content-Type is not application/json."),
+        "429": error_response("Too many scoring requests in flight."),
+        "431": error_response("x-request-id is longer than 100 characters."),
+        "503": error_response("No verified model is loaded yet.")
+    });
+    if auth_required {
+        if let Value::Object(map) = &mut responses {
+            map.insert("401".into(), error_response("Missing or wrong bearer key."));
+        }
+    }
+    let mut operation = json!({
+        "summary": format!("Score records with model {} {}", info.name, info.version),
+        "operationId": "score",
+        "requestBody": {
+            "required": true,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ScoreRequest"}}}
+        },
+        "responses": responses
+    });
+    if auth_required {
+        if let Value::Object(map) = &mut operation {
+            map.insert("security".into(), json!([{"bearerAuth": []}]));
+        }
+    }
+    let split = json!({
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "columns": {"type": "array", "items": {"type": "string", "enum": names},
+                        "description": "Column names of `data`, in any order; every input column exactly once. Without it, rows are positional."},
+            "index": {"type": "array", "description": "Ignored row labels; as many as rows."},
+            "data": {"type": "array", "items": {"type": "array"}}
+        },
+        "additionalProperties": false
+    });
+    let mut components = json!({
+        "schemas": {
+            "Record": {
+                "type": "object",
+                "description": "One record keyed by input column; keys in any order; unknown keys are an error.",
+                "properties": properties,
+                "required": names,
+                "additionalProperties": false
+            },
+            "PositionalRow": {
+                "type": "array",
+                "description": format!("Values in the model's input column order: {}", names.join(", ")),
+                "items": positional,
+                "minItems": n_cols,
+                "maxItems": n_cols
+            },
+            "ScoreRequest": {
+                "oneOf": [
+                    {"type": "object", "required": ["data"], "additionalProperties": false,
+                     "properties": {"data": {"type": "array", "items": {"oneOf": [
+                        {"$ref": "#/components/schemas/PositionalRow"},
+                        {"$ref": "#/components/schemas/Record"}]}}}},
+                    {"$ref": "#/components/schemas/Record"},
+                    {"type": "array", "items": {"$ref": "#/components/schemas/Record"}},
+                    {"type": "object", "required": ["input_data"], "additionalProperties": false,
+                     "properties": {"input_data": split.clone()}},
+                    {"type": "object", "required": ["dataframe_split"], "additionalProperties": false,
+                     "properties": {"dataframe_split": split}},
+                    {"type": "object", "required": ["dataframe_records"], "additionalProperties": false,
+                     "properties": {"dataframe_records": {"type": "array", "items": {"$ref": "#/components/schemas/Record"}}}}
+                ]
+            },
+            "ScoreResponse": {
+                "type": "object",
+                "required": ["predictions", "probabilities", "model"],
+                "properties": {
+                    "predictions": {"type": "array", "items": {"oneOf": [{"type": "integer"}, {"type": "string"}]},
+                                    "description": format!("Predicted class label per row; classes: {:?}", info.classes)},
+                    "probabilities": probabilities,
+                    "model": {"type": "object", "properties": {"name": {"type": "string"}, "version": {"type": "string"}}}
+                }
+            },
+            "Error": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {"error": {
+                    "type": "object",
+                    "required": ["code", "message", "details"],
+                    "properties": {
+                        "code": {"type": "string"},
+                        "message": {"type": "string"},
+                        "details": {"type": "array", "items": {
+                            "type": "object",
+                            "properties": {
+                                "row": {"type": "integer", "nullable": true},
+                                "field": {"type": "string", "nullable": true},
+                                "problem": {"type": "string"}
+                            }
+                        }}
+                    }
+                }}
+            }
+        }
+    });
+    if auth_required {
+        if let Value::Object(map) = &mut components {
+            map.insert(
+                "securitySchemes".into(),
+                json!({"bearerAuth": {"type": "http", "scheme": "bearer"}}),
+            );
+        }
+    }
+    let document = json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": format!("finbeh scoring: {}", info.name),
+            "version": info.version,
+            "description": "Scores raw records through the model's feature pipeline and forest."
+        },
+        "paths": {
+            "/score": {"post": operation},
+            "/": {"get": {"summary": "Liveness (answers `Healthy`)", "responses": {"200": {"description": "Healthy"}}}},
+            "/health/live": {"get": {"summary": "Liveness", "responses": {"200": {"description": "Alive"}}}},
+            "/health/ready": {"get": {"summary": "Readiness", "responses": {
+                "200": {"description": "A verified model is serving (the body reports a failed reload, if any)."},
+                "503": {"description": "No verified model yet; the body says why."}}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "Text exposition format"}}}}
+        },
+        "components": components
+    });
+    serde_json::to_vec_pretty(&document).unwrap_or_default()
+}

@@ -1,0 +1,206 @@
+//! Model path resolution, start-up loading errors and settings validation.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::*;
+use finbeh_serve::{AppState, MODEL_SEARCH_DEPTH, ServeError, ServerParams, resolve_model_paths};
+
+#[test]
+fn nothing_given_is_no_model_source() {
+    assert!(matches!(
+        resolve_model_paths(None, None),
+        Err(ServeError::NoModelSource)
+    ));
+    let err = resolve_model_paths(None, None).unwrap_err().to_string();
+    assert!(
+        err.contains("--model") && err.contains("AZUREML_MODEL_DIR"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_explicit_file_is_tried_as_is_and_wins_over_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("any-name.bin");
+    std::fs::write(&file, "x").unwrap();
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("m.finbeh"), "x").unwrap();
+    assert_eq!(
+        resolve_model_paths(Some(&file), Some(other.path())).unwrap(),
+        vec![file]
+    );
+}
+
+#[test]
+fn a_missing_explicit_path_is_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.finbeh");
+    match resolve_model_paths(Some(&missing), None) {
+        Err(ServeError::NoModelLoaded { tried }) => {
+            assert_eq!(tried.len(), 1);
+            assert_eq!(tried[0].path, missing);
+            assert_eq!(tried[0].reason, "does not exist");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn the_azureml_directory_is_searched_recursively_in_path_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let nested = root.join("churn/3");
+    std::fs::create_dir_all(&nested).unwrap();
+    std::fs::write(nested.join("b.finbeh"), "x").unwrap();
+    std::fs::write(root.join("a.finbeh"), "x").unwrap();
+    std::fs::write(root.join("notes.txt"), "x").unwrap();
+    std::fs::write(nested.join("model.finbeh.bak"), "x").unwrap();
+    let mut deep = root.to_path_buf();
+    for level in 0..MODEL_SEARCH_DEPTH {
+        deep.push(format!("d{level}"));
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::write(deep.join("too-deep.finbeh"), "x").unwrap();
+    let found = resolve_model_paths(None, Some(root)).unwrap();
+    assert_eq!(found, vec![root.join("a.finbeh"), nested.join("b.finbeh")]);
+}
+
+#[test]
+fn an_empty_directory_says_what_was_searched() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = resolve_model_paths(None, Some(dir.path())).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains(&dir.path().display().to_string()), "{text}");
+    assert!(text.contains("no *.finbeh file"), "{text}");
+}
+
+#[test]
+fn when_nothing_loads_every_path_and_reason_is_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.finbeh"), "broken: checksum mismatch").unwrap();
+    std::fs::write(dir.path().join("b.finbeh"), "garbage").unwrap();
+    std::fs::write(dir.path().join("c.finbeh"), "m 1 single").unwrap();
+    let state = AppState::new(ServerParams::default().check().unwrap(), loader(None));
+    match state.load(None, Some(dir.path())) {
+        Err(ServeError::NoModelLoaded { tried }) => {
+            let paths: Vec<PathBuf> = tried.iter().map(|t| t.path.clone()).collect();
+            assert_eq!(
+                paths,
+                ["a", "b", "c"].map(|n| dir.path().join(format!("{n}.finbeh")))
+            );
+            assert!(tried[0].reason.contains("checksum mismatch"));
+            assert!(tried[1].reason.contains("not a fake artifact"));
+            assert!(tried[2].reason.contains("at least 2"));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(!state.is_ready());
+
+    // The first candidate that loads wins; later broken ones are not reached.
+    std::fs::write(dir.path().join("b.finbeh"), BINARY).unwrap();
+    let path = state.load(None, Some(dir.path())).unwrap();
+    assert_eq!(path, dir.path().join("b.finbeh"));
+    assert_eq!(state.scorer().unwrap().info().version, "1.0.0");
+}
+
+#[test]
+fn reload_without_a_prior_load_is_an_error() {
+    let state = AppState::new(ServerParams::default().check().unwrap(), loader(None));
+    assert!(matches!(state.reload(), Err(ServeError::NoModelSource)));
+}
+
+#[test]
+fn settings_are_validated_and_errors_name_the_setting() {
+    let cases: [(ServerParams, &str); 8] = [
+        (
+            ServerParams {
+                host: " ".into(),
+                ..Default::default()
+            },
+            "host",
+        ),
+        (
+            ServerParams {
+                primary_key: Some(String::new()),
+                ..Default::default()
+            },
+            "primary_key",
+        ),
+        (
+            ServerParams {
+                secondary_key: Some("has space".into()),
+                ..Default::default()
+            },
+            "secondary_key",
+        ),
+        (
+            ServerParams {
+                max_body_bytes: 1,
+                ..Default::default()
+            },
+            "max_body_bytes",
+        ),
+        (
+            ServerParams {
+                max_rows_per_request: 0,
+                ..Default::default()
+            },
+            "max_rows_per_request",
+        ),
+        (
+            ServerParams {
+                max_concurrent_requests: 0,
+                ..Default::default()
+            },
+            "max_concurrent_requests",
+        ),
+        (
+            ServerParams {
+                request_timeout_ms: 0,
+                ..Default::default()
+            },
+            "request_timeout_ms",
+        ),
+        (
+            ServerParams {
+                worker_threads: Some(0),
+                ..Default::default()
+            },
+            "worker_threads",
+        ),
+    ];
+    for (params, setting) in cases {
+        match params.check() {
+            Err(ServeError::InvalidSetting {
+                setting: named,
+                problem,
+            }) => {
+                assert_eq!(named, setting);
+                assert!(!problem.is_empty());
+            }
+            other => panic!("{setting}: unexpected {other:?}"),
+        }
+    }
+    let config = ServerParams::default().check().unwrap();
+    assert_eq!((config.host(), config.port()), ("127.0.0.1", 5001));
+    assert_eq!(config.max_body_bytes(), 4 * 1024 * 1024);
+    assert_eq!(config.max_rows_per_request(), 10_000);
+    assert_eq!(config.max_concurrent_requests(), 256);
+    assert_eq!(config.request_timeout().as_millis(), 5000);
+    assert!(!config.auth_required());
+}
+
+#[test]
+fn keys_never_appear_in_debug_output() {
+    let params = ServerParams {
+        primary_key: Some("super-secret-primary".into()),
+        secondary_key: Some("super-secret-secondary".into()),
+        ..Default::default()
+    };
+    let shown = format!("{params:?} {:?}", params.clone().check().unwrap());
+    assert!(!shown.contains("super-secret"), "{shown}");
+    assert!(shown.contains("<set>"));
+}
