@@ -155,7 +155,20 @@ pub fn parse_date(text: &str, format: DateFormat) -> Option<i32> {
     own.or_else(|| parse_iso(text))
 }
 
-/// Formats that parse every one of `values`; month-first beats day-first when both fit.
+/// The format that parses the most `values` and how many it parses; on a tie the earlier in
+/// [`DateFormat::ALL`] wins (so month-first beats day-first when both fit).
+pub fn best_format<'a>(values: impl Iterator<Item = &'a str> + Clone) -> (DateFormat, usize) {
+    let mut best = (DateFormat::Iso, 0);
+    for f in DateFormat::ALL {
+        let n = values.clone().filter(|v| parse_date(v, f).is_some()).count();
+        if n > best.1 {
+            best = (f, n);
+        }
+    }
+    best
+}
+
+/// The format that parses every one of `values`, if any (month-first beats day-first).
 pub fn detect_format<'a>(values: impl Iterator<Item = &'a str> + Clone) -> Option<DateFormat> {
     DateFormat::ALL
         .into_iter()

@@ -230,7 +230,7 @@ fn day_in(rng: &mut Rng, first: i32, last: i32) -> i32 {
 /// Stream `rows` synthetic records (plus a header) to `writer`; the output depends only on
 /// `rows` and `seed`, and memory use does not grow with `rows`.
 ///
-/// Signal: `Anomaly` (1 normal, −1 anomalous, about 8 % anomalous) rises with the withdrawn or
+/// Signal: `Anomaly` (1 normal, −1 anomalous, about 9 % anomalous) rises with the withdrawn or
 /// transferred amount relative to the balance, credit-card utilisation, a card payment made long
 /// after its due date, a young account and a young customer — interactions plus noise, so no
 /// single column separates the classes. `Loan_Status` (Approved/Rejected/Closed) depends on the
@@ -302,15 +302,15 @@ pub fn generate_banking_csv<W: Write>(writer: W, rows: u64, seed: u64) -> Result
             0.0
         };
         risk += if age < 25 { 0.7 } else { 0.0 };
-        let anomalous = rng.gen_f64() < sigmoid(1.6 * risk + 3.0);
+        let anomalous = rng.gen_f64() < sigmoid(1.6 * risk + 1.3);
         let anomaly = if anomalous { -1 } else { 1 };
 
         // Loan status: softmax over three scores.
         let burden = loan_amount / (balance * 6.0);
         let s_rejected =
-            0.9 * (rate - 5.5) + 1.2 * (burden - 1.0).clamp(-1.0, 3.0) + 0.4 * rng.gen_normal();
+            0.9 * (rate - 6.0) + 1.2 * (burden - 1.0).clamp(-1.0, 3.0) + 0.4 * rng.gen_normal();
         let s_closed = 0.05 * (60 - term as i32) as f64 + 0.004 * f64::from(end2022 - approval)
-            - 1.2
+            - 2.4
             + 0.4 * rng.gen_normal();
         let s_approved = 0.4 * rng.gen_normal();
         let (e_a, e_r, e_c) = (s_approved.exp(), s_rejected.exp(), s_closed.exp());

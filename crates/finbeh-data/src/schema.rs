@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::date::{DateFormat, detect_format};
+use crate::date::{DateFormat, best_format};
 use crate::params::DataValidParams;
 use crate::raw::ColumnKind;
 use crate::text::{is_bool_word, parse_number};
@@ -202,7 +202,7 @@ pub(crate) fn infer_column(
     } else if listed(&p.boolean) {
         Some((ValueKind::Boolean, "listed in data.boolean"))
     } else if listed(&p.date) {
-        let format = detect_format(values.iter().copied()).unwrap_or(DateFormat::Iso);
+        let format = best_format(values.iter().copied()).0;
         Some((ValueKind::Date { format }, "listed in data.date"))
     } else {
         None
@@ -284,14 +284,18 @@ fn infer_kind(values: &[&str], distinct: usize, max_card: usize) -> (ValueKind, 
     if values.is_empty() {
         return (ValueKind::Empty, "no values in the inference sample".into());
     }
-    if values.iter().all(|v| parse_number(v).is_some()) {
-        return (ValueKind::Numeric, "every value parses as a number".into());
+    // A few stray values (at most 1 % of a sample of 100 or more) do not change the kind: they
+    // are reported as bad rows, which is more useful than silently turning a column into text.
+    let tolerated = if values.len() >= 100 { values.len() / 100 } else { 0 };
+    let numbers = values.iter().filter(|v| parse_number(v).is_some()).count();
+    if numbers + tolerated >= values.len() {
+        let how = if numbers == values.len() { "every value" } else { "99 % of values" };
+        return (ValueKind::Numeric, format!("{how} in the sample parse as numbers"));
     }
-    if let Some(format) = detect_format(values.iter().copied()) {
-        return (
-            ValueKind::Date { format },
-            format!("every value parses as a date ({})", format.pattern()),
-        );
+    let (format, dates) = best_format(values.iter().copied());
+    if dates > 0 && dates + tolerated >= values.len() {
+        let how = if dates == values.len() { "every value" } else { "99 % of values" };
+        return (ValueKind::Date { format }, format!("{how} in the sample parse as dates ({})", format.pattern()));
     }
     if values.iter().all(|v| is_bool_word(v)) {
         return (
