@@ -36,7 +36,8 @@ fn main() -> ExitCode {
 fn try_main() -> anyhow::Result<()> {
     let args = Args::parse();
     let start = Instant::now();
-    let file = std::fs::File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let file = std::fs::File::create(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
     finbeh_data::generate_banking_csv(file, args.rows, args.seed)?;
     let bytes = std::fs::metadata(&args.out)?.len();
     println!(

@@ -45,7 +45,8 @@ fn try_main() -> anyhow::Result<bool> {
     let args = Args::parse();
     let mut params = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
             DataParams::from_toml_str(&text).with_context(|| format!("in {}", path.display()))?
         }
         None => DataParams::default(),
@@ -53,7 +54,10 @@ fn try_main() -> anyhow::Result<bool> {
     if let Some(target) = args.target {
         params = params.with_target(target);
     }
-    let data_path = args.data.or_else(|| params.path.clone()).context("no data file: pass --data or set data.path")?;
+    let data_path = args
+        .data
+        .or_else(|| params.path.clone())
+        .context("no data file: pass --data or set data.path")?;
     let params = params.check()?;
 
     let start = Instant::now();

@@ -160,7 +160,10 @@ pub fn parse_date(text: &str, format: DateFormat) -> Option<i32> {
 pub fn best_format<'a>(values: impl Iterator<Item = &'a str> + Clone) -> (DateFormat, usize) {
     let mut best = (DateFormat::Iso, 0);
     for f in DateFormat::ALL {
-        let n = values.clone().filter(|v| parse_date(v, f).is_some()).count();
+        let n = values
+            .clone()
+            .filter(|v| parse_date(v, f).is_some())
+            .count();
         if n > best.1 {
             best = (f, n);
         }

@@ -286,16 +286,34 @@ fn infer_kind(values: &[&str], distinct: usize, max_card: usize) -> (ValueKind, 
     }
     // A few stray values (at most 1 % of a sample of 100 or more) do not change the kind: they
     // are reported as bad rows, which is more useful than silently turning a column into text.
-    let tolerated = if values.len() >= 100 { values.len() / 100 } else { 0 };
+    let tolerated = if values.len() >= 100 {
+        values.len() / 100
+    } else {
+        0
+    };
     let numbers = values.iter().filter(|v| parse_number(v).is_some()).count();
     if numbers + tolerated >= values.len() {
-        let how = if numbers == values.len() { "every value" } else { "99 % of values" };
-        return (ValueKind::Numeric, format!("{how} in the sample parse as numbers"));
+        let how = if numbers == values.len() {
+            "every value"
+        } else {
+            "99 % of values"
+        };
+        return (
+            ValueKind::Numeric,
+            format!("{how} in the sample parse as numbers"),
+        );
     }
     let (format, dates) = best_format(values.iter().copied());
     if dates > 0 && dates + tolerated >= values.len() {
-        let how = if dates == values.len() { "every value" } else { "99 % of values" };
-        return (ValueKind::Date { format }, format!("{how} in the sample parse as dates ({})", format.pattern()));
+        let how = if dates == values.len() {
+            "every value"
+        } else {
+            "99 % of values"
+        };
+        return (
+            ValueKind::Date { format },
+            format!("{how} in the sample parse as dates ({})", format.pattern()),
+        );
     }
     if values.iter().all(|v| is_bool_word(v)) {
         return (
