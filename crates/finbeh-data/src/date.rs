@@ -223,13 +223,13 @@ mod tests {
     fn detection_prefers_month_first_but_falls_back_to_day_first() {
         let us = ["1/2/2023", "12/31/2022"];
         assert_eq!(
-            detect_format(us.iter().copied()),
-            Some(DateFormat::MonthDayYear)
+            best_format(us.iter().copied()),
+            (DateFormat::MonthDayYear, 2)
         );
         let eu = ["1/2/2023", "31/12/2022"];
         assert_eq!(
-            detect_format(eu.iter().copied()),
-            Some(DateFormat::DayMonthYear)
+            best_format(eu.iter().copied()),
+            (DateFormat::DayMonthYear, 2)
         );
         let none = ["1/2/2023", "yesterday"];
         assert_eq!(best_format(none.iter().copied()).1, 1);

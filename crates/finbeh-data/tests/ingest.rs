@@ -1,4 +1,5 @@
 //! Bad input, lenient mode, schema inference, targets and leakage.
+#![allow(clippy::unwrap_used)]
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -1,4 +1,5 @@
 //! The fitted pipeline: one-by-one = batch, unseen categories, raw value rules, serde, profile.
+#![allow(clippy::unwrap_used)]
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -391,7 +392,6 @@ fn profile_bins_and_frequencies() {
                 );
             }
             ColumnProfile::Boolean { .. } => {}
-            _ => {}
         }
     }
     let amount = profile.columns.iter().find_map(|c| match c {
