@@ -5,8 +5,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use finbeh_data::{
-    DataError, DataParams, DeriveRule, DeriveRuleKind, DeriveValue, LeakageKind, Role, Severity,
-    ValueKind, generate_banking_csv, load_dataset,
+    DataError, DataParams, LeakageKind, Role, Severity, ValueKind, generate_banking_csv,
+    load_dataset,
 };
 
 fn csv_file(dir: &tempfile::TempDir, name: &str, content: &[u8]) -> PathBuf {
