@@ -1,4 +1,5 @@
-//! Load a CSV file, infer its schema and print the validation report; exits 1 on errors.
+//! Load a CSV file, infer its schema and print the validation report; exits 1 when the file
+//! cannot be loaded or the report has errors (e.g. leakage).
 //!
 //! `cargo run --release --example validate_data -- --data FILE [--target COL] [--config FILE] [--json] [--fit]`
 
@@ -36,7 +37,7 @@ fn main() -> ExitCode {
         Ok(false) => ExitCode::from(1),
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(1)
         }
     }
 }

@@ -355,8 +355,7 @@ fn derived_target_source_used_as_feature_is_leakage() {
     );
     assert_eq!(data.y.iter().filter(|&&c| c == 1).count(), 150);
 
-    // Ignoring the source clears the derived-source finding but not leakage through
-    // Account_Balance_After_Transaction? It must not: that column mixes in the balance.
+    // Ignoring the source clears both findings: no other column reveals HighAmount alone.
     let mut ignored = DataParams::from_toml_str(toml).unwrap();
     ignored.ignore = vec!["Transaction_Amount".into()];
     let data = load_dataset(&path, &ignored.check().unwrap()).unwrap();
