@@ -1,0 +1,436 @@
+//! `[data]` settings, validated once (linfa-style `DataParams` → `check()` → `DataValidParams`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::date::{DateFormat, parse_date};
+use crate::error::DataError;
+
+/// Days between two date columns, added as a feature named `name` (`end − start`, in days).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DateDifference {
+    /// Feature name.
+    pub name: String,
+    /// Column holding the earlier date.
+    pub start: String,
+    /// Column holding the later date.
+    pub end: String,
+}
+
+/// How a derived column is computed from its source column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeriveRuleKind {
+    /// source ≥ the `value`-quantile of the source (value in \[0, 1\]).
+    QuantileAtLeast,
+    /// source > the `value`-quantile of the source.
+    QuantileAbove,
+    /// source ≥ value.
+    AtLeast,
+    /// source > value.
+    Above,
+    /// source ≤ value.
+    AtMost,
+    /// source < value.
+    Below,
+    /// source equals value (number or text).
+    Equals,
+}
+
+/// The constant of a derive rule: a number or a text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum DeriveValue {
+    /// A number (threshold or quantile level).
+    Number(f64),
+    /// A text (only for `equals`).
+    Text(String),
+}
+
+/// A binary column derived from another column: 1 when the rule holds, else 0.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeriveRule {
+    /// Source column.
+    pub from: String,
+    /// Rule kind.
+    pub rule: DeriveRuleKind,
+    /// Rule constant.
+    pub value: DeriveValue,
+}
+
+/// The `[data]` settings as written by a user; validate with [`DataParams::check`].
+///
+/// ```
+/// use finbeh_data::DataParams;
+/// let valid = DataParams::default().with_target("Anomaly").check().unwrap();
+/// assert_eq!(valid.target(), Some("Anomaly"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataParams {
+    /// The CSV file.
+    pub path: Option<PathBuf>,
+    /// Target column (a file column or a key of `derive`).
+    pub target: Option<String>,
+    /// The positive class of a binary target (see the crate docs for the default rule).
+    pub positive_class: Option<String>,
+    /// Field delimiter (one ASCII character).
+    pub delimiter: char,
+    /// Text columns with more distinct values (in the inference sample) are not used as categoricals.
+    pub max_categorical_cardinality: usize,
+    /// Columns forced to numeric.
+    pub numeric: Vec<String>,
+    /// Columns forced to categorical.
+    pub categorical: Vec<String>,
+    /// Columns forced to boolean.
+    pub boolean: Vec<String>,
+    /// Columns forced to date.
+    pub date: Vec<String>,
+    /// Columns forced to the id role (never features).
+    pub id: Vec<String>,
+    /// Columns ignored.
+    pub ignore: Vec<String>,
+    /// Use columns that look like personal data as features.
+    pub include_pii: bool,
+    /// Extra columns to treat as personal data.
+    pub pii_columns: Vec<String>,
+    /// Reference date `YYYY-MM-DD` for "days since"; `None` = latest date seen in training.
+    pub date_reference: Option<String>,
+    /// Date-difference features.
+    pub date_differences: Vec<DateDifference>,
+    /// Derived columns (usable as target).
+    pub derive: BTreeMap<String, DeriveRule>,
+    /// Features the leakage check may not flag as errors.
+    pub allow_leakage: Vec<String>,
+    /// Single-feature ROC AUC (max(auc, 1 − auc)) at or above which a feature is leakage.
+    pub leakage_auc_threshold: f64,
+    /// Put bad rows in `reject_path` instead of failing.
+    pub lenient: bool,
+    /// Reject file for lenient mode (CSV: line, reason, original record).
+    pub reject_path: Option<PathBuf>,
+}
+
+impl Default for DataParams {
+    fn default() -> Self {
+        DataParams {
+            path: None,
+            target: None,
+            positive_class: None,
+            delimiter: ',',
+            max_categorical_cardinality: 50,
+            numeric: Vec::new(),
+            categorical: Vec::new(),
+            boolean: Vec::new(),
+            date: Vec::new(),
+            id: Vec::new(),
+            ignore: Vec::new(),
+            include_pii: false,
+            pii_columns: Vec::new(),
+            date_reference: None,
+            date_differences: Vec::new(),
+            derive: BTreeMap::new(),
+            allow_leakage: Vec::new(),
+            leakage_auc_threshold: 0.99,
+            lenient: false,
+            reject_path: None,
+        }
+    }
+}
+
+fn invalid(field: &str, problem: impl Into<String>) -> DataError {
+    DataError::InvalidSetting {
+        field: field.to_string(),
+        problem: problem.into(),
+    }
+}
+
+impl DataParams {
+    /// Override the target column (what `--target COL` does).
+    pub fn with_target(mut self, target: impl Into<String>) -> Self {
+        self.target = Some(target.into());
+        self
+    }
+
+    /// Read only the `[data]` table of a TOML document (other tables are ignored; unknown keys
+    /// inside `[data]` are errors).
+    pub fn from_toml_str(text: &str) -> Result<Self, DataError> {
+        #[derive(Deserialize)]
+        struct Document {
+            #[serde(default)]
+            data: DataParams,
+        }
+        Ok(toml::from_str::<Document>(text)?.data)
+    }
+
+    /// Validate the settings; errors name the offending field.
+    pub fn check(self) -> Result<DataValidParams, DataError> {
+        if !self.delimiter.is_ascii() || matches!(self.delimiter, '"' | '\n' | '\r') {
+            return Err(invalid(
+                "delimiter",
+                format!(
+                    "{:?} must be one ASCII character other than a quote or newline",
+                    self.delimiter
+                ),
+            ));
+        }
+        if self.max_categorical_cardinality < 2 {
+            return Err(invalid("max_categorical_cardinality", "must be at least 2"));
+        }
+        if let Some(t) = &self.target
+            && t.trim().is_empty()
+        {
+            return Err(invalid("target", "must not be empty"));
+        }
+        if let Some(p) = &self.positive_class
+            && p.trim().is_empty()
+        {
+            return Err(invalid("positive_class", "must not be empty"));
+        }
+        let mut role_of: BTreeMap<&str, &str> = BTreeMap::new();
+        for (field, cols) in [
+            ("numeric", &self.numeric),
+            ("categorical", &self.categorical),
+            ("boolean", &self.boolean),
+            ("date", &self.date),
+            ("id", &self.id),
+            ("ignore", &self.ignore),
+        ] {
+            for col in cols {
+                if let Some(previous) = role_of.insert(col, field) {
+                    return Err(invalid(
+                        field,
+                        format!("column `{col}` is also listed in `data.{previous}`"),
+                    ));
+                }
+            }
+        }
+        let date_reference_day = match &self.date_reference {
+            None => None,
+            Some(text) => Some(
+                parse_date(text, DateFormat::Iso)
+                    .filter(|_| text.trim().len() == 10)
+                    .ok_or_else(|| {
+                        invalid(
+                            "date_reference",
+                            format!("{text:?} is not a YYYY-MM-DD date"),
+                        )
+                    })?,
+            ),
+        };
+        let mut names = BTreeSet::new();
+        for diff in &self.date_differences {
+            if diff.name.trim().is_empty()
+                || diff.start.trim().is_empty()
+                || diff.end.trim().is_empty()
+            {
+                return Err(invalid(
+                    "date_differences",
+                    "name, start and end must not be empty",
+                ));
+            }
+            if diff.start == diff.end {
+                return Err(invalid(
+                    "date_differences",
+                    format!("`{}`: start and end are the same column", diff.name),
+                ));
+            }
+            if !names.insert(diff.name.as_str()) {
+                return Err(invalid(
+                    "date_differences",
+                    format!("name `{}` is used twice", diff.name),
+                ));
+            }
+        }
+        for (name, rule) in &self.derive {
+            let field = format!("derive.{name}");
+            if name.trim().is_empty() || rule.from.trim().is_empty() {
+                return Err(invalid(&field, "name and `from` must not be empty"));
+            }
+            match (rule.rule, &rule.value) {
+                (
+                    DeriveRuleKind::QuantileAtLeast | DeriveRuleKind::QuantileAbove,
+                    DeriveValue::Number(q),
+                ) => {
+                    if !(0.0..=1.0).contains(q) {
+                        return Err(invalid(
+                            &format!("{field}.value"),
+                            format!("quantile {q} is not in [0, 1]"),
+                        ));
+                    }
+                }
+                (DeriveRuleKind::Equals, _) => {}
+                (_, DeriveValue::Number(v)) if v.is_finite() => {}
+                (kind, value) => {
+                    return Err(invalid(
+                        &format!("{field}.value"),
+                        format!("{value:?} is not a finite number, as rule {kind:?} needs"),
+                    ));
+                }
+            }
+        }
+        if !(self.leakage_auc_threshold > 0.5 && self.leakage_auc_threshold <= 1.0) {
+            return Err(invalid(
+                "leakage_auc_threshold",
+                format!("{} is not in (0.5, 1]", self.leakage_auc_threshold),
+            ));
+        }
+        if self.lenient && self.reject_path.is_none() {
+            return Err(invalid(
+                "reject_path",
+                "lenient mode needs a reject file, so that no row is dropped silently",
+            ));
+        }
+        let delimiter = self.delimiter as u8;
+        Ok(DataValidParams {
+            params: self,
+            delimiter,
+            date_reference_day,
+        })
+    }
+}
+
+/// Validated `[data]` settings; every data function takes this type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataValidParams {
+    params: DataParams,
+    delimiter: u8,
+    date_reference_day: Option<i32>,
+}
+
+impl DataValidParams {
+    /// The settings as given.
+    pub fn params(&self) -> &DataParams {
+        &self.params
+    }
+    /// The configured data file, if any.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        self.params.path.as_deref()
+    }
+    /// The target column.
+    pub fn target(&self) -> Option<&str> {
+        self.params.target.as_deref()
+    }
+    /// Override the target (what `--target COL` does); the name must not be empty.
+    pub fn set_target(&mut self, target: impl Into<String>) -> Result<(), DataError> {
+        let target = target.into();
+        if target.trim().is_empty() {
+            return Err(invalid("target", "must not be empty"));
+        }
+        self.params.target = Some(target);
+        Ok(())
+    }
+    /// The delimiter byte.
+    pub fn delimiter(&self) -> u8 {
+        self.delimiter
+    }
+    /// The reference date as days since 1970-01-01, if configured.
+    pub fn date_reference_day(&self) -> Option<i32> {
+        self.date_reference_day
+    }
+    /// Categorical cardinality limit.
+    pub fn max_categorical_cardinality(&self) -> usize {
+        self.params.max_categorical_cardinality
+    }
+    /// Leakage AUC threshold.
+    pub fn leakage_auc_threshold(&self) -> f64 {
+        self.params.leakage_auc_threshold
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(err: DataError) -> String {
+        match err {
+            DataError::InvalidSetting { field, .. } => field,
+            other => panic!("unexpected {other}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_valid_and_match_the_contract() {
+        let p = DataParams::default();
+        assert_eq!(p.delimiter, ',');
+        assert_eq!(p.max_categorical_cardinality, 50);
+        assert_eq!(p.leakage_auc_threshold, 0.99);
+        assert!(!p.include_pii && !p.lenient);
+        assert!(p.check().is_ok());
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let bad = |f: fn(&mut DataParams)| {
+            let mut p = DataParams::default();
+            f(&mut p);
+            field_of(p.check().unwrap_err())
+        };
+        assert_eq!(bad(|p| p.delimiter = 'é'), "delimiter");
+        assert_eq!(
+            bad(|p| p.max_categorical_cardinality = 1),
+            "max_categorical_cardinality"
+        );
+        assert_eq!(
+            bad(|p| p.date_reference = Some("12/1/2023".into())),
+            "date_reference"
+        );
+        assert_eq!(
+            bad(|p| p.leakage_auc_threshold = 0.3),
+            "leakage_auc_threshold"
+        );
+        assert_eq!(bad(|p| p.lenient = true), "reject_path");
+        assert_eq!(
+            bad(|p| {
+                p.numeric = vec!["a".into()];
+                p.ignore = vec!["a".into()];
+            }),
+            "ignore"
+        );
+        assert_eq!(
+            bad(|p| {
+                p.derive.insert(
+                    "H".into(),
+                    DeriveRule {
+                        from: "x".into(),
+                        rule: DeriveRuleKind::QuantileAtLeast,
+                        value: DeriveValue::Number(95.0),
+                    },
+                );
+            }),
+            "derive.H.value"
+        );
+        assert_eq!(
+            bad(|p| p.date_differences = vec![DateDifference {
+                name: "a".into(),
+                start: "d".into(),
+                end: "d".into()
+            }]),
+            "date_differences"
+        );
+    }
+
+    #[test]
+    fn toml_data_table_is_read_and_other_tables_ignored() {
+        let text = r#"
+            [train]
+            trees = 100
+            [data]
+            target = "HighAmount"
+            [data.derive.HighAmount]
+            from = "Transaction_Amount"
+            rule = "quantile_at_least"
+            value = 0.95
+        "#;
+        let p = DataParams::from_toml_str(text).unwrap();
+        assert_eq!(p.target.as_deref(), Some("HighAmount"));
+        let rule = &p.derive["HighAmount"];
+        assert_eq!(rule.rule, DeriveRuleKind::QuantileAtLeast);
+        assert_eq!(rule.value, DeriveValue::Number(0.95));
+        assert!(p.check().is_ok());
+        assert!(DataParams::from_toml_str("[data]\ntargett = \"x\"").is_err());
+    }
+}
