@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
+use finbeh_config::Loader;
 use finbeh_data::{DataParams, fit_pipeline, load_dataset};
 
 /// Validate a data file.
@@ -20,7 +21,7 @@ struct Args {
     /// Target column (overrides data.target).
     #[arg(long)]
     target: Option<String>,
-    /// TOML settings file; only its [data] table is read.
+    /// TOML settings file (default: ./finbeh.toml when present); FINBEH__DATA__* env vars apply.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Print the report as JSON.
@@ -44,14 +45,11 @@ fn main() -> ExitCode {
 
 fn try_main() -> anyhow::Result<bool> {
     let args = Args::parse();
-    let mut params = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            DataParams::from_toml_str(&text).with_context(|| format!("in {}", path.display()))?
-        }
-        None => DataParams::default(),
-    };
+    let settings = Loader::new()
+        .file(args.config.as_deref())
+        .env_from_process()
+        .load()?;
+    let mut params = DataParams::from(settings.data());
     if let Some(target) = args.target {
         params = params.with_target(target);
     }

@@ -8,59 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::date::{DateFormat, parse_date};
 use crate::error::DataError;
 
-/// Days between two date columns, added as a feature named `name` (`end − start`, in days).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DateDifference {
-    /// Feature name.
-    pub name: String,
-    /// Column holding the earlier date.
-    pub start: String,
-    /// Column holding the later date.
-    pub end: String,
-}
-
-/// How a derived column is computed from its source column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeriveRuleKind {
-    /// source ≥ the `value`-quantile of the source (value in \[0, 1\]).
-    QuantileAtLeast,
-    /// source > the `value`-quantile of the source.
-    QuantileAbove,
-    /// source ≥ value.
-    AtLeast,
-    /// source > value.
-    Above,
-    /// source ≤ value.
-    AtMost,
-    /// source < value.
-    Below,
-    /// source equals value (number or text).
-    Equals,
-}
-
-/// The constant of a derive rule: a number or a text.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum DeriveValue {
-    /// A number (threshold or quantile level).
-    Number(f64),
-    /// A text (only for `equals`).
-    Text(String),
-}
-
-/// A binary column derived from another column: 1 when the rule holds, else 0.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeriveRule {
-    /// Source column.
-    pub from: String,
-    /// Rule kind.
-    pub rule: DeriveRuleKind,
-    /// Rule constant.
-    pub value: DeriveValue,
-}
+// The derive and date-difference types are finbeh-config's own, so a `[data]` table means the
+// same thing whether finbeh-config or `DataParams::from_toml_str` read it.
+pub use finbeh_config::{DateDifference, DeriveRule, DeriveRuleKind, DeriveValue};
 
 /// The `[data]` settings as written by a user; validate with [`DataParams::check`].
 ///
@@ -137,6 +87,35 @@ impl Default for DataParams {
             leakage_auc_threshold: 0.99,
             lenient: false,
             reject_path: None,
+        }
+    }
+}
+
+impl From<&finbeh_config::DataSettings> for DataParams {
+    /// The `[data]` section of the validated configuration, ready for [`DataParams::check`]
+    /// (`synthetic_rows` and `synthetic_seed` belong to the workflow, not to ingestion).
+    fn from(settings: &finbeh_config::DataSettings) -> Self {
+        DataParams {
+            path: settings.path.clone(),
+            target: settings.target.clone(),
+            positive_class: settings.positive_class.clone(),
+            delimiter: settings.delimiter,
+            max_categorical_cardinality: settings.max_categorical_cardinality,
+            numeric: settings.numeric.clone(),
+            categorical: settings.categorical.clone(),
+            boolean: settings.boolean.clone(),
+            date: settings.date.clone(),
+            id: settings.id.clone(),
+            ignore: settings.ignore.clone(),
+            include_pii: settings.include_pii,
+            pii_columns: settings.pii_columns.clone(),
+            date_reference: settings.date_reference.clone(),
+            date_differences: settings.date_differences.clone(),
+            derive: settings.derive.clone(),
+            allow_leakage: settings.allow_leakage.clone(),
+            leakage_auc_threshold: settings.leakage_auc_threshold,
+            lenient: settings.lenient,
+            reject_path: settings.reject_path.clone(),
         }
     }
 }
