@@ -28,6 +28,8 @@ pub(crate) struct FlatForest {
     depths: Vec<u32>,
     n_outputs: usize,
     n_features: usize,
+    /// Fast batch layout, when the forest fits it (see [`Compiled`]).
+    compiled: Option<Compiled>,
 }
 
 impl FlatForest {
@@ -50,10 +52,12 @@ impl FlatForest {
             depths: Vec::with_capacity(trees.len()),
             n_outputs,
             n_features,
+            compiled: None,
         };
         for (t, tree) in trees.iter().enumerate() {
             forest.push_tree(t, tree)?;
         }
+        forest.compiled = Compiled::build(&forest);
         Ok(forest)
     }
 
@@ -191,6 +195,15 @@ impl FlatForest {
     /// Same sums as [`Self::accumulate_row`] for consecutive rows `rows` (row-major, validated),
     /// bit-identical: per row the trees are added in the same order.
     pub(crate) fn accumulate_rows(&self, rows: &[f32], acc: &mut [f64]) {
+        if let Some(c) = &self.compiled {
+            return match c.width {
+                16 => c.accumulate_rows::<16>(rows, self.n_features, self.n_outputs, acc),
+                32 => c.accumulate_rows::<32>(rows, self.n_features, self.n_outputs, acc),
+                64 => c.accumulate_rows::<64>(rows, self.n_features, self.n_outputs, acc),
+                128 => c.accumulate_rows::<128>(rows, self.n_features, self.n_outputs, acc),
+                _ => c.accumulate_rows::<256>(rows, self.n_features, self.n_outputs, acc),
+            };
+        }
         let nf = self.n_features;
         let k = self.n_outputs;
         let mut idx = [0usize; BLOCK];
@@ -217,4 +230,182 @@ impl FlatForest {
     pub(crate) fn n_nodes(&self) -> usize {
         self.nodes.len()
     }
+}
+
+/// Deepest tree the compiled layout takes (perfect trees of 1024 leaves).
+const COMPILED_MAX_DEPTH: u32 = 10;
+const COMPILED_SLOTS: usize = 1 << COMPILED_MAX_DEPTH;
+/// Pass-through node: bin 255 is never exceeded, so the walk always goes left.
+const PASS: u16 = 0x00FF;
+
+/// One tree as a perfect binary tree in implicit (heap) order over binned features: node
+/// `(feature << 8) | k` sends a row right when its bin exceeds `k`, children of `i` are `2i+1`
+/// and `2i+2`, and shallow leaves are padded with pass-through nodes down to the tree's depth.
+/// Fixed-size arrays indexed by masked values and u8 features let the compiler drop every
+/// bounds check in the walk.
+#[derive(Debug, Clone, PartialEq)]
+struct CompiledTree {
+    depth: u32,
+    nodes: Box<[u16; COMPILED_SLOTS]>,
+    /// Per output, the value of each leaf slot.
+    leaves: Vec<Box<[f32; COMPILED_SLOTS]>>,
+}
+
+/// The batch layout: rows are first binned against each feature's sorted distinct thresholds
+/// (`bin = #thresholds < x`, so `bin > k ⇔ x > thresholds[k]`: exactly the float test), then
+/// walked in u8. Used when every tree has depth <= 10, there are at most 256 features and at
+/// most 255 distinct thresholds per feature — true for forests trained with the defaults.
+#[derive(Debug, Clone, PartialEq)]
+struct Compiled {
+    /// Per feature, sorted distinct thresholds padded with +inf.
+    cuts: Vec<[f32; 256]>,
+    trees: Vec<CompiledTree>,
+    /// Row width in the binned buffer: a power of two >= n_features.
+    width: usize,
+}
+
+impl Compiled {
+    fn build(forest: &FlatForest) -> Option<Self> {
+        if forest.n_features > 256 || forest.depths.iter().any(|&d| d > COMPILED_MAX_DEPTH) {
+            return None;
+        }
+        let mut cuts = vec![Vec::new(); forest.n_features];
+        for (i, n) in forest.nodes.iter().enumerate() {
+            if n.left as usize != i {
+                cuts[n.feature as usize].push(n.threshold);
+            }
+        }
+        for c in &mut cuts {
+            c.sort_by(f32::total_cmp);
+            c.dedup();
+            if c.len() > 255 {
+                return None;
+            }
+        }
+        let padded = cuts
+            .iter()
+            .map(|c| {
+                let mut p = [f32::INFINITY; 256];
+                p[..c.len()].copy_from_slice(c);
+                p
+            })
+            .collect();
+        let k = forest.n_outputs;
+        let trees = forest
+            .roots
+            .iter()
+            .zip(&forest.depths)
+            .map(|(&root, &depth)| {
+                let mut tree = CompiledTree {
+                    depth,
+                    nodes: Box::new([PASS; COMPILED_SLOTS]),
+                    leaves: vec![Box::new([0.0; COMPILED_SLOTS]); k],
+                };
+                let first_leaf = (1usize << depth) - 1;
+                // (flat node, heap slot, level)
+                let mut stack = vec![(root as usize, 0usize, 0u32)];
+                while let Some((id, slot, level)) = stack.pop() {
+                    let n = forest.nodes[id];
+                    if level == depth {
+                        let leaf = slot - first_leaf;
+                        for (o, out) in tree.leaves.iter_mut().enumerate() {
+                            out[leaf] = forest.values[id * k + o];
+                        }
+                    } else if n.left as usize == id {
+                        // Shallow leaf: pass through to the leftmost slot at full depth.
+                        stack.push((id, 2 * slot + 1, level + 1));
+                    } else {
+                        let f = n.feature as usize;
+                        let bin = cuts[f].partition_point(|&c| c < n.threshold) as u16;
+                        tree.nodes[slot] = ((f as u16) << 8) | bin;
+                        stack.push((n.left as usize, 2 * slot + 1, level + 1));
+                        stack.push((n.left as usize + 1, 2 * slot + 2, level + 1));
+                    }
+                }
+                tree
+            })
+            .collect();
+        Some(Self {
+            cuts: padded,
+            trees,
+            width: forest.n_features.next_power_of_two().max(16),
+        })
+    }
+
+    fn accumulate_rows<const W: usize>(&self, rows: &[f32], nf: usize, k: usize, acc: &mut [f64]) {
+        let mut binned = [[0u8; W]; BLOCK];
+        let mut idx = [0usize; BLOCK];
+        for (block, block_acc) in rows.chunks(BLOCK * nf).zip(acc.chunks_mut(BLOCK * k)) {
+            let m = block.len() / nf;
+            for (dst, row) in binned.iter_mut().zip(block.chunks_exact(nf)) {
+                for ((d, &x), cuts) in dst.iter_mut().zip(row).zip(&self.cuts) {
+                    *d = bin_of(cuts, x);
+                }
+            }
+            for tree in &self.trees {
+                for (g, group) in binned
+                    .chunks_exact(GROUP)
+                    .enumerate()
+                    .take(m.div_ceil(GROUP))
+                {
+                    let Ok(group) = <&[[u8; W]; GROUP]>::try_from(group) else {
+                        continue;
+                    };
+                    let walked = walk_group(&tree.nodes, tree.depth, group);
+                    let lanes = (m - g * GROUP).min(GROUP);
+                    idx[g * GROUP..g * GROUP + lanes].copy_from_slice(&walked[..lanes]);
+                }
+                let first_leaf = (1usize << tree.depth) - 1;
+                if let [values] = tree.leaves.as_slice() {
+                    for (a, &i) in block_acc.iter_mut().zip(&idx[..m]) {
+                        *a += f64::from(values[i.wrapping_sub(first_leaf) & (COMPILED_SLOTS - 1)]);
+                    }
+                } else {
+                    for (r, &i) in idx[..m].iter().enumerate() {
+                        let leaf = i.wrapping_sub(first_leaf) & (COMPILED_SLOTS - 1);
+                        for (a, values) in
+                            block_acc[r * k..(r + 1) * k].iter_mut().zip(&tree.leaves)
+                        {
+                            *a += f64::from(values[leaf]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Rows walked in lock-step: enough independent chains to hide load latency, few enough that
+/// their indices stay in registers.
+const GROUP: usize = 8;
+
+/// Walks `GROUP` binned rows down one compiled tree; returns their heap slots at full depth.
+#[inline(always)]
+fn walk_group<const W: usize>(
+    nodes: &[u16; COMPILED_SLOTS],
+    depth: u32,
+    rows: &[[u8; W]; GROUP],
+) -> [usize; GROUP] {
+    let mut idx = [0usize; GROUP];
+    for _ in 0..depth {
+        for (i, row) in idx.iter_mut().zip(rows) {
+            let node = nodes[*i & (COMPILED_SLOTS - 1)];
+            let feature = usize::from(node >> 8) & (W - 1);
+            *i = 2 * *i + 1 + usize::from(row[feature] > node as u8);
+        }
+    }
+    idx
+}
+
+/// Number of thresholds below `x` in a sorted, +inf-padded table: a branchless binary search
+/// (8 fixed steps, masked indices, so no bounds checks and no mispredictions).
+#[inline(always)]
+fn bin_of(cuts: &[f32; 256], x: f32) -> u8 {
+    let mut base = 0usize;
+    for half in [128, 64, 32, 16, 8, 4, 2, 1] {
+        if cuts[(base + half - 1) & 255] < x {
+            base += half;
+        }
+    }
+    base as u8
 }

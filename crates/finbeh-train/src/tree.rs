@@ -191,8 +191,8 @@ impl Grower<'_> {
                     break;
                 }
                 if left_n >= min_leaf {
-                    for c in 0..nc {
-                        self.right[c] = totals[c] - self.left[c];
+                    for ((r, t), l) in self.right.iter_mut().zip(totals).zip(&self.left) {
+                        *r = t - l;
                     }
                     let cost = weighted_impurity(self.cfg.criterion, &self.left)
                         + weighted_impurity(self.cfg.criterion, &self.right);
