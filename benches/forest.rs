@@ -37,8 +37,13 @@ fn synthetic(n: usize, seed: u64) -> (Array2<f32>, Vec<usize>) {
 fn bench_fit(c: &mut Criterion) {
     let (x, y) = synthetic(20_000, 1);
     let mut group = c.benchmark_group("fit_20k_x_12");
-    group.sample_size(10).measurement_time(Duration::from_secs(10));
-    let forest = RandomForestParams::new().progress(false).check().expect("valid");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
+    let forest = RandomForestParams::new()
+        .progress(false)
+        .check()
+        .expect("valid");
     group.bench_function("finbeh_forest_100_trees_depth_10", |b| {
         b.iter(|| RandomForest::fit(&forest, x.view(), &y).expect("fit"))
     });
@@ -67,7 +72,10 @@ fn bench_fit(c: &mut Criterion) {
 fn bench_predict(c: &mut Criterion) {
     let (x, y) = synthetic(20_000, 2);
     let (xt, _) = synthetic(20_000, 3);
-    let params = RandomForestParams::new().progress(false).check().expect("valid");
+    let params = RandomForestParams::new()
+        .progress(false)
+        .check()
+        .expect("valid");
     let forest = RandomForest::fit(&params, x.view(), &y).expect("fit");
     let mut group = c.benchmark_group("predict_20k_rows");
     group.throughput(Throughput::Elements(xt.nrows() as u64));
@@ -79,7 +87,9 @@ fn bench_predict(c: &mut Criterion) {
         b.iter(|| {
             for row in xt.outer_iter() {
                 let row = row.as_slice().expect("contiguous");
-                forest.predict_proba_row(black_box(row), &mut out).expect("predict");
+                forest
+                    .predict_proba_row(black_box(row), &mut out)
+                    .expect("predict");
             }
             out
         })

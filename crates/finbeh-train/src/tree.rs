@@ -67,6 +67,49 @@ struct Task {
     hist: Option<Vec<f64>>,
 }
 
+/// In-bag rows with their weights and labels, kept in node order.
+struct NodeRows {
+    rows: Vec<u32>,
+    weights: Vec<f64>,
+    labels: Vec<u16>,
+}
+
+#[derive(Clone, Copy)]
+struct RowsView<'a> {
+    rows: &'a [u32],
+    weights: &'a [f64],
+    labels: &'a [u16],
+}
+
+impl NodeRows {
+    fn view(&self, range: std::ops::Range<usize>) -> RowsView<'_> {
+        RowsView {
+            rows: &self.rows[range.clone()],
+            weights: &self.weights[range.clone()],
+            labels: &self.labels[range],
+        }
+    }
+
+    /// Moves the rows of `range` satisfying `goes_left` first (branch-free Lomuto: always swap,
+    /// advance on true); returns the split point.
+    fn partition(
+        &mut self,
+        range: std::ops::Range<usize>,
+        goes_left: impl Fn(u32) -> bool,
+    ) -> usize {
+        let mut j = range.start;
+        for i in range {
+            let r = self.rows[i];
+            let left = goes_left(r);
+            self.rows.swap(i, j);
+            self.weights.swap(i, j);
+            self.labels.swap(i, j);
+            j += usize::from(left);
+        }
+        j
+    }
+}
+
 struct BestSplit {
     feature: usize,
     bin: u8,
@@ -105,8 +148,6 @@ fn impurity(criterion: Criterion, class_weights: &[f64]) -> f64 {
 
 struct Grower<'a> {
     data: &'a BinnedMatrix,
-    labels: &'a [u16],
-    weights: &'a [f64],
     cfg: &'a TreeConfig,
     rng: &'a mut Rng,
     stride: usize,
@@ -132,23 +173,22 @@ impl Grower<'_> {
     }
 
     /// Adds rows to one feature's histogram `h`; returns the bitmap of touched bins.
-    fn accumulate(&self, h: &mut [f64], feature: usize, rows: &[u32]) -> [u64; 4] {
+    fn accumulate(&self, h: &mut [f64], feature: usize, rows: RowsView<'_>) -> [u64; 4] {
         let col = self.data.column(feature);
         let stride = self.stride;
         let nc = self.cfg.n_classes;
         let mut touched = [0u64; 4];
-        for &r in rows {
-            let r = r as usize;
-            let b = usize::from(col[r]);
+        for ((&r, &w), &y) in rows.rows.iter().zip(rows.weights).zip(rows.labels) {
+            let b = usize::from(col[r as usize]);
             let base = b * stride;
-            h[base + usize::from(self.labels[r])] += self.weights[r];
+            h[base + usize::from(y)] += w;
             h[base + nc] += 1.0;
             touched[b >> 6] |= 1 << (b & 63);
         }
         touched
     }
 
-    fn full_hist(&mut self, rows: &[u32]) -> Vec<f64> {
+    fn full_hist(&mut self, rows: RowsView<'_>) -> Vec<f64> {
         let mut h = self.take_hist();
         for f in 0..self.data.n_features {
             let off = self.hist_offsets[f];
@@ -232,12 +272,12 @@ impl Grower<'_> {
 
     fn find_split(
         &mut self,
-        rows: &[u32],
+        rows: RowsView<'_>,
         totals: &[f64],
         hist: Option<&[f64]>,
     ) -> Option<BestSplit> {
         let nf = self.data.n_features;
-        let n = rows.len();
+        let n = rows.rows.len();
         let mut best = None;
         let mut visited = 0;
         let stride = self.stride;
@@ -310,10 +350,16 @@ pub(crate) fn grow_tree(
     data: &BinnedMatrix,
     labels: &[u16],
     weights: &[f64],
-    mut rows: Vec<u32>,
+    rows: Vec<u32>,
     cfg: &TreeConfig,
     rng: &mut Rng,
 ) -> GrownTree {
+    // Weights and labels travel with the row indices, so histogram loops read them in order.
+    let mut node_rows = NodeRows {
+        weights: rows.iter().map(|&r| weights[r as usize]).collect(),
+        labels: rows.iter().map(|&r| labels[r as usize]).collect(),
+        rows,
+    };
     let nc = cfg.n_classes;
     let stride = nc + 1;
     let nf = data.n_features;
@@ -326,8 +372,6 @@ pub(crate) fn grow_tree(
     }
     let mut g = Grower {
         data,
-        labels,
-        weights,
         cfg,
         rng,
         stride,
@@ -351,16 +395,17 @@ pub(crate) fn grow_tree(
     let mut importances = vec![0.0; nf];
 
     let mut totals = vec![0.0; nc];
-    for &r in &rows {
-        totals[usize::from(labels[r as usize])] += weights[r as usize];
+    for (&w, &y) in node_rows.weights.iter().zip(&node_rows.labels) {
+        totals[usize::from(y)] += w;
     }
+    let n_rows = node_rows.rows.len();
     let root_weight: f64 = totals.iter().sum();
-    let root_hist =
-        (g.full_mode && !g.is_leaf_by_rules(rows.len(), 0, &totals)).then(|| g.full_hist(&rows));
+    let root_hist = (g.full_mode && !g.is_leaf_by_rules(n_rows, 0, &totals))
+        .then(|| g.full_hist(node_rows.view(0..n_rows)));
     let mut stack = vec![Task {
         node: 0,
         start: 0,
-        end: rows.len(),
+        end: n_rows,
         depth: 0,
         totals,
         hist: root_hist,
@@ -374,7 +419,7 @@ pub(crate) fn grow_tree(
             None
         } else {
             g.find_split(
-                &rows[task.start..task.end],
+                node_rows.view(task.start..task.end),
                 &task.totals,
                 task.hist.as_deref(),
             )
@@ -416,16 +461,7 @@ pub(crate) fn grow_tree(
 
         // Partition rows[start..end]: bin <= split.bin first.
         let col = data.column(split.feature);
-        let (mut i, mut j) = (task.start, task.end);
-        while i < j {
-            if col[rows[i] as usize] <= split.bin {
-                i += 1;
-            } else {
-                j -= 1;
-                rows.swap(i, j);
-            }
-        }
-        let mid = i;
+        let mid = node_rows.partition(task.start..task.end, |r| col[r as usize] <= split.bin);
         debug_assert_eq!(mid - task.start, split.left_n);
 
         let left_id = nodes.len();
@@ -455,7 +491,7 @@ pub(crate) fn grow_tree(
             };
             let (mut small_h, mut large_h) = (None, None);
             if need_large && (need_small || small_range.len() + g.hist_len < large_range.len()) {
-                let small = g.full_hist(&rows[small_range]);
+                let small = g.full_hist(node_rows.view(small_range.clone()));
                 for (p, s) in parent.iter_mut().zip(&small) {
                     *p -= s;
                 }
@@ -467,10 +503,10 @@ pub(crate) fn grow_tree(
                 }
             } else {
                 if need_large {
-                    large_h = Some(g.full_hist(&rows[large_range]));
+                    large_h = Some(g.full_hist(node_rows.view(large_range.clone())));
                 }
                 if need_small {
-                    small_h = Some(g.full_hist(&rows[small_range]));
+                    small_h = Some(g.full_hist(node_rows.view(small_range.clone())));
                 }
                 g.pool.push(parent);
             }
