@@ -186,6 +186,14 @@ impl FlatForest {
 
     /// Sums all trees' outputs for one (validated) row into `acc` (len `n_outputs`), in tree order.
     pub(crate) fn accumulate_row(&self, row: &[f32], acc: &mut [f64]) {
+        match &self.compiled {
+            Some(c) => c.accumulate_row(row, acc),
+            None => self.accumulate_row_float(row, acc),
+        }
+    }
+
+    /// The float walk over the flat layout (reference for the compiled walk).
+    fn accumulate_row_float(&self, row: &[f32], acc: &mut [f64]) {
         for t in 0..self.roots.len() {
             let leaf = self.leaf_of(t, row);
             self.add_leaf(leaf, acc);
@@ -332,6 +340,26 @@ impl Compiled {
         })
     }
 
+    /// One row, no allocation: binned into a stack array, then walked tree by tree.
+    fn accumulate_row(&self, row: &[f32], acc: &mut [f64]) {
+        let mut binned = [0u8; 256];
+        for ((d, &x), cuts) in binned.iter_mut().zip(row).zip(&self.cuts) {
+            *d = bin_of(cuts, x);
+        }
+        for tree in &self.trees {
+            let mut i = 0usize;
+            for _ in 0..tree.depth {
+                let node = tree.nodes[i & (COMPILED_SLOTS - 1)];
+                let go_right = binned[usize::from(node >> 8) & 255] > node as u8;
+                i = 2 * i + 1 + usize::from(go_right);
+            }
+            let leaf = i.wrapping_sub((1usize << tree.depth) - 1) & (COMPILED_SLOTS - 1);
+            for (a, values) in acc.iter_mut().zip(&tree.leaves) {
+                *a += f64::from(values[leaf]);
+            }
+        }
+    }
+
     fn accumulate_rows<const W: usize>(&self, rows: &[f32], nf: usize, k: usize, acc: &mut [f64]) {
         let mut binned = [[0u8; W]; BLOCK];
         let mut idx = [0usize; BLOCK];
@@ -408,4 +436,107 @@ fn bin_of(cuts: &[f32; 256], x: f32) -> u8 {
         }
     }
     base as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A random tree of depth <= `max_depth` over `nf` features, thresholds on a coarse grid so
+    /// test rows hit them exactly.
+    fn random_tree(state: &mut u64, nf: usize, max_depth: u32, k: usize) -> PreorderTree {
+        let mut next = || crate::rng::splitmix64(state);
+        let mut nodes = Vec::new();
+        let mut leaf_values = Vec::new();
+        let mut stack = vec![0u32];
+        while let Some(depth) = stack.pop() {
+            if depth == max_depth || (depth > 1 && next() % 4 == 0) {
+                nodes.push(TreeNode {
+                    feature: LEAF,
+                    threshold: 0.0,
+                });
+                for _ in 0..k {
+                    leaf_values.push((next() % 1000) as f32 / 1000.0);
+                }
+            } else {
+                nodes.push(TreeNode {
+                    feature: (next() % nf as u64) as u16,
+                    threshold: (next() % 20) as f32 / 4.0 - 2.0,
+                });
+                stack.push(depth + 1);
+                stack.push(depth + 1);
+            }
+        }
+        PreorderTree { nodes, leaf_values }
+    }
+
+    fn check(nf: usize, k: usize, max_depth: u32, expect_compiled: bool) {
+        let mut state = 99 + nf as u64;
+        let trees: Vec<_> = (0..15)
+            .map(|_| random_tree(&mut state, nf, max_depth, k))
+            .collect();
+        let forest = FlatForest::from_trees(&trees, k, nf).unwrap();
+        assert_eq!(forest.compiled.is_some(), expect_compiled);
+        // Grid values (often equal to thresholds), values beyond them and in between.
+        let n = 300;
+        let rows: Vec<f32> = (0..n * nf)
+            .map(|_| (crate::rng::splitmix64(&mut state) % 26) as f32 / 4.0 - 3.0 + 0.0)
+            .collect();
+        let mut batch = vec![0.0; n * k];
+        forest.accumulate_rows(&rows, &mut batch);
+        for (r, row) in rows.chunks(nf).enumerate() {
+            let mut float = vec![0.0; k];
+            forest.accumulate_row_float(row, &mut float);
+            let mut single = vec![0.0; k];
+            forest.accumulate_row(row, &mut single);
+            for o in 0..k {
+                assert_eq!(float[o].to_bits(), batch[r * k + o].to_bits(), "row {r}");
+                assert_eq!(float[o].to_bits(), single[o].to_bits(), "row {r}");
+            }
+        }
+        assert_eq!(
+            FlatForest::from_trees(&forest.to_trees(), k, nf).unwrap(),
+            forest
+        );
+    }
+
+    #[test]
+    fn compiled_walk_matches_float_walk_including_ties_at_thresholds() {
+        check(12, 1, 10, true);
+        check(3, 3, 7, true);
+        check(40, 1, 10, true);
+    }
+
+    #[test]
+    fn forests_outside_the_compiled_limits_use_the_float_walk() {
+        check(5, 1, 12, false);
+        check(300, 1, 6, false);
+    }
+
+    #[test]
+    fn malformed_trees_are_refused() {
+        let leaf = TreeNode {
+            feature: LEAF,
+            threshold: 0.0,
+        };
+        let split = TreeNode {
+            feature: 0,
+            threshold: 0.5,
+        };
+        let truncated = PreorderTree {
+            nodes: vec![split, leaf],
+            leaf_values: vec![0.5],
+        };
+        assert!(FlatForest::from_trees(&[truncated], 1, 1).is_err());
+        let bad_feature = PreorderTree {
+            nodes: vec![split, leaf, leaf],
+            leaf_values: vec![0.5, 0.5],
+        };
+        assert!(FlatForest::from_trees(&[bad_feature], 1, 0).is_err());
+        let extra = PreorderTree {
+            nodes: vec![leaf, leaf],
+            leaf_values: vec![0.5, 0.5],
+        };
+        assert!(FlatForest::from_trees(&[extra], 1, 1).is_err());
+    }
 }
