@@ -102,6 +102,7 @@ impl RandomForest {
         x: ArrayView2<'_, f32>,
         y: &[usize],
     ) -> Result<Self> {
+        params.validate()?;
         let (n_rows, n_features) = x.dim();
         if n_rows == 0 {
             return Err(TrainError::EmptyInput {

@@ -152,7 +152,8 @@ impl RandomForestValidParams {
         self.progress
     }
 
-    fn validate(&self) -> Result<()> {
+    /// Checks every setting (also re-run by `fit`, since deserialized values skip `check`).
+    pub(crate) fn validate(&self) -> Result<()> {
         fn bad(
             name: &'static str,
             value: impl std::fmt::Debug,

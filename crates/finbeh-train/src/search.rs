@@ -332,6 +332,8 @@ pub fn random_search(
     y: &[usize],
     folds: &[Fold],
 ) -> Result<SearchReport> {
+    // Deserialized settings have not been through `check`.
+    let params = &RandomSearchParams(params.clone()).check()?;
     check_folds(folds, x.nrows())?;
     let started = Instant::now();
     let budget = params.time_budget_seconds.map(Duration::from_secs_f64);
