@@ -244,17 +244,20 @@ impl FlatForest {
 const COMPILED_MAX_DEPTH: u32 = 10;
 const COMPILED_SLOTS: usize = 1 << COMPILED_MAX_DEPTH;
 /// Pass-through node: bin 255 is never exceeded, so the walk always goes left.
-const PASS: u16 = 0x00FF;
+const PASS: u8 = 0xFF;
 
-/// One tree as a perfect binary tree in implicit (heap) order over binned features: node
-/// `(feature << 8) | k` sends a row right when its bin exceeds `k`, children of `i` are `2i+1`
+/// One tree as a perfect binary tree in implicit (heap) order over binned features: the node in
+/// slot `i` sends a row right when its bin of `features[i]` exceeds `bins[i]`, children of `i` are `2i+1`
 /// and `2i+2`, and shallow leaves are padded with pass-through nodes down to the tree's depth.
 /// Fixed-size arrays indexed by masked values and u8 features let the compiler drop every
 /// bounds check in the walk.
 #[derive(Debug, Clone, PartialEq)]
 struct CompiledTree {
     depth: u32,
-    nodes: Box<[u16; COMPILED_SLOTS]>,
+    /// Split feature per heap slot.
+    features: Box<[u8; COMPILED_SLOTS]>,
+    /// Split bin per heap slot (go right when the row's bin exceeds it; 255 = pass-through).
+    bins: Box<[u8; COMPILED_SLOTS]>,
     /// Per output, the value of each leaf slot.
     leaves: Vec<Box<[f32; COMPILED_SLOTS]>>,
 }
@@ -306,7 +309,8 @@ impl Compiled {
             .map(|(&root, &depth)| {
                 let mut tree = CompiledTree {
                     depth,
-                    nodes: Box::new([PASS; COMPILED_SLOTS]),
+                    features: Box::new([0; COMPILED_SLOTS]),
+                    bins: Box::new([PASS; COMPILED_SLOTS]),
                     leaves: vec![Box::new([0.0; COMPILED_SLOTS]); k],
                 };
                 let first_leaf = (1usize << depth) - 1;
@@ -324,8 +328,8 @@ impl Compiled {
                         stack.push((id, 2 * slot + 1, level + 1));
                     } else {
                         let f = n.feature as usize;
-                        let bin = cuts[f].partition_point(|&c| c < n.threshold) as u16;
-                        tree.nodes[slot] = ((f as u16) << 8) | bin;
+                        tree.features[slot] = f as u8;
+                        tree.bins[slot] = cuts[f].partition_point(|&c| c < n.threshold) as u8;
                         stack.push((n.left as usize, 2 * slot + 1, level + 1));
                         stack.push((n.left as usize + 1, 2 * slot + 2, level + 1));
                     }
@@ -349,8 +353,8 @@ impl Compiled {
         for tree in &self.trees {
             let mut i = 0usize;
             for _ in 0..tree.depth {
-                let node = tree.nodes[i & (COMPILED_SLOTS - 1)];
-                let go_right = binned[usize::from(node >> 8) & 255] > node as u8;
+                let slot = i & (COMPILED_SLOTS - 1);
+                let go_right = binned[usize::from(tree.features[slot])] > tree.bins[slot];
                 i = 2 * i + 1 + usize::from(go_right);
             }
             let leaf = i.wrapping_sub((1usize << tree.depth) - 1) & (COMPILED_SLOTS - 1);
@@ -379,7 +383,7 @@ impl Compiled {
                     let Ok(group) = <&[[u8; W]; GROUP]>::try_from(group) else {
                         continue;
                     };
-                    let walked = walk_group(&tree.nodes, tree.depth, group);
+                    let walked = walk_group(tree, group);
                     let lanes = (m - g * GROUP).min(GROUP);
                     idx[g * GROUP..g * GROUP + lanes].copy_from_slice(&walked[..lanes]);
                 }
@@ -409,17 +413,14 @@ const GROUP: usize = 8;
 
 /// Walks `GROUP` binned rows down one compiled tree; returns their heap slots at full depth.
 #[inline(always)]
-fn walk_group<const W: usize>(
-    nodes: &[u16; COMPILED_SLOTS],
-    depth: u32,
-    rows: &[[u8; W]; GROUP],
-) -> [usize; GROUP] {
+fn walk_group<const W: usize>(tree: &CompiledTree, rows: &[[u8; W]; GROUP]) -> [usize; GROUP] {
+    let (features, bins) = (&*tree.features, &*tree.bins);
     let mut idx = [0usize; GROUP];
-    for _ in 0..depth {
+    for _ in 0..tree.depth {
         for (i, row) in idx.iter_mut().zip(rows) {
-            let node = nodes[*i & (COMPILED_SLOTS - 1)];
-            let feature = usize::from(node >> 8) & (W - 1);
-            *i = 2 * *i + 1 + usize::from(row[feature] > node as u8);
+            let slot = *i & (COMPILED_SLOTS - 1);
+            let feature = usize::from(features[slot]) & (W - 1);
+            *i = 2 * *i + 1 + usize::from(row[feature] > bins[slot]);
         }
     }
     idx
