@@ -53,7 +53,9 @@ impl BinnedMatrix {
                     None => col.iter().copied().collect(),
                 };
                 let edges = quantile_edges(&mut values, max_bins);
-                let bins: Vec<u8> = col.iter().map(|&v| bin_of(&edges, v)).collect();
+                let mut padded = [f32::INFINITY; 256];
+                padded[..edges.len()].copy_from_slice(&edges);
+                let bins: Vec<u8> = col.iter().map(|&v| bin_of(&padded, v)).collect();
                 (edges, bins)
             })
             .collect();
@@ -72,9 +74,14 @@ impl BinnedMatrix {
     }
 }
 
-/// Number of edges strictly below `v` (fits u8: at most 255 edges).
-fn bin_of(edges: &[f32], v: f32) -> u8 {
-    edges.partition_point(|&e| e < v) as u8
+/// Number of edges strictly below `v` in a sorted, +inf-padded table of at most 255 edges:
+/// a branch-free binary search (the comparisons are unpredictable, so branches would mispredict).
+pub(crate) fn bin_of(padded_edges: &[f32; 256], v: f32) -> u8 {
+    let mut base = 0usize;
+    for half in [128, 64, 32, 16, 8, 4, 2, 1] {
+        base += half * usize::from(padded_edges[(base + half - 1) & 255] < v);
+    }
+    base as u8
 }
 
 /// A threshold strictly between `lo` and `hi` (`lo < hi`) when representable, else `lo`;
@@ -146,6 +153,21 @@ mod tests {
         assert!(edges.windows(2).all(|w| w[0] < w[1]));
         // Quantile cuts: roughly equal-count bins.
         assert!((edges[7] - 5000.0).abs() < 10.0, "{edges:?}");
+    }
+
+    #[test]
+    fn branch_free_search_counts_edges_below() {
+        let edges: Vec<f32> = (0..255).map(|i| i as f32).collect();
+        let mut padded = [f32::INFINITY; 256];
+        padded[..255].copy_from_slice(&edges);
+        for v in [-1.0, 0.0, 0.5, 1.0, 100.0, 253.5, 254.0, 254.5, 1e9] {
+            let expected = edges.partition_point(|&e| e < v);
+            assert_eq!(usize::from(bin_of(&padded, v)), expected, "{v}");
+        }
+        let mut short = [f32::INFINITY; 256];
+        short[..2].copy_from_slice(&[1.0, 2.0]);
+        assert_eq!(bin_of(&short, 1.5), 1);
+        assert_eq!(bin_of(&short, 7.0), 2);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! tree at a time (tree-major) so the tree's nodes stay in L1 while many independent row walks
 //! overlap in the CPU.
 
+use crate::binning::bin_of;
 use crate::error::{Result, TrainError};
 use crate::tree::{LEAF, PreorderTree, TreeNode};
 
@@ -424,19 +425,6 @@ fn walk_group<const W: usize>(tree: &CompiledTree, rows: &[[u8; W]; GROUP]) -> [
         }
     }
     idx
-}
-
-/// Number of thresholds below `x` in a sorted, +inf-padded table: a branchless binary search
-/// (8 fixed steps, masked indices, so no bounds checks and no mispredictions).
-#[inline(always)]
-fn bin_of(cuts: &[f32; 256], x: f32) -> u8 {
-    let mut base = 0usize;
-    for half in [128, 64, 32, 16, 8, 4, 2, 1] {
-        if cuts[(base + half - 1) & 255] < x {
-            base += half;
-        }
-    }
-    base as u8
 }
 
 #[cfg(test)]
