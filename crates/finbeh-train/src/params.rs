@@ -53,7 +53,8 @@ pub enum ClassWeight {
     BalancedSubsample,
 }
 
-/// Validated random-forest hyperparameters; obtained from [`RandomForestParams::check`].
+/// Validated random-forest hyperparameters; obtained from `RandomForestParams` through
+/// [`linfa::ParamGuard::check`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RandomForestValidParams {
     pub(crate) n_estimators: usize,
