@@ -331,7 +331,9 @@ impl RandomForest {
         }
     }
 
-    fn check_input(&self, x: ArrayView2<'_, f32>) -> Result<()> {
+    /// Class probabilities, rows × classes. Parallel over row blocks on the current rayon pool;
+    /// bit-identical to [`Self::predict_proba_row`] on every row.
+    pub fn predict_proba(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f64>> {
         if x.ncols() != self.n_features {
             return Err(TrainError::ModelShape {
                 what: "features",
@@ -339,24 +341,28 @@ impl RandomForest {
                 got: x.ncols(),
             });
         }
-        check_finite(x)
-    }
-
-    /// Class probabilities, rows × classes. Parallel over row blocks on the current rayon pool;
-    /// bit-identical to [`Self::predict_proba_row`] on every row.
-    pub fn predict_proba(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f64>> {
-        self.check_input(x)?;
         let (n, nf) = x.dim();
         let nc = self.n_classes;
         let k = self.n_outputs();
         let n_trees = self.engine.n_trees() as f64;
         let mut out = vec![0.0; n * nc];
-        out.par_chunks_mut(PREDICT_CHUNK * nc)
+        // Each chunk validates its own rows (no serial pass); chunks come back in row order, so
+        // the first error is the first offending row.
+        let results: Vec<Result<()>> = out
+            .par_chunks_mut(PREDICT_CHUNK * nc)
             .enumerate()
-            .for_each(|(ci, out_chunk)| {
+            .map(|(ci, out_chunk)| {
                 let start = ci * PREDICT_CHUNK;
                 let m = out_chunk.len() / nc;
                 let view = x.slice_axis(Axis(0), Slice::from(start..start + m));
+                check_finite(view).map_err(|e| match e {
+                    TrainError::NonFinite { row, column, value } => TrainError::NonFinite {
+                        row: start + row,
+                        column,
+                        value,
+                    },
+                    other => other,
+                })?;
                 let rows: Cow<'_, [f32]> = match view.as_slice() {
                     Some(s) => Cow::Borrowed(s),
                     None => Cow::Owned(view.iter().copied().collect()),
@@ -367,7 +373,10 @@ impl RandomForest {
                 for (a, o) in acc.chunks(k).zip(out_chunk.chunks_mut(nc)) {
                     self.finish(a, n_trees, o);
                 }
-            });
+                Ok(())
+            })
+            .collect();
+        results.into_iter().collect::<Result<()>>()?;
         Array2::from_shape_vec((n, nc), out).map_err(|e| TrainError::Linfa(e.into()))
     }
 

@@ -303,6 +303,18 @@ fn bad_inputs_are_errors_naming_the_problem() {
             ..
         })
     ));
+    // In a later parallel chunk: the first offending row is still the one reported.
+    let mut late = Array2::<f32>::zeros((3_000, 3));
+    late[[2_700, 0]] = f32::NAN;
+    late[[2_500, 2]] = f32::NAN;
+    assert!(matches!(
+        f.predict_proba(late.view()),
+        Err(TrainError::NonFinite {
+            row: 2_500,
+            column: 2,
+            ..
+        })
+    ));
     let mut out = [0.0; 3];
     assert!(f.predict_proba_row(&[0.1, 0.2, 0.3], &mut out).is_err());
     let mut out = [0.0; 2];
