@@ -33,6 +33,7 @@
 //! # Ok::<(), finbeh_train::TrainError>(())
 //! ```
 
+mod artifact;
 mod binning;
 mod codec;
 mod engine;
@@ -44,8 +45,14 @@ mod metrics;
 mod params;
 mod rng;
 mod search;
+mod settings;
 mod tree;
 
+pub use artifact::{
+    ARTIFACT_EXTENSION, ARTIFACT_FORMAT_VERSION, ARTIFACT_MAGIC, ArtifactMetadata, ArtifactParts,
+    DecisionThreshold, GoldenInput, GoldenKind, GoldenRecord, Importances, ModelArtifact,
+    SearchSummary, TrainingSummary, UNSEEN_CATEGORY, WriterInfo,
+};
 pub use error::{Result, TrainError};
 pub use forest::{FOREST_FORMAT_VERSION, OobScore, RandomForest};
 pub use importance::{PermutationImportances, PermutationScoring};
