@@ -92,8 +92,14 @@ fn try_main() -> anyhow::Result<bool> {
         s.rows, s.features, s.fit_seconds
     );
     println!(
-        "stage evaluate: {} held-out rows, ROC AUC {:.4}, accuracy {:.4}, threshold {:?}",
-        s.test_rows, s.roc_auc, s.accuracy, s.threshold
+        "stage evaluate: {} held-out rows, ROC AUC {:.4}, accuracy {:.4}, {}",
+        s.test_rows,
+        s.roc_auc,
+        s.accuracy,
+        match s.threshold {
+            Some(t) => format!("decision threshold {t:.4}"),
+            None => "multi-class: argmax decision".to_string(),
+        }
     );
 
     let out_dir = &settings.model().output_dir;
@@ -135,5 +141,8 @@ fn print_summary(settings: &ValidSettings) {
     );
     let serve = settings.serve();
     println!("serve:  {}:{}", serve.host, serve.port);
-    println!("deploy: {:?}", settings.deploy().target);
+    println!(
+        "deploy: {}",
+        format!("{:?}", settings.deploy().target).to_lowercase()
+    );
 }
