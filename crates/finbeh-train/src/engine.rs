@@ -205,13 +205,9 @@ impl FlatForest {
     /// bit-identical: per row the trees are added in the same order.
     pub(crate) fn accumulate_rows(&self, rows: &[f32], acc: &mut [f64]) {
         if let Some(c) = &self.compiled {
-            return match c.width {
-                16 => c.accumulate_rows::<16>(rows, self.n_features, self.n_outputs, acc),
-                32 => c.accumulate_rows::<32>(rows, self.n_features, self.n_outputs, acc),
-                64 => c.accumulate_rows::<64>(rows, self.n_features, self.n_outputs, acc),
-                128 => c.accumulate_rows::<128>(rows, self.n_features, self.n_outputs, acc),
-                _ => c.accumulate_rows::<256>(rows, self.n_features, self.n_outputs, acc),
-            };
+            if c.accumulate_rows(rows, self.n_features, self.n_outputs, acc) {
+                return;
+            }
         }
         let nf = self.n_features;
         let k = self.n_outputs;
@@ -243,37 +239,59 @@ impl FlatForest {
 
 /// Deepest tree the compiled layout takes (perfect trees of 1024 leaves).
 const COMPILED_MAX_DEPTH: u32 = 10;
+/// Heap slots per compiled tree: internal slots are `1..1024`, leaves `1024..2048` at depth 10.
 const COMPILED_SLOTS: usize = 1 << COMPILED_MAX_DEPTH;
 /// Pass-through node: bin 255 is never exceeded, so the walk always goes left.
 const PASS: u8 = 0xFF;
+/// Rows binned together in the batch path; each test's outcome for them is one `u64` mask.
+const LANES: usize = 64;
+/// Rows walked in lock-step: enough independent walks to hide the two dependent loads of a
+/// step (measured: 16 beats 8 by ~30% and 32 by ~15%). Divides `LANES`; one u16 of a test mask
+/// per group.
+const GROUP: usize = 16;
+/// Test-table entries: any u16 test index is in bounds without a check (a check would pin the
+/// order of the loads). Only the first `n_tests` entries are written or read, so the untouched
+/// rest costs address space, not cache.
+const TABLE_ENTRIES: usize = 1 << 16;
 
-/// One tree as a perfect binary tree in implicit (heap) order over binned features: the node in
-/// slot `i` sends a row right when its bin of `features[i]` exceeds `bins[i]`, children of `i` are `2i+1`
-/// and `2i+2`, and shallow leaves are padded with pass-through nodes down to the tree's depth.
-/// Fixed-size arrays indexed by masked values and u8 features let the compiler drop every
-/// bounds check in the walk.
+/// One tree as a perfect binary tree in implicit (heap) order over binned features: the root is
+/// slot 1, the children of slot `i` are `2i` (left) and `2i + 1` (right), so a step is
+/// `i = 2i + went_right`. Shallow leaves are padded with pass-through nodes down to the tree's
+/// depth, so every row walks exactly `depth` steps. Fixed-size arrays indexed by masked values
+/// and u8 features let the compiler drop bounds checks in the walk.
 #[derive(Debug, Clone, PartialEq)]
 struct CompiledTree {
     depth: u32,
-    /// Split feature per heap slot.
+    /// Split feature per heap slot (single-row walk).
     features: Box<[u8; COMPILED_SLOTS]>,
     /// Split bin per heap slot (go right when the row's bin exceeds it; 255 = pass-through).
     bins: Box<[u8; COMPILED_SLOTS]>,
-    /// Per output, the value of each leaf slot.
+    /// Per heap slot, the index of its test `(feature, bin)` in the batch test table (batch walk).
+    tests: Box<[u16; COMPILED_SLOTS]>,
+    /// Per output, the value of each leaf (heap slot minus `2^depth`).
     leaves: Vec<Box<[f32; COMPILED_SLOTS]>>,
 }
 
-/// The batch layout: rows are first binned against each feature's sorted distinct thresholds
+/// The fast layout: rows are first binned against each feature's sorted distinct thresholds
 /// (`bin = #thresholds < x`, so `bin > k ⇔ x > thresholds[k]`: exactly the float test), then
-/// walked in u8. Used when every tree has depth <= 10, there are at most 256 features and at
+/// walked on bins. Used when every tree has depth <= 10, there are at most 256 features and at
 /// most 255 distinct thresholds per feature — true for forests trained with the defaults.
+///
+/// The batch walk goes further: for a block of 64 rows it tabulates every distinct test of the
+/// forest once (`(feature f, bin k)` → mask of the rows with `bin_f > k`, built from per-bin
+/// row masks with one running AND per threshold), so a step of the walk is two loads (the slot's
+/// test index, that test's mask byte for the row's group) instead of extracting and comparing.
 #[derive(Debug, Clone, PartialEq)]
 struct Compiled {
     /// Per feature, sorted distinct thresholds padded with +inf.
     cuts: Vec<[f32; 256]>,
+    /// Per feature, its first test index and number of distinct thresholds; the test of
+    /// `(f, k)` is `first + k`.
+    tests_of: Vec<(usize, usize)>,
+    /// Distinct tests plus one (the last, never true, for pass-through slots): at most
+    /// 256 × 255 + 1, so a test index fits in u16.
+    n_tests: usize,
     trees: Vec<CompiledTree>,
-    /// Row width in the binned buffer: a power of two >= n_features.
-    width: usize,
 }
 
 impl Compiled {
@@ -294,6 +312,14 @@ impl Compiled {
                 return None;
             }
         }
+        let mut tests_of = Vec::with_capacity(cuts.len());
+        let mut n_tests = 0;
+        for c in &cuts {
+            tests_of.push((n_tests, c.len()));
+            n_tests += c.len();
+        }
+        let pass_test = u16::try_from(n_tests).ok()?;
+        n_tests += 1;
         let padded = cuts
             .iter()
             .map(|c| {
@@ -312,11 +338,12 @@ impl Compiled {
                     depth,
                     features: Box::new([0; COMPILED_SLOTS]),
                     bins: Box::new([PASS; COMPILED_SLOTS]),
+                    tests: Box::new([pass_test; COMPILED_SLOTS]),
                     leaves: vec![Box::new([0.0; COMPILED_SLOTS]); k],
                 };
-                let first_leaf = (1usize << depth) - 1;
+                let first_leaf = 1usize << depth;
                 // (flat node, heap slot, level)
-                let mut stack = vec![(root as usize, 0usize, 0u32)];
+                let mut stack = vec![(root as usize, 1usize, 0u32)];
                 while let Some((id, slot, level)) = stack.pop() {
                     let n = forest.nodes[id];
                     if level == depth {
@@ -326,13 +353,16 @@ impl Compiled {
                         }
                     } else if n.left as usize == id {
                         // Shallow leaf: pass through to the leftmost slot at full depth.
-                        stack.push((id, 2 * slot + 1, level + 1));
+                        stack.push((id, 2 * slot, level + 1));
                     } else {
                         let f = n.feature as usize;
+                        let bin = cuts[f].partition_point(|&c| c < n.threshold);
                         tree.features[slot] = f as u8;
-                        tree.bins[slot] = cuts[f].partition_point(|&c| c < n.threshold) as u8;
-                        stack.push((n.left as usize, 2 * slot + 1, level + 1));
-                        stack.push((n.left as usize + 1, 2 * slot + 2, level + 1));
+                        tree.bins[slot] = bin as u8;
+                        // < pass_test <= u16::MAX
+                        tree.tests[slot] = (tests_of[f].0 + bin) as u16;
+                        stack.push((n.left as usize, 2 * slot, level + 1));
+                        stack.push((n.left as usize + 1, 2 * slot + 1, level + 1));
                     }
                 }
                 tree
@@ -340,8 +370,9 @@ impl Compiled {
             .collect();
         Some(Self {
             cuts: padded,
+            tests_of,
+            n_tests,
             trees,
-            width: forest.n_features.next_power_of_two().max(16),
         })
     }
 
@@ -352,49 +383,80 @@ impl Compiled {
             *d = bin_of(cuts, x);
         }
         for tree in &self.trees {
-            let mut i = 0usize;
+            let mut i = 1usize;
             for _ in 0..tree.depth {
                 let slot = i & (COMPILED_SLOTS - 1);
                 let go_right = binned[usize::from(tree.features[slot])] > tree.bins[slot];
-                i = 2 * i + 1 + usize::from(go_right);
+                i = 2 * i + usize::from(go_right);
             }
-            let leaf = i.wrapping_sub((1usize << tree.depth) - 1) & (COMPILED_SLOTS - 1);
+            let leaf = i.wrapping_sub(1usize << tree.depth) & (COMPILED_SLOTS - 1);
             for (a, values) in acc.iter_mut().zip(&tree.leaves) {
                 *a += f64::from(values[leaf]);
             }
         }
     }
 
-    fn accumulate_rows<const W: usize>(&self, rows: &[f32], nf: usize, k: usize, acc: &mut [f64]) {
-        let mut binned = [[0u8; W]; BLOCK];
-        let mut idx = [0usize; BLOCK];
-        for (block, block_acc) in rows.chunks(BLOCK * nf).zip(acc.chunks_mut(BLOCK * k)) {
+    /// Consecutive validated rows (row-major, `nf` columns) in blocks of [`LANES`]: per block,
+    /// bin, tabulate the tests, then walk tree by tree (the tree stays in L1 for the block),
+    /// adding each tree's leaf to each row's sums in tree order — the order of the row path.
+    /// Returns false (and leaves `acc` untouched) only if the table cannot be allocated as a
+    /// fixed-size array, which does not happen; the caller then uses the float walk.
+    #[must_use]
+    fn accumulate_rows(&self, rows: &[f32], nf: usize, k: usize, acc: &mut [f64]) -> bool {
+        // Column-major bins of the block: `bins[f * LANES + r]`.
+        let mut bins = vec![0u8; nf * LANES];
+        // Per test, the mask of rows going right: `table[t][g]` bit `j` is row `g * GROUP + j`
+        // of the block. The pass-through test (last) stays all zero.
+        let Ok(mut table) = <Box<[[u16; 4]; TABLE_ENTRIES]>>::try_from(
+            vec![[0u16; 4]; TABLE_ENTRIES].into_boxed_slice(),
+        ) else {
+            return false;
+        };
+        let mut rows_at_bin = [0u64; 256];
+        let mut slots = [0usize; LANES];
+        for (block, block_acc) in rows.chunks(LANES * nf).zip(acc.chunks_mut(LANES * k)) {
             let m = block.len() / nf;
-            for (dst, row) in binned.iter_mut().zip(block.chunks_exact(nf)) {
-                for ((d, &x), cuts) in dst.iter_mut().zip(row).zip(&self.cuts) {
-                    *d = bin_of(cuts, x);
+            if m == 0 {
+                continue;
+            }
+            for (r, row) in block.chunks_exact(nf).enumerate() {
+                for ((&x, cuts), column) in row.iter().zip(&self.cuts).zip(bins.chunks_mut(LANES)) {
+                    column[r] = bin_of(cuts, x);
+                }
+            }
+            let live = u64::MAX >> (LANES - m);
+            for (column, &(first, n)) in bins.chunks(LANES).zip(&self.tests_of) {
+                // Rows by bin, then a running AND: after bin k, `right` = rows with bin > k.
+                rows_at_bin[..=n].fill(0);
+                for (r, &b) in column[..m].iter().enumerate() {
+                    rows_at_bin[usize::from(b)] |= 1 << r;
+                }
+                let mut right = live;
+                for (entry, &here) in table[first..first + n].iter_mut().zip(&rows_at_bin) {
+                    right &= !here;
+                    *entry = [
+                        right as u16,
+                        (right >> 16) as u16,
+                        (right >> 32) as u16,
+                        (right >> 48) as u16,
+                    ];
                 }
             }
             for tree in &self.trees {
-                for (g, group) in binned
-                    .chunks_exact(GROUP)
+                for (g, group_slots) in slots
+                    .chunks_exact_mut(GROUP)
                     .enumerate()
                     .take(m.div_ceil(GROUP))
                 {
-                    let Ok(group) = <&[[u8; W]; GROUP]>::try_from(group) else {
-                        continue;
-                    };
-                    let walked = walk_group(tree, group);
-                    let lanes = (m - g * GROUP).min(GROUP);
-                    idx[g * GROUP..g * GROUP + lanes].copy_from_slice(&walked[..lanes]);
+                    group_slots.copy_from_slice(&walk_group(tree, &table, g));
                 }
-                let first_leaf = (1usize << tree.depth) - 1;
+                let first_leaf = 1usize << tree.depth;
                 if let [values] = tree.leaves.as_slice() {
-                    for (a, &i) in block_acc.iter_mut().zip(&idx[..m]) {
+                    for (a, &i) in block_acc.iter_mut().zip(&slots[..m]) {
                         *a += f64::from(values[i.wrapping_sub(first_leaf) & (COMPILED_SLOTS - 1)]);
                     }
                 } else {
-                    for (r, &i) in idx[..m].iter().enumerate() {
+                    for (r, &i) in slots[..m].iter().enumerate() {
                         let leaf = i.wrapping_sub(first_leaf) & (COMPILED_SLOTS - 1);
                         for (a, values) in
                             block_acc[r * k..(r + 1) * k].iter_mut().zip(&tree.leaves)
@@ -405,26 +467,40 @@ impl Compiled {
                 }
             }
         }
+        true
     }
 }
 
-/// Rows walked in lock-step: enough independent chains to hide load latency, few enough that
-/// their indices stay in registers.
-const GROUP: usize = 16;
-
-/// Walks `GROUP` binned rows down one compiled tree; returns their heap slots at full depth.
+/// Walks group `g` of a block's rows down `tree` in lock-step; returns their heap slots at full
+/// depth. A step is two dependent loads (the slot's test, the test's mask for the group), a
+/// shift and an add; the u16 test index needs no bounds check on the 2^16-entry table.
 #[inline(always)]
-fn walk_group<const W: usize>(tree: &CompiledTree, rows: &[[u8; W]; GROUP]) -> [usize; GROUP] {
-    let (features, bins) = (&*tree.features, &*tree.bins);
-    let mut idx = [0usize; GROUP];
+fn walk_group(tree: &CompiledTree, table: &[[u16; 4]; TABLE_ENTRIES], g: usize) -> [usize; GROUP] {
+    let (tests, g) = (&*tree.tests, g & 3);
+    let step = |i: usize, lane: u32| {
+        let test = usize::from(tests[i & (COMPILED_SLOTS - 1)]);
+        i + i + usize::from((table[test][g] >> lane) & 1)
+    };
+    let mut i = [1usize; GROUP];
     for _ in 0..tree.depth {
-        for (i, row) in idx.iter_mut().zip(rows) {
-            let slot = *i & (COMPILED_SLOTS - 1);
-            let feature = usize::from(features[slot]) & (W - 1);
-            *i = 2 * *i + 1 + usize::from(row[feature] > bins[slot]);
-        }
+        i[0] = step(i[0], 0);
+        i[1] = step(i[1], 1);
+        i[2] = step(i[2], 2);
+        i[3] = step(i[3], 3);
+        i[4] = step(i[4], 4);
+        i[5] = step(i[5], 5);
+        i[6] = step(i[6], 6);
+        i[7] = step(i[7], 7);
+        i[8] = step(i[8], 8);
+        i[9] = step(i[9], 9);
+        i[10] = step(i[10], 10);
+        i[11] = step(i[11], 11);
+        i[12] = step(i[12], 12);
+        i[13] = step(i[13], 13);
+        i[14] = step(i[14], 14);
+        i[15] = step(i[15], 15);
     }
-    idx
+    i
 }
 
 #[cfg(test)]
@@ -434,6 +510,17 @@ mod tests {
     /// A random tree of depth <= `max_depth` over `nf` features, thresholds on a coarse grid so
     /// test rows hit them exactly.
     fn random_tree(state: &mut u64, nf: usize, max_depth: u32, k: usize) -> PreorderTree {
+        random_tree_on_grid(state, nf, max_depth, k, 20)
+    }
+
+    /// Like [`random_tree`], thresholds among `grid` values spaced 1/4 apart from -2.
+    fn random_tree_on_grid(
+        state: &mut u64,
+        nf: usize,
+        max_depth: u32,
+        k: usize,
+        grid: u64,
+    ) -> PreorderTree {
         let mut next = || crate::rng::splitmix64(state);
         let mut nodes = Vec::new();
         let mut leaf_values = Vec::new();
@@ -450,7 +537,7 @@ mod tests {
             } else {
                 nodes.push(TreeNode {
                     feature: (next() % nf as u64) as u16,
-                    threshold: (next() % 20) as f32 / 4.0 - 2.0,
+                    threshold: (next() % grid) as f32 / 4.0 - 2.0,
                 });
                 stack.push(depth + 1);
                 stack.push(depth + 1);
@@ -494,6 +581,93 @@ mod tests {
         check(12, 1, 10, true);
         check(3, 3, 7, true);
         check(40, 1, 10, true);
+    }
+
+    /// Many distinct thresholds per feature (a large test table), rows on the threshold grid
+    /// and beyond it, row counts that leave partial blocks and partial lane groups.
+    #[test]
+    fn batch_test_table_matches_float_walk_with_many_thresholds() {
+        let (nf, k) = (30, 2);
+        let mut state = 7;
+        let trees: Vec<_> = (0..40)
+            .map(|_| random_tree_on_grid(&mut state, nf, 10, k, 240))
+            .collect();
+        let forest = FlatForest::from_trees(&trees, k, nf).unwrap();
+        let compiled = forest.compiled.as_ref().unwrap();
+        assert!(compiled.n_tests > 4096, "{} tests", compiled.n_tests);
+        for n in [1, 15, 16, 17, 63, 64, 65, 200] {
+            let rows: Vec<f32> = (0..n * nf)
+                .map(|_| (crate::rng::splitmix64(&mut state) % 250) as f32 / 4.0 - 3.0)
+                .collect();
+            let mut batch = vec![0.0; n * k];
+            forest.accumulate_rows(&rows, &mut batch);
+            for (r, row) in rows.chunks(nf).enumerate() {
+                let mut float = vec![0.0; k];
+                forest.accumulate_row_float(row, &mut float);
+                for o in 0..k {
+                    assert_eq!(
+                        float[o].to_bits(),
+                        batch[r * k + o].to_bits(),
+                        "n {n} row {r}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Binning then comparing bins decides exactly like `x <= threshold` on f32: at the
+    /// threshold, one ulp either side, at ±0 and at extreme finite values.
+    #[test]
+    fn binned_tests_decide_like_the_float_comparison_at_the_edges() {
+        let ulp_up = |x: f32| f32::from_bits(x.to_bits() + 1);
+        let ulp_down = |x: f32| f32::from_bits(x.to_bits() - 1);
+        for threshold in [0.5f32, -1.25, 0.0, 1e-30, 3.0e38] {
+            // A stump on feature 0 plus a second tree on feature 1 so cuts are shared.
+            let stump = |t: f32, f: u16| PreorderTree {
+                nodes: vec![
+                    TreeNode {
+                        feature: f,
+                        threshold: t,
+                    },
+                    TreeNode {
+                        feature: LEAF,
+                        threshold: 0.0,
+                    },
+                    TreeNode {
+                        feature: LEAF,
+                        threshold: 0.0,
+                    },
+                ],
+                leaf_values: vec![0.25, 1.0],
+            };
+            let trees = [stump(threshold, 0), stump(threshold, 1), stump(0.75, 0)];
+            let forest = FlatForest::from_trees(&trees, 1, 2).unwrap();
+            assert!(forest.compiled.is_some());
+            let mut values = vec![
+                threshold,
+                ulp_up(threshold),
+                -0.0,
+                0.0,
+                f32::MAX,
+                f32::MIN,
+                0.75,
+                ulp_up(0.75),
+            ];
+            if threshold > 0.0 {
+                values.push(ulp_down(threshold));
+            }
+            let rows: Vec<f32> = values.iter().flat_map(|&v| [v, v]).collect();
+            let mut batch = vec![0.0; values.len()];
+            forest.accumulate_rows(&rows, &mut batch);
+            for (r, &v) in values.iter().enumerate() {
+                let leaf = |t: f32| if v <= t { 0.25 } else { 1.0 };
+                let expected = leaf(threshold) + leaf(threshold) + leaf(0.75);
+                let mut single = [0.0];
+                forest.accumulate_row(&rows[2 * r..2 * r + 2], &mut single);
+                assert_eq!(batch[r], expected, "value {v} threshold {threshold}");
+                assert_eq!(single[0], expected, "value {v} threshold {threshold}");
+            }
+        }
     }
 
     #[test]
