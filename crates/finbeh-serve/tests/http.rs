@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::*;
+use finbeh_config::Secret;
 use finbeh_serve::{AppState, ServerParams, app};
 use serde_json::{Value, json};
 
@@ -223,8 +224,8 @@ const SECONDARY: &str = "secondary-key-0123456789abcdef";
 
 fn keyed_params() -> ServerParams {
     ServerParams {
-        primary_key: Some(PRIMARY.into()),
-        secondary_key: Some(SECONDARY.into()),
+        primary_key: Some(Secret::new(PRIMARY.into())),
+        secondary_key: Some(Secret::new(SECONDARY.into())),
         ..ServerParams::default()
     }
 }
