@@ -23,7 +23,7 @@ use tower::{Layer, Service};
 
 use crate::metrics::route_index;
 use crate::model::ScoreBuffer;
-use crate::request::{self, DecodeError, Json, MAX_DETAILS};
+use crate::request::{self, BodyError, DecodeError, MAX_DETAILS};
 use crate::response::{self, ApiError, json_response, static_error};
 use crate::state::{AppState, Inner, LoadFailure, LoadedModel};
 
@@ -322,19 +322,12 @@ fn recycle<'b>(mut rows: Vec<RawValue<'_>>) -> Vec<RawValue<'b>> {
     rows.into_iter().map(|_| RawValue::Missing).collect()
 }
 
-/// Parses, decodes and scores one body; the synchronous core of `/score`.
+/// Decodes and scores one body; the synchronous core of `/score`.
 fn score_body(
     model: &LoadedModel,
     body: &[u8],
     max_rows: usize,
 ) -> Result<(Vec<u8>, usize), ApiError> {
-    let json: Json<'_> = serde_json::from_slice(body).map_err(|err| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("the body is not valid JSON: {err}"),
-        )
-    })?;
     SCRATCH.with(|cell| {
         let mut fresh = ScoreScratch::default();
         let mut borrowed = cell.try_borrow_mut();
@@ -343,7 +336,7 @@ fn score_body(
             Err(_) => &mut fresh,
         };
         let mut rows = recycle(std::mem::take(&mut scratch.rows));
-        let result = score_rows(model, json, max_rows, &mut rows, scratch);
+        let result = score_rows(model, body, max_rows, &mut rows, scratch);
         scratch.rows = recycle(rows);
         scratch.scores.shrink_if_larger_than(KEEP_SCORE_ROWS);
         result
@@ -352,20 +345,27 @@ fn score_body(
 
 fn score_rows<'a>(
     model: &LoadedModel,
-    json: Json<'a>,
+    body: &'a [u8],
     max_rows: usize,
     rows: &mut Vec<RawValue<'a>>,
     scratch: &mut ScoreScratch,
 ) -> Result<(Vec<u8>, usize), ApiError> {
     let info = model.scorer.info();
-    let n_rows = request::decode(
-        json,
+    let n_rows = request::decode_body(
+        body,
         &info.input_columns,
         max_rows,
         rows,
         &mut scratch.decode,
     )
-    .map_err(decode_error)?;
+    .map_err(|error| match error {
+        BodyError::Malformed(err) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the body is not valid JSON: {err}"),
+        ),
+        BodyError::Decode(error) => decode_error(error),
+    })?;
     let scores = &mut scratch.scores;
     scores.reset(info.classes.len());
     scores.reserve(n_rows);

@@ -57,6 +57,7 @@
 
 mod config;
 mod error;
+mod fast_path;
 mod http;
 mod metrics;
 mod model;
