@@ -36,6 +36,9 @@ const PROMETHEUS_TEXT: HeaderValue =
     HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
 const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 
+/// Bodies larger than this (about 1,000 positional rows of 12 numbers) are scored on Tokio's
+/// blocking pool rather than on the event loop.
+const BLOCKING_BODY_BYTES: usize = 128 * 1024;
 /// Rows buffers larger than this (in cells) are released after the request instead of kept.
 const KEEP_ROWS_CAPACITY: usize = 1 << 16;
 /// Score buffers larger than this (in rows) are released after the request.
@@ -234,7 +237,22 @@ async fn score(State(state): State<AppState>, request: Request) -> Response {
         Err(_) => return static_error(StatusCode::REQUEST_TIMEOUT, response::REQUEST_TIMEOUT),
     };
     let started = Instant::now();
-    match score_body(&model, &body, inner.config.max_rows_per_request()) {
+    let max_rows = inner.config.max_rows_per_request();
+    let outcome = if body.len() > BLOCKING_BODY_BYTES {
+        // A big batch would hold this event loop (and every connection on it) for
+        // milliseconds: score it on the blocking pool instead.
+        let model = Arc::clone(&model);
+        match tokio::task::spawn_blocking(move || score_body(&model, &body, max_rows)).await {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                tracing::error!(error = %err, "a scoring task failed; answered 500");
+                return static_error(StatusCode::INTERNAL_SERVER_ERROR, response::INTERNAL_ERROR);
+            }
+        }
+    } else {
+        score_body(&model, &body, max_rows)
+    };
+    match outcome {
         Ok((answer, n_rows)) => {
             inner.metrics.add_rows_scored(n_rows);
             let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
