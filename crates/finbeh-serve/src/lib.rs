@@ -55,6 +55,7 @@
 //! # }
 //! ```
 
+mod artifact_scorer;
 mod config;
 mod error;
 mod fast_path;
@@ -67,11 +68,12 @@ mod response;
 mod server;
 mod state;
 
+pub use artifact_scorer::{ArtifactScorer, artifact_loader};
 pub use config::{DEFAULT_MAX_BODY_BYTES, ServerConfig, ServerParams};
 pub use error::{RowError, ServeError, TriedPath};
 pub use http::{MAX_REQUEST_ID_LEN, app};
 pub use model::{
-    ARTIFACT_EXTENSION, AZUREML_MODEL_DIR_ENV, LoadFn, MODEL_SEARCH_DEPTH, ModelInfo, ScoreBuffer,
+    AZUREML_MODEL_DIR_ENV, LoadFn, MODEL_SEARCH_DEPTH, ModelInfo, ScoreBuffer,
     Scorer, resolve_model_paths,
 };
 pub use server::{run, serve};

@@ -734,7 +734,7 @@ fn parse_number(text: &str) -> Result<RawValue<'static>, String> {
 }
 
 /// Keeps echoed client text short in error messages.
-fn shorten(text: &str) -> Cow<'_, str> {
+pub(crate) fn shorten(text: &str) -> Cow<'_, str> {
     const MAX: usize = 40;
     match text.char_indices().nth(MAX) {
         Some((end, _)) => Cow::Owned(format!("{}…", text.get(..end).unwrap_or_default())),
