@@ -65,6 +65,14 @@ pub enum DataError {
         /// What is wrong.
         problem: String,
     },
+    /// Input columns of a fitted pipeline are not in a file of records to score.
+    #[error("{file} lacks the model's input column(s): {missing}")]
+    MissingInputColumns {
+        /// The data file.
+        file: PathBuf,
+        /// The missing column names, comma-separated.
+        missing: String,
+    },
     /// The target column is not in the file.
     #[error("target column `{target}` is not in {file} (columns: {available})")]
     MissingTarget {

@@ -12,6 +12,7 @@ use csv::ByteRecord;
 use crate::date::parse_date;
 use crate::error::DataError;
 use crate::params::{DataValidParams, DeriveRuleKind};
+use crate::pipeline::FittedPipeline;
 use crate::schema::{ColumnSchema, Role, Schema, ValueKind, infer_column};
 use crate::table::{Column, MISSING_BOOL, MISSING_CODE, MISSING_DAY, Table};
 use crate::text::{NOT_A_NUMBER, is_missing, parse_bool, parse_number};
@@ -417,8 +418,11 @@ impl Loader<'_> {
     }
 }
 
-/// Read a CSV file into a typed table, inferring the schema from the first rows.
-pub(crate) fn read_csv(file: &Path, params: &DataValidParams) -> Result<Ingested, DataError> {
+/// Opens a CSV file and reads its header (names trimmed, BOM removed, unique and non-empty).
+fn open_csv(
+    file: &Path,
+    params: &DataValidParams,
+) -> Result<(csv::Reader<File>, Vec<String>), DataError> {
     let handle = File::open(file).map_err(|e| DataError::Io {
         file: file.to_path_buf(),
         source: e,
@@ -470,6 +474,12 @@ pub(crate) fn read_csv(file: &Path, params: &DataValidParams) -> Result<Ingested
         }
         names.push(name);
     }
+    Ok((reader, names))
+}
+
+/// Read a CSV file into a typed table, inferring the schema from the first rows.
+pub(crate) fn read_csv(file: &Path, params: &DataValidParams) -> Result<Ingested, DataError> {
+    let (mut reader, names) = open_csv(file, params)?;
     check_overrides(&names, params, file)?;
 
     let mut rejects = match (params.params().lenient, &params.params().reject_path) {
@@ -620,4 +630,146 @@ pub(crate) fn read_csv(file: &Path, params: &DataValidParams) -> Result<Ingested
         duplicate_rows,
         missing: loader.missing,
     })
+}
+
+/// Reads a CSV file of raw records with a FITTED pipeline's schema (nothing is re-inferred):
+/// every input column must be in the header (extra columns are skipped, never stored), values
+/// are parsed exactly as ingestion parses them, and a bad value is an error naming the file,
+/// line, column and value. With `target = Some((column, classes))` the labels are mapped to
+/// class indices (a label the model does not know is an error).
+pub fn load_records(
+    file: &Path,
+    pipeline: &FittedPipeline,
+    target: Option<(&str, &[String])>,
+    params: &DataValidParams,
+) -> Result<(Table, Option<Vec<usize>>), DataError> {
+    let (mut reader, names) = open_csv(file, params)?;
+    let inputs = pipeline.input_columns();
+    let missing: Vec<&str> = inputs
+        .iter()
+        .map(|c| c.name.as_str())
+        .filter(|n| !names.iter().any(|h| h == n))
+        .collect();
+    if !missing.is_empty() {
+        return Err(DataError::MissingInputColumns {
+            file: file.to_path_buf(),
+            missing: missing.join(", "),
+        });
+    }
+    let target_index = match target {
+        Some((t, _)) => {
+            Some(
+                names
+                    .iter()
+                    .position(|n| n == t)
+                    .ok_or_else(|| DataError::MissingTarget {
+                        target: t.to_string(),
+                        file: file.to_path_buf(),
+                        available: names.join(", "),
+                    })?,
+            )
+        }
+        None => None,
+    };
+    let kinds = pipeline.input_value_kinds();
+    let columns = names
+        .iter()
+        .map(|name| {
+            let input = inputs.iter().position(|c| &c.name == name);
+            ColumnSchema {
+                name: name.clone(),
+                kind: input
+                    .and_then(|i| kinds.get(i).copied())
+                    .unwrap_or(ValueKind::Text),
+                role: if input.is_some() {
+                    Role::Feature
+                } else {
+                    Role::Ignored
+                },
+                reason: "from the fitted pipeline".into(),
+                sample_distinct: 0,
+            }
+        })
+        .collect::<Vec<_>>();
+    let n_cols = names.len();
+    let builders = columns
+        .iter()
+        .map(|c| match c.role {
+            Role::Feature => builder_for(c, params),
+            _ => Builder::Skip,
+        })
+        .collect();
+    let mut loader = Loader {
+        file: file.to_path_buf(),
+        params,
+        builders,
+        names,
+        required: vec![false; n_cols],
+        parsed: vec![Parsed::Skip; n_cols],
+        missing: vec![0; n_cols],
+        hashes: Vec::new(),
+        n_rows: 0,
+        rejected: 0,
+        rejects: None,
+    };
+    let mut y = target.map(|_| Vec::new());
+    let mut rec = ByteRecord::new();
+    while reader
+        .read_byte_record(&mut rec)
+        .map_err(|e| read_error(file, e))?
+    {
+        let line = rec.position().map_or(0, |p| p.line());
+        loader.add(&rec, line)?;
+        if let (Some(y), Some(ti), Some((t, classes))) = (&mut y, target_index, target) {
+            let text = rec
+                .get(ti)
+                .map(|f| String::from_utf8_lossy(f).trim().to_string())
+                .unwrap_or_default();
+            let located = |problem: String| DataError::Located {
+                file: file.to_path_buf(),
+                row: line,
+                column: t.to_string(),
+                value: text.clone(),
+                problem,
+            };
+            if is_missing(&text) {
+                return Err(located("missing target value".into()));
+            }
+            let class = classes
+                .iter()
+                .position(|c| {
+                    *c == text
+                        || matches!((parse_number(c), parse_number(&text)), (Some(a), Some(b)) if a == b)
+                })
+                .ok_or_else(|| {
+                    located(format!(
+                        "not one of the model's classes ({})",
+                        classes.join(", ")
+                    ))
+                })?;
+            y.push(class);
+        }
+    }
+    if loader.n_rows == 0 {
+        return Err(DataError::Empty {
+            file: file.to_path_buf(),
+            problem: "header but no data rows".into(),
+        });
+    }
+    let table = Table {
+        columns: loader
+            .builders
+            .into_iter()
+            .map(|b| match b {
+                Builder::Numeric(v) => Column::Numeric(v),
+                Builder::Categorical { codes, labels, .. } => Column::Categorical { codes, labels },
+                Builder::Boolean(v) => Column::Boolean(v),
+                Builder::Date { days, .. } => Column::Date(days),
+                Builder::Skip => Column::Skipped,
+            })
+            .collect(),
+        names: loader.names,
+        n_rows: loader.n_rows,
+    };
+    Ok((table, y))
 }

@@ -66,7 +66,7 @@ pub use dataset::{LoadedDataset, load_dataset};
 pub use date::{DateFormat, civil_from_days, days_from_civil, parse_date};
 pub use error::DataError;
 pub use generate::{BANKING_COLUMNS, generate_banking_csv};
-pub use ingest::INFERENCE_SAMPLE_ROWS;
+pub use ingest::{INFERENCE_SAMPLE_ROWS, load_records};
 pub use params::{
     DataParams, DataValidParams, DateDifference, DeriveRule, DeriveRuleKind, DeriveValue,
 };

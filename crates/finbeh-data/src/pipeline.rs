@@ -384,6 +384,18 @@ impl FittedPipeline {
     pub fn format_version(&self) -> u32 {
         self.format_version
     }
+    /// The value kind each input column is read as (dates with their fitted format), in input order.
+    pub(crate) fn input_value_kinds(&self) -> Vec<ValueKind> {
+        self.steps
+            .iter()
+            .map(|step| match step {
+                Step::Numeric { .. } => ValueKind::Numeric,
+                Step::Categorical { .. } => ValueKind::Categorical,
+                Step::Boolean { .. } => ValueKind::Boolean,
+                Step::Date { format, .. } => ValueKind::Date { format: *format },
+            })
+            .collect()
+    }
     /// The reference date (days since 1970-01-01) of the "days since" features.
     pub fn reference_day(&self) -> i32 {
         self.reference_day

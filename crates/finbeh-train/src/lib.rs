@@ -40,6 +40,7 @@ mod engine;
 mod error;
 mod forest;
 mod importance;
+mod job;
 mod linfa_impl;
 mod metrics;
 mod params;
@@ -56,6 +57,7 @@ pub use artifact::{
 pub use error::{Result, TrainError};
 pub use forest::{FOREST_FORMAT_VERSION, OobScore, RandomForest};
 pub use importance::{PermutationImportances, PermutationScoring};
+pub use job::{TrainingJob, TrainingOutcome, TrainingRunSummary, golden_inputs};
 pub use metrics::{
     BinaryMetrics, CALIBRATION_BINS, CalibrationBin, ConfusionMatrix, EVALUATION_REPORT_VERSION,
     EvaluationReport, LOG_LOSS_EPS, ThresholdRule, accuracy, average_precision, binary_log_loss,

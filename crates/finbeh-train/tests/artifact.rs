@@ -124,3 +124,229 @@ fn score_record_and_score_table_agree_with_golden_bits() {
         Err(TrainError::Data(_))
     ));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The committed fixture and the refusals.
+
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/model-v1.0.0.finbeh"
+);
+
+/// Trains the fixture through the orchestration (5 trees of depth 4 on 1 500 generated banking
+/// rows, seed 11): categorical, boolean, numeric and date inputs.
+fn train_fixture() -> ModelArtifact {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bank.csv");
+    generate_banking_csv(std::fs::File::create(&path).unwrap(), 1_500, 11).unwrap();
+    let data_params = DataParams::default()
+        .with_target("Anomaly")
+        .check()
+        .unwrap();
+    let data = load_dataset(&path, &data_params).unwrap();
+    let model = finbeh_config::ModelSettings {
+        name: "fixture".into(),
+        version: "1.0.0".into(),
+        n_estimators: 5,
+        max_depth: 4,
+        n_jobs: 1,
+        ..finbeh_config::ModelSettings::default()
+    };
+    let job = finbeh_train::TrainingJob {
+        data_params: &data_params,
+        model: &model,
+        test_file: None,
+        data_file_name: Some("bank.csv".into()),
+        progress: false,
+    };
+    job.run(&data).unwrap().artifact
+}
+
+/// Writes the committed fixture. Run by hand ONCE per format version:
+/// `cargo test -p finbeh-train --test artifact -- --ignored write_fixture`
+#[test]
+#[ignore = "writes the committed fixture; run by hand only when a new format version is introduced"]
+fn write_fixture() {
+    train_fixture().write(FIXTURE).unwrap();
+}
+
+#[test]
+fn the_committed_v1_fixture_loads_and_reproduces_its_golden_set() {
+    let artifact = ModelArtifact::read(FIXTURE).unwrap();
+    let m = artifact.metadata();
+    assert_eq!(m.format_version, "1.0.0");
+    assert_eq!(m.writer.crate_name, "finbeh-train");
+    assert_eq!(m.model_name, "fixture");
+    assert_eq!(m.classes.len(), 2);
+    assert!(m.golden_set.len() >= 32);
+    for kind in [
+        GoldenKind::HeldOut,
+        GoldenKind::AllMissing,
+        GoldenKind::UnseenCategory,
+    ] {
+        assert!(m.golden_set.iter().any(|g| g.kind == kind), "{kind:?}");
+    }
+    let kinds: Vec<_> = artifact.input_columns().iter().map(|c| c.kind).collect();
+    for kind in [
+        finbeh_data::ColumnKind::Categorical,
+        finbeh_data::ColumnKind::Date,
+        finbeh_data::ColumnKind::Numeric,
+    ] {
+        assert!(kinds.contains(&kind), "{kind:?} input missing");
+    }
+    assert_eq!(artifact.forest().n_trees(), 5);
+    assert!(m.evaluation.is_some() && m.importances.permutation.is_some());
+    // Re-scoring gives the stored bits (from_bytes already checked; this is the public path).
+    let mut features = vec![0.0; artifact.n_features()];
+    let mut proba = vec![0.0; 2];
+    for g in &m.golden_set {
+        let record: Vec<RawValue<'_>> = g
+            .record
+            .iter()
+            .map(|v| match v {
+                serde_json::Value::Null => RawValue::Missing,
+                serde_json::Value::Bool(b) => RawValue::Bool(*b),
+                serde_json::Value::Number(n) => RawValue::Number(n.as_f64().unwrap()),
+                serde_json::Value::String(s) => RawValue::Text(Cow::Borrowed(s)),
+                other => panic!("unexpected {other}"),
+            })
+            .collect();
+        artifact
+            .score_record(&record, &mut features, &mut proba)
+            .unwrap();
+        let bits: Vec<String> = proba
+            .iter()
+            .map(|p| format!("{:016x}", p.to_bits()))
+            .collect();
+        assert_eq!(bits, g.expected);
+    }
+}
+
+/// Re-encodes `bytes` with a modified header and a recomputed checksum.
+fn with_header(bytes: &[u8], edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    use sha2::Digest;
+    let header_len = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value =
+        serde_json::from_slice(&bytes[12..12 + header_len]).unwrap();
+    edit(&mut header);
+    let new_header = serde_json::to_vec(&header).unwrap();
+    let mut out = bytes[..8].to_vec();
+    out.extend_from_slice(&(new_header.len() as u32).to_le_bytes());
+    out.extend_from_slice(&new_header);
+    out.extend_from_slice(&bytes[12 + header_len..bytes.len() - 32]);
+    let sum = sha2::Sha256::digest(&out);
+    out.extend_from_slice(&sum);
+    out
+}
+
+fn fixture_bytes() -> Vec<u8> {
+    std::fs::read(FIXTURE).unwrap()
+}
+
+#[test]
+fn re_encoding_an_unchanged_header_still_loads() {
+    ModelArtifact::from_bytes(&with_header(&fixture_bytes(), |_| {})).unwrap();
+}
+
+#[test]
+fn a_flipped_byte_is_refused_as_corrupt() {
+    let mut bytes = fixture_bytes();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    let err = ModelArtifact::from_bytes(&bytes).unwrap_err();
+    assert!(matches!(err, TrainError::ArtifactCorrupt { .. }), "{err}");
+    assert!(err.to_string().contains("corrupt or was modified"), "{err}");
+}
+
+#[test]
+fn a_truncated_file_is_refused() {
+    let bytes = fixture_bytes();
+    for len in [bytes.len() - 1, bytes.len() / 2, 20] {
+        let err = ModelArtifact::from_bytes(&bytes[..len]).unwrap_err();
+        assert!(
+            matches!(err, TrainError::ArtifactCorrupt { .. }),
+            "{len}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_file_that_is_not_an_artifact_is_refused() {
+    for bytes in [&b""[..], b"a,b\n1,2\n", b"\x89FBH"] {
+        let err = ModelArtifact::from_bytes(bytes).unwrap_err();
+        assert!(matches!(err, TrainError::NotAnArtifact { .. }), "{err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let err = ModelArtifact::read(dir.path().join("absent.finbeh")).unwrap_err();
+    assert!(matches!(err, TrainError::ArtifactIo { .. }), "{err}");
+}
+
+#[test]
+fn a_newer_major_format_is_refused_naming_writer_and_reader() {
+    let bytes = with_header(&fixture_bytes(), |h| {
+        h["format_version"] = "2.0.0".into();
+        h["writer"]["crate_version"] = "9.1.0".into();
+        // A v2 header may look nothing like v1: only format_version and writer are read.
+        h["golden_set"] = serde_json::json!("moved elsewhere in v2");
+    });
+    let err = ModelArtifact::from_bytes(&bytes).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TrainError::UnsupportedArtifactVersion { found_major: 2, .. }
+        ),
+        "{err}"
+    );
+    let msg = err.to_string();
+    for part in [
+        "2.0.0",
+        "finbeh-train 9.1.0",
+        env!("CARGO_PKG_VERSION"),
+        "1.x",
+    ] {
+        assert!(msg.contains(part), "{part:?} not in {msg}");
+    }
+}
+
+#[test]
+fn a_newer_minor_format_with_extra_fields_still_loads() {
+    let bytes = with_header(&fixture_bytes(), |h| {
+        h["format_version"] = "1.3.0".into();
+        h["field_added_in_1_3"] = serde_json::json!({"anything": [1, 2]});
+    });
+    ModelArtifact::from_bytes(&bytes).unwrap();
+}
+
+#[test]
+fn a_golden_mismatch_is_refused_naming_the_record_and_bits() {
+    let bytes = with_header(&fixture_bytes(), |h| {
+        let cell = &mut h["golden_set"][3]["expected"][1];
+        let bits = u64::from_str_radix(cell.as_str().unwrap(), 16).unwrap() ^ 1;
+        *cell = format!("{bits:016x}").into();
+    });
+    let err = ModelArtifact::from_bytes(&bytes).unwrap_err();
+    match &err {
+        TrainError::GoldenMismatch {
+            index,
+            class,
+            expected,
+            got,
+            ..
+        } => {
+            assert_eq!((*index, *class), (3, 1));
+            assert_ne!(expected, got);
+        }
+        other => panic!("expected a golden mismatch, got {other}"),
+    }
+    assert!(err.to_string().contains("golden record 3"), "{err}");
+}
+
+#[test]
+fn a_training_run_is_reproducible_with_its_seed() {
+    let a = train_fixture();
+    let b = train_fixture();
+    assert_eq!(a.forest(), b.forest());
+    assert_eq!(a.pipeline(), b.pipeline());
+    assert_eq!(a.metadata().golden_set, b.metadata().golden_set);
+    assert_eq!(a.metadata().evaluation, b.metadata().evaluation);
+}
