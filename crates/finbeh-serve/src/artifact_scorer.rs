@@ -85,7 +85,11 @@ impl ArtifactScorer {
                 column,
                 value,
                 problem,
-            }) => RowError::cell(row, column, format!("{problem} (got `{}`)", shorten(&value))),
+            }) => RowError::cell(
+                row,
+                column,
+                format!("{problem} (got `{}`)", shorten(&value)),
+            ),
             // Only a JSON number too large for the forest's 32-bit features gets here.
             TrainError::NonFinite { column, .. } => {
                 let feature = self

@@ -73,8 +73,8 @@ pub use config::{DEFAULT_MAX_BODY_BYTES, ServerConfig, ServerParams};
 pub use error::{RowError, ServeError, TriedPath};
 pub use http::{MAX_REQUEST_ID_LEN, app};
 pub use model::{
-    AZUREML_MODEL_DIR_ENV, LoadFn, MODEL_SEARCH_DEPTH, ModelInfo, ScoreBuffer,
-    Scorer, resolve_model_paths,
+    AZUREML_MODEL_DIR_ENV, LoadFn, MODEL_SEARCH_DEPTH, ModelInfo, ScoreBuffer, Scorer,
+    resolve_model_paths,
 };
 pub use server::{run, serve};
 pub use state::AppState;
