@@ -1,6 +1,8 @@
 //! finbeh-train: a fast histogram random forest on a numeric matrix, honest evaluation
-//! (metrics, decision-threshold rules, calibration), cross-validation and a budgeted random
-//! search.
+//! (metrics, decision-threshold rules, calibration), cross-validation, a budgeted random
+//! search, the training orchestration ([`TrainingJob`]) and the versioned, checksummed model
+//! artifact ([`ModelArtifact`], format in `docs/model-format.md`) that re-scores its golden set
+//! on every load.
 //!
 //! Data contract: features are an `ndarray::ArrayView2<f32>` (rows × features, finite; the
 //! finbeh-data pipeline imputes), labels are class indices `0..n_classes` (binary: class 1 is the
@@ -14,6 +16,9 @@
 //!   the folds as input.
 //! - A fitted forest serializes with serde into a compact, versioned form (trees as packed
 //!   little-endian bytes; base64 in JSON).
+//! - [`TrainingJob::run`] turns a `finbeh_data::LoadedDataset` and `[model]` settings into a
+//!   verified [`ModelArtifact`]; [`ModelArtifact::score_record`] is the one scoring path
+//!   (raw record → pipeline → forest) used by golden verification, batch prediction and serving.
 //!
 //! ```
 //! use finbeh_train::{RandomForest, RandomForestParams, ThresholdRule, evaluate};

@@ -1,0 +1,112 @@
+//! Print a model artifact's metadata, metrics, top features, threshold and the golden-set
+//! verdict. A broken artifact exits 1 with the refusal.
+//!
+//! `cargo run --release --example inspect_model -- --model PATH [--top N]`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use finbeh_train::ModelArtifact;
+
+/// Inspect a finbeh model artifact.
+#[derive(Parser)]
+struct Args {
+    /// The `.finbeh` file.
+    #[arg(long)]
+    model: PathBuf,
+    /// Features listed by importance.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+}
+
+fn main() -> ExitCode {
+    match try_main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn try_main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    // `read` verifies checksum, version and golden set; it fails on any of them.
+    let artifact = ModelArtifact::read(&args.model)?;
+    let m = artifact.metadata();
+    println!(
+        "model:     {} v{} ({} bytes)",
+        m.model_name,
+        m.model_version,
+        std::fs::metadata(&args.model)?.len()
+    );
+    println!(
+        "format:    {} written by {} at {}",
+        m.format_version, m.writer, m.created_at
+    );
+    println!(
+        "classes:   {:?} (positive: {:?})",
+        m.classes, m.positive_class
+    );
+    match &m.threshold {
+        Some(t) => println!(
+            "threshold: {} ({:?}, chosen on {})",
+            t.value, t.rule, t.chosen_on
+        ),
+        None => println!("threshold: none (multi-class: argmax)"),
+    }
+    let t = &m.training;
+    println!(
+        "training:  {} rows, {} features, {} trees / {} nodes, fit {:.2}s, data {:?}; evaluated on {} ({} rows)",
+        t.train_rows,
+        t.n_features,
+        t.n_trees,
+        t.n_nodes,
+        t.fit_seconds,
+        t.data_file,
+        t.evaluated_on,
+        t.test_rows
+    );
+    println!("inputs:    {} raw columns", m.input_columns.len());
+    if let Some(e) = &m.evaluation {
+        println!(
+            "metrics:   ROC AUC {:.4}, accuracy {:.4}, log loss {:.4}, macro F1 {:.4}",
+            e.roc_auc, e.accuracy, e.log_loss, e.macro_f1
+        );
+        if let Some(b) = &e.binary {
+            println!(
+                "           precision {:.4}, recall {:.4}, F1 {:.4}, PR AUC {:.4}, Brier {:.4}",
+                b.precision, b.recall, b.f1, b.pr_auc, b.brier_score
+            );
+        }
+    }
+    if let Some(s) = &m.search {
+        println!(
+            "search:    {} of {} trials, CV ROC AUC {:.4} ± {:.4}",
+            s.trials_run, s.iterations, s.best_mean_roc_auc, s.best_std_roc_auc
+        );
+    }
+    let mut order: Vec<usize> = (0..m.feature_names.len()).collect();
+    let imp = |i: usize| m.importances.impurity.get(i).copied().unwrap_or(0.0);
+    order.sort_by(|&a, &b| imp(b).total_cmp(&imp(a)));
+    println!("top features (impurity, permutation ROC AUC drop):");
+    for &i in order.iter().take(args.top) {
+        let perm = m
+            .importances
+            .permutation
+            .as_ref()
+            .and_then(|p| p.mean.get(i));
+        println!(
+            "  {:<40} {:.4}  {}",
+            m.feature_names.get(i).map_or("?", String::as_str),
+            imp(i),
+            perm.map_or("-".into(), |p| format!("{p:.4}"))
+        );
+    }
+    println!(
+        "golden set: {} records reproduced exactly",
+        m.golden_set.len()
+    );
+    Ok(())
+}
