@@ -1,7 +1,10 @@
 //! Server settings, validated once (`ServerParams` → `check()` → `ServerConfig`).
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use finbeh_config::{Secret, ServeSettings};
 
 use crate::error::ServeError;
 
@@ -15,10 +18,12 @@ pub struct ServerParams {
     pub host: String,
     /// TCP port; 0 picks a free one.
     pub port: u16,
+    /// Model artifact (or directory to search) when none is given on the command line.
+    pub model_path: Option<PathBuf>,
     /// Primary bearer key for `/score`; with neither key set, `/score` is open.
-    pub primary_key: Option<String>,
+    pub primary_key: Option<Secret>,
     /// Secondary bearer key (for rotation), accepted alongside the primary.
-    pub secondary_key: Option<String>,
+    pub secondary_key: Option<Secret>,
     /// Largest accepted request body in bytes (larger → 413).
     pub max_body_bytes: usize,
     /// Largest number of rows in one request (more → 400).
@@ -36,6 +41,7 @@ impl Default for ServerParams {
         Self {
             host: "127.0.0.1".to_owned(),
             port: 5001,
+            model_path: None,
             primary_key: None,
             secondary_key: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
@@ -52,6 +58,7 @@ impl fmt::Debug for ServerParams {
         f.debug_struct("ServerParams")
             .field("host", &self.host)
             .field("port", &self.port)
+            .field("model_path", &self.model_path)
             .field("primary_key", &redacted(&self.primary_key))
             .field("secondary_key", &redacted(&self.secondary_key))
             .field("max_body_bytes", &self.max_body_bytes)
@@ -63,7 +70,25 @@ impl fmt::Debug for ServerParams {
     }
 }
 
-fn redacted(key: &Option<String>) -> &'static str {
+/// `[serve]` from finbeh-config, field for field (`worker_threads = 0` means one per CPU).
+impl From<&ServeSettings> for ServerParams {
+    fn from(serve: &ServeSettings) -> Self {
+        Self {
+            host: serve.host.clone(),
+            port: serve.port,
+            model_path: serve.model_path.clone(),
+            primary_key: serve.primary_key.clone(),
+            secondary_key: serve.secondary_key.clone(),
+            max_body_bytes: serve.max_body_bytes,
+            max_rows_per_request: serve.max_rows_per_request,
+            max_concurrent_requests: serve.max_concurrent_requests,
+            request_timeout_ms: serve.request_timeout_ms,
+            worker_threads: (serve.worker_threads > 0).then_some(serve.worker_threads),
+        }
+    }
+}
+
+fn redacted(key: &Option<Secret>) -> &'static str {
     if key.is_some() { "<set>" } else { "<unset>" }
 }
 
@@ -74,8 +99,9 @@ fn invalid(setting: &'static str, problem: impl Into<String>) -> ServeError {
     }
 }
 
-fn check_key(setting: &'static str, key: &Option<String>) -> Result<(), ServeError> {
+fn check_key(setting: &'static str, key: &Option<Secret>) -> Result<(), ServeError> {
     let Some(key) = key else { return Ok(()) };
+    let key = key.expose();
     if key.is_empty() {
         return Err(invalid(setting, "is empty; leave it unset to disable auth"));
     }
@@ -164,11 +190,22 @@ impl ServerConfig {
     pub fn auth_required(&self) -> bool {
         self.params.primary_key.is_some() || self.params.secondary_key.is_some()
     }
+    /// The configured keys' bytes, only for the constant-time comparison in `/score`.
     pub(crate) fn keys(&self) -> [Option<&[u8]>; 2] {
         [
-            self.params.primary_key.as_deref().map(str::as_bytes),
-            self.params.secondary_key.as_deref().map(str::as_bytes),
+            self.params
+                .primary_key
+                .as_ref()
+                .map(|key| key.expose().as_bytes()),
+            self.params
+                .secondary_key
+                .as_ref()
+                .map(|key| key.expose().as_bytes()),
         ]
+    }
+    /// Model artifact (or directory) from the settings; a command-line `--model` wins over it.
+    pub fn model_path(&self) -> Option<&Path> {
+        self.params.model_path.as_deref()
     }
     /// Largest accepted request body in bytes.
     pub fn max_body_bytes(&self) -> usize {

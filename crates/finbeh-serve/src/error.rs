@@ -22,7 +22,7 @@ pub enum ServeError {
     /// Neither an explicit model path nor `AZUREML_MODEL_DIR` was given.
     #[error(
         "no model to load: pass --model PATH or set AZUREML_MODEL_DIR to a directory holding a .{} artifact",
-        crate::model::ARTIFACT_EXTENSION
+        finbeh_train::ARTIFACT_EXTENSION
     )]
     NoModelSource,
     /// No candidate path produced a model; each attempt is listed with its reason.

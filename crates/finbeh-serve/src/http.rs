@@ -23,7 +23,7 @@ use tower::{Layer, Service};
 
 use crate::metrics::route_index;
 use crate::model::ScoreBuffer;
-use crate::request::{self, DecodeError, Json, MAX_DETAILS};
+use crate::request::{self, BodyError, DecodeError, MAX_DETAILS};
 use crate::response::{self, ApiError, json_response, static_error};
 use crate::state::{AppState, Inner, LoadFailure, LoadedModel};
 
@@ -36,6 +36,9 @@ const PROMETHEUS_TEXT: HeaderValue =
     HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
 const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 
+/// Bodies larger than this (about 1,000 positional rows of 12 numbers) are scored on Tokio's
+/// blocking pool rather than on the event loop.
+const BLOCKING_BODY_BYTES: usize = 128 * 1024;
 /// Rows buffers larger than this (in cells) are released after the request instead of kept.
 const KEEP_ROWS_CAPACITY: usize = 1 << 16;
 /// Score buffers larger than this (in rows) are released after the request.
@@ -234,7 +237,22 @@ async fn score(State(state): State<AppState>, request: Request) -> Response {
         Err(_) => return static_error(StatusCode::REQUEST_TIMEOUT, response::REQUEST_TIMEOUT),
     };
     let started = Instant::now();
-    match score_body(&model, &body, inner.config.max_rows_per_request()) {
+    let max_rows = inner.config.max_rows_per_request();
+    let outcome = if body.len() > BLOCKING_BODY_BYTES {
+        // A big batch would hold this event loop (and every connection on it) for
+        // milliseconds: score it on the blocking pool instead.
+        let model = Arc::clone(&model);
+        match tokio::task::spawn_blocking(move || score_body(&model, &body, max_rows)).await {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                tracing::error!(error = %err, "a scoring task failed; answered 500");
+                return static_error(StatusCode::INTERNAL_SERVER_ERROR, response::INTERNAL_ERROR);
+            }
+        }
+    } else {
+        score_body(&model, &body, max_rows)
+    };
+    match outcome {
         Ok((answer, n_rows)) => {
             inner.metrics.add_rows_scored(n_rows);
             let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -322,19 +340,12 @@ fn recycle<'b>(mut rows: Vec<RawValue<'_>>) -> Vec<RawValue<'b>> {
     rows.into_iter().map(|_| RawValue::Missing).collect()
 }
 
-/// Parses, decodes and scores one body; the synchronous core of `/score`.
+/// Decodes and scores one body; the synchronous core of `/score`.
 fn score_body(
     model: &LoadedModel,
     body: &[u8],
     max_rows: usize,
 ) -> Result<(Vec<u8>, usize), ApiError> {
-    let json: Json<'_> = serde_json::from_slice(body).map_err(|err| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("the body is not valid JSON: {err}"),
-        )
-    })?;
     SCRATCH.with(|cell| {
         let mut fresh = ScoreScratch::default();
         let mut borrowed = cell.try_borrow_mut();
@@ -343,7 +354,7 @@ fn score_body(
             Err(_) => &mut fresh,
         };
         let mut rows = recycle(std::mem::take(&mut scratch.rows));
-        let result = score_rows(model, json, max_rows, &mut rows, scratch);
+        let result = score_rows(model, body, max_rows, &mut rows, scratch);
         scratch.rows = recycle(rows);
         scratch.scores.shrink_if_larger_than(KEEP_SCORE_ROWS);
         result
@@ -352,20 +363,27 @@ fn score_body(
 
 fn score_rows<'a>(
     model: &LoadedModel,
-    json: Json<'a>,
+    body: &'a [u8],
     max_rows: usize,
     rows: &mut Vec<RawValue<'a>>,
     scratch: &mut ScoreScratch,
 ) -> Result<(Vec<u8>, usize), ApiError> {
     let info = model.scorer.info();
-    let n_rows = request::decode(
-        json,
+    let n_rows = request::decode_body(
+        body,
         &info.input_columns,
         max_rows,
         rows,
         &mut scratch.decode,
     )
-    .map_err(decode_error)?;
+    .map_err(|error| match error {
+        BodyError::Malformed(err) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the body is not valid JSON: {err}"),
+        ),
+        BodyError::Decode(error) => decode_error(error),
+    })?;
     let scores = &mut scratch.scores;
     scores.reset(info.classes.len());
     scores.reserve(n_rows);

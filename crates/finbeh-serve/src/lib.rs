@@ -1,10 +1,15 @@
 //! finbeh-serve: an HTTP scoring server that can stand where Azure ML's inference server stood.
 //!
-//! It serves one model behind a small [`Scorer`] abstraction (the finbeh artifact implements it)
-//! with Azure ML's and MLflow's request forms on `POST /score`, health probes, an OpenAPI
-//! document, Prometheus metrics, bearer keys, hot reload on SIGHUP and graceful shutdown.
+//! It serves one model behind a small [`Scorer`] abstraction — [`ArtifactScorer`] over a
+//! finbeh-train [`ModelArtifact`](finbeh_train::ModelArtifact), loaded and verified by
+//! [`artifact_loader`] — with Azure ML's and MLflow's request forms on `POST /score`, health
+//! probes, an OpenAPI document, Prometheus metrics, bearer keys, hot reload on SIGHUP and graceful
+//! shutdown. [`run`] serves it thread per core; settings come from finbeh-config's `[serve]`
+//! section (`ServerParams::from(settings.serve())`).
 //! Every client mistake is a JSON 4xx naming the row and field; nothing a client sends panics
 //! the process.
+//!
+//! A stand-in scorer shows the contract without training a model:
 //!
 //! ```
 //! use std::sync::Arc;
@@ -55,8 +60,10 @@
 //! # }
 //! ```
 
+mod artifact_scorer;
 mod config;
 mod error;
+mod fast_path;
 mod http;
 mod metrics;
 mod model;
@@ -66,12 +73,13 @@ mod response;
 mod server;
 mod state;
 
+pub use artifact_scorer::{ArtifactScorer, artifact_loader};
 pub use config::{DEFAULT_MAX_BODY_BYTES, ServerConfig, ServerParams};
 pub use error::{RowError, ServeError, TriedPath};
 pub use http::{MAX_REQUEST_ID_LEN, app};
 pub use model::{
-    ARTIFACT_EXTENSION, AZUREML_MODEL_DIR_ENV, LoadFn, MODEL_SEARCH_DEPTH, ModelInfo, ScoreBuffer,
-    Scorer, resolve_model_paths,
+    AZUREML_MODEL_DIR_ENV, LoadFn, MODEL_SEARCH_DEPTH, ModelInfo, ScoreBuffer, Scorer,
+    resolve_model_paths,
 };
 pub use server::{run, serve};
 pub use state::AppState;

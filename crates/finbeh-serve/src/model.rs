@@ -4,11 +4,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use finbeh_data::{InputColumn, RawValue};
+use finbeh_train::ARTIFACT_EXTENSION;
 
 use crate::error::{RowError, ServeError, TriedPath};
-
-/// File extension of a finbeh model artifact (without the dot).
-pub const ARTIFACT_EXTENSION: &str = "finbeh";
 
 /// Environment variable under which Azure ML mounts the registered model's directory.
 pub const AZUREML_MODEL_DIR_ENV: &str = "AZUREML_MODEL_DIR";
@@ -139,7 +137,7 @@ impl ScoreBuffer {
 ///
 /// `explicit` (`--model PATH`) wins: a file is tried as is, a directory is searched like
 /// `AZUREML_MODEL_DIR`. Otherwise `azureml_model_dir` is searched recursively, up to
-/// [`MODEL_SEARCH_DEPTH`] levels, for files ending in `.`[`ARTIFACT_EXTENSION`], in path order.
+/// [`MODEL_SEARCH_DEPTH`] levels, for files ending in `.`[`ARTIFACT_EXTENSION`](finbeh_train::ARTIFACT_EXTENSION), in path order.
 ///
 /// # Errors
 /// [`ServeError::NoModelSource`] when both are `None`; [`ServeError::NoModelLoaded`] listing

@@ -175,8 +175,47 @@ pub(crate) struct Scratch {
     mapping: Vec<Option<usize>>,
 }
 
+/// Why a body could not be turned into rows.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// Not JSON at all.
+    Malformed(serde_json::Error),
+    /// JSON, but not an accepted form, or with wrong columns or values.
+    Decode(DecodeError),
+}
+
+/// Decodes a raw `/score` body into `rows` (row-major, model column order) and returns the row
+/// count: the positional numeric form streams straight into `rows`; everything else (and every
+/// error) goes through the general decoder over a borrowed JSON tree.
+pub(crate) fn decode_body<'a>(
+    body: &'a [u8],
+    columns: &[InputColumn],
+    max_rows: usize,
+    rows: &mut Vec<RawValue<'a>>,
+    scratch: &mut Scratch,
+) -> Result<usize, BodyError> {
+    if let Some(n_rows) = crate::fast_path::decode_positional_numbers(body, columns, max_rows, rows)
+    {
+        return Ok(n_rows);
+    }
+    let json: Json<'a> = serde_json::from_slice(body).map_err(BodyError::Malformed)?;
+    decode(json, columns, max_rows, rows, scratch).map_err(BodyError::Decode)
+}
+
+/// The general decoder alone, so tests can hold the fast path against it.
+#[cfg(test)]
+pub(crate) fn decode_for_tests<'a>(
+    body: Json<'a>,
+    columns: &[InputColumn],
+    max_rows: usize,
+    rows: &mut Vec<RawValue<'a>>,
+    scratch: &mut Scratch,
+) -> Result<usize, DecodeError> {
+    decode(body, columns, max_rows, rows, scratch)
+}
+
 /// Decodes `body` into `rows` (row-major, model column order) and returns the row count.
-pub(crate) fn decode<'a>(
+fn decode<'a>(
     body: Json<'a>,
     columns: &[InputColumn],
     max_rows: usize,
@@ -695,7 +734,7 @@ fn parse_number(text: &str) -> Result<RawValue<'static>, String> {
 }
 
 /// Keeps echoed client text short in error messages.
-fn shorten(text: &str) -> Cow<'_, str> {
+pub(crate) fn shorten(text: &str) -> Cow<'_, str> {
     const MAX: usize = 40;
     match text.char_indices().nth(MAX) {
         Some((end, _)) => Cow::Owned(format!("{}…", text.get(..end).unwrap_or_default())),

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::*;
+use finbeh_config::Secret;
 use finbeh_serve::{AppState, ServerParams, app};
 use serde_json::{Value, json};
 
@@ -223,8 +224,8 @@ const SECONDARY: &str = "secondary-key-0123456789abcdef";
 
 fn keyed_params() -> ServerParams {
     ServerParams {
-        primary_key: Some(PRIMARY.into()),
-        secondary_key: Some(SECONDARY.into()),
+        primary_key: Some(Secret::new(PRIMARY.into())),
+        secondary_key: Some(Secret::new(SECONDARY.into())),
         ..ServerParams::default()
     }
 }
@@ -700,6 +701,49 @@ async fn a_panicking_scorer_is_500_and_the_server_goes_on() {
         metrics.contains("finbeh_score_requests_in_flight 0"),
         "{metrics}"
     );
+}
+
+/// `n` rows of the positional form, in a body past the size scored on the blocking pool.
+fn big_batch(n: usize, segment: &str) -> (String, Vec<f64>) {
+    let rows: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                r#"[{}.25, {}, "{segment}", {}, "2021-03-04"]"#,
+                1000 + i,
+                18 + i % 60,
+                i % 2 == 0
+            )
+        })
+        .collect();
+    let expected = (0..n)
+        .map(|i| expected_probability(1000.0 + i as f64 + 0.25, (18 + i % 60) as f64, i % 2 == 0))
+        .collect();
+    (format!(r#"{{"data": [{}]}}"#, rows.join(", ")), expected)
+}
+
+#[tokio::test]
+async fn a_big_batch_is_scored_like_a_small_one_and_its_panic_is_a_500() {
+    let (app, _state, _dir) = binary_app();
+    let (body, expected) = big_batch(3000, "retail");
+    assert!(
+        body.len() > 128 * 1024,
+        "the body must take the blocking path"
+    );
+    let answer = score(&app, &body).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let json = answer.json();
+    let got = json["probabilities"].as_array().unwrap();
+    assert_eq!(got.len(), expected.len());
+    for (got, expected) in got.iter().zip(&expected) {
+        // serde_json's default float parsing may be off by one unit in the last place.
+        assert!((got.as_f64().unwrap() - expected).abs() < 1e-12);
+    }
+
+    let (body, _) = big_batch(3000, "panic");
+    let answer = score(&app, &body).await;
+    assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(answer.error_code(), "internal_error");
+    assert_eq!(score(&app, RECORD0).await.status, StatusCode::OK);
 }
 
 #[tokio::test]

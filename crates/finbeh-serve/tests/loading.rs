@@ -6,6 +6,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::*;
+use finbeh_config::{Loader, Secret};
 use finbeh_serve::{AppState, MODEL_SEARCH_DEPTH, ServeError, ServerParams, resolve_model_paths};
 
 #[test]
@@ -124,14 +125,14 @@ fn settings_are_validated_and_errors_name_the_setting() {
         ),
         (
             ServerParams {
-                primary_key: Some(String::new()),
+                primary_key: Some(Secret::new(String::new())),
                 ..Default::default()
             },
             "primary_key",
         ),
         (
             ServerParams {
-                secondary_key: Some("has space".into()),
+                secondary_key: Some(Secret::new("has space".into())),
                 ..Default::default()
             },
             "secondary_key",
@@ -196,11 +197,48 @@ fn settings_are_validated_and_errors_name_the_setting() {
 #[test]
 fn keys_never_appear_in_debug_output() {
     let params = ServerParams {
-        primary_key: Some("super-secret-primary".into()),
-        secondary_key: Some("super-secret-secondary".into()),
+        primary_key: Some(Secret::new("super-secret-primary".into())),
+        secondary_key: Some(Secret::new("super-secret-secondary".into())),
         ..Default::default()
     };
     let shown = format!("{params:?} {:?}", params.clone().check().unwrap());
     assert!(!shown.contains("super-secret"), "{shown}");
     assert!(shown.contains("<set>"));
+}
+
+#[test]
+fn server_params_come_from_the_serve_settings() {
+    let settings = Loader::new()
+        .env([
+            ("FINBEH__SERVE__HOST", "0.0.0.0"),
+            ("FINBEH__SERVE__PORT", "6123"),
+            ("FINBEH__SERVE__MODEL_PATH", "/models/churn.finbeh"),
+            ("FINBEH__SERVE__PRIMARY_KEY", "env-primary-key"),
+            ("FINBEH__SERVE__MAX_BODY_BYTES", "65536"),
+            ("FINBEH__SERVE__MAX_ROWS_PER_REQUEST", "500"),
+            ("FINBEH__SERVE__MAX_CONCURRENT_REQUESTS", "7"),
+            ("FINBEH__SERVE__REQUEST_TIMEOUT_MS", "1500"),
+            ("FINBEH__SERVE__WORKER_THREADS", "3"),
+        ])
+        .load()
+        .unwrap();
+    let config = ServerParams::from(settings.serve()).check().unwrap();
+    assert_eq!((config.host(), config.port()), ("0.0.0.0", 6123));
+    assert_eq!(
+        config.model_path(),
+        Some(PathBuf::from("/models/churn.finbeh").as_path())
+    );
+    assert!(config.auth_required());
+    assert_eq!(config.max_body_bytes(), 65536);
+    assert_eq!(config.max_rows_per_request(), 500);
+    assert_eq!(config.max_concurrent_requests(), 7);
+    assert_eq!(config.request_timeout().as_millis(), 1500);
+    assert_eq!(config.worker_threads(), Some(3));
+    assert!(!format!("{config:?}").contains("env-primary-key"));
+
+    // The defaults agree, and `worker_threads = 0` means one per CPU.
+    let defaults = Loader::new().load().unwrap();
+    let from_defaults = ServerParams::from(defaults.serve());
+    assert_eq!(from_defaults, ServerParams::default());
+    assert_eq!(from_defaults.check().unwrap().worker_threads(), None);
 }

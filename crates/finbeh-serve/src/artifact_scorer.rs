@@ -1,0 +1,213 @@
+//! The finbeh model artifact as the server's [`Scorer`], and the [`LoadFn`] that reads it.
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::sync::Arc;
+
+use finbeh_data::{DataError, RawValue};
+use finbeh_train::{ModelArtifact, TrainError};
+use ndarray::ArrayView2;
+
+use crate::error::RowError;
+use crate::model::{LoadFn, ModelInfo, ScoreBuffer, Scorer};
+use crate::request::shorten;
+
+/// A verified [`ModelArtifact`] serving requests: each record goes through the artifact's own
+/// feature pipeline and forest. A few rows take [`ModelArtifact::score_record`] (the path the
+/// golden set was verified with) with per-thread buffers; larger requests use the forest's
+/// batch walk, which gives bit-identical probabilities.
+#[derive(Debug)]
+pub struct ArtifactScorer {
+    artifact: ModelArtifact,
+    info: ModelInfo,
+}
+
+/// From this many rows on, a request is scored as a batch: every record through the pipeline
+/// into one feature matrix, then the forest's batch walk (several rows per tree visit, about
+/// twice as fast per row as one row at a time). Fewer rows take the one-row path, which
+/// allocates nothing. Both give bit-identical probabilities (finbeh-train guarantees it; the
+/// tests check it).
+const BATCH_MIN_ROWS: usize = 8;
+
+/// A feature matrix larger than this (in cells) is released after the request, not kept.
+const KEEP_MATRIX_CELLS: usize = 1 << 16;
+
+/// Feature and probability buffers reused by every request on a thread (no allocation per
+/// record once warm).
+#[derive(Default)]
+struct Buffers {
+    features: Vec<f32>,
+    proba: Vec<f64>,
+    matrix: Vec<f32>,
+}
+
+thread_local! {
+    static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
+}
+
+impl ArtifactScorer {
+    /// Serves `artifact` (already verified by [`ModelArtifact::read`] or built in memory).
+    pub fn new(artifact: ModelArtifact) -> Self {
+        let metadata = artifact.metadata();
+        let info = ModelInfo {
+            name: metadata.model_name.clone(),
+            version: metadata.model_version.clone(),
+            input_columns: artifact.input_columns().to_vec(),
+            classes: artifact.classes().to_vec(),
+        };
+        Self { artifact, info }
+    }
+
+    /// Reads and verifies an artifact file (magic bytes, SHA-256, format version, golden set).
+    ///
+    /// # Errors
+    /// The [`TrainError`] naming the check that failed.
+    pub fn read(path: &Path) -> Result<Self, TrainError> {
+        ModelArtifact::read(path).map(Self::new)
+    }
+
+    /// The artifact being served.
+    pub fn artifact(&self) -> &ModelArtifact {
+        &self.artifact
+    }
+
+    fn score_rows(
+        &self,
+        rows: &[RawValue<'_>],
+        n_rows: usize,
+        out: &mut ScoreBuffer,
+        buffers: &mut Buffers,
+    ) -> Result<(), RowError> {
+        let n_cols = self.info.input_columns.len().max(1);
+        // A length mismatch pushes fewer rows, which the server reports as its own fault.
+        let records = rows.chunks_exact(n_cols).take(n_rows);
+        if n_rows >= BATCH_MIN_ROWS {
+            let result = self.score_batch(records, out, &mut buffers.matrix);
+            if buffers.matrix.capacity() > KEEP_MATRIX_CELLS {
+                buffers.matrix = Vec::new();
+            }
+            return result;
+        }
+        buffers.features.resize(self.artifact.n_features(), 0.0);
+        buffers.proba.resize(self.info.classes.len(), 0.0);
+        for (row, record) in records.enumerate() {
+            self.artifact
+                .score_record(record, &mut buffers.features, &mut buffers.proba)
+                .map_err(|err| self.row_error(row, err))?;
+            out.push(self.artifact.predict_class(&buffers.proba), &buffers.proba);
+        }
+        Ok(())
+    }
+
+    fn score_batch<'r>(
+        &self,
+        records: impl Iterator<Item = &'r [RawValue<'r>]>,
+        out: &mut ScoreBuffer,
+        matrix: &mut Vec<f32>,
+    ) -> Result<(), RowError> {
+        let n_features = self.artifact.n_features().max(1);
+        matrix.clear();
+        for (row, record) in records.enumerate() {
+            let start = matrix.len();
+            matrix.resize(start + n_features, 0.0);
+            let features = matrix.get_mut(start..).unwrap_or_default();
+            self.artifact
+                .pipeline()
+                .transform_row(record, features)
+                .map_err(|err| self.row_error(row, TrainError::Data(err)))?;
+        }
+        let n_rows = matrix.len() / n_features;
+        let x = ArrayView2::from_shape((n_rows, n_features), matrix.as_slice()).map_err(|err| {
+            RowError {
+                row: None,
+                field: None,
+                problem: format!("cannot shape the feature matrix: {err}"),
+            }
+        })?;
+        let proba = self.artifact.forest().predict_proba(x).map_err(|err| {
+            let row = match &err {
+                TrainError::NonFinite { row, .. } => *row,
+                _ => 0,
+            };
+            self.row_error(row, err)
+        })?;
+        for p in proba.rows() {
+            match p.as_slice() {
+                Some(p) => out.push(self.artifact.predict_class(p), p),
+                None => {
+                    let p = p.to_vec();
+                    out.push(self.artifact.predict_class(&p), &p);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Words a scoring failure as the client's problem in one row and field.
+    fn row_error(&self, row: usize, err: TrainError) -> RowError {
+        match err {
+            TrainError::Data(DataError::BadValue {
+                column,
+                value,
+                problem,
+            }) => RowError::cell(
+                row,
+                column,
+                format!("{problem} (got `{}`)", shorten(&value)),
+            ),
+            // Only a JSON number too large for the forest's 32-bit features gets here.
+            TrainError::NonFinite { column, .. } => {
+                let feature = self
+                    .artifact
+                    .metadata()
+                    .feature_names
+                    .get(column)
+                    .cloned()
+                    .unwrap_or_else(|| format!("feature {column}"));
+                RowError::cell(
+                    row,
+                    feature,
+                    "the value is too large for the model (beyond ±3.4e38)",
+                )
+            }
+            other => RowError {
+                row: Some(row),
+                field: None,
+                problem: other.to_string(),
+            },
+        }
+    }
+}
+
+impl Scorer for ArtifactScorer {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn score(
+        &self,
+        rows: &[RawValue<'_>],
+        n_rows: usize,
+        out: &mut ScoreBuffer,
+    ) -> Result<(), RowError> {
+        BUFFERS.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buffers) => self.score_rows(rows, n_rows, out, &mut buffers),
+            // Re-entered on this thread (cannot happen today): use fresh buffers.
+            Err(_) => self.score_rows(rows, n_rows, out, &mut Buffers::default()),
+        })
+    }
+}
+
+/// The [`LoadFn`] for finbeh artifacts: [`ModelArtifact::read`], whose error names the failing
+/// check (unreadable file, not an artifact, SHA-256 mismatch, newer format, golden mismatch).
+pub fn artifact_loader() -> LoadFn {
+    Arc::new(|path: &Path| {
+        ArtifactScorer::read(path)
+            .map(|scorer| Arc::new(scorer) as Arc<dyn Scorer>)
+            .map_err(|err| match err {
+                // The path is listed next to the reason already.
+                TrainError::ArtifactIo { source, .. } => crate::model::describe_io(&source),
+                other => other.to_string(),
+            })
+    })
+}

@@ -1,0 +1,68 @@
+//! Serve a finbeh model artifact over HTTP with Azure ML's scoring contract.
+//!
+//! `cargo run --release --example serve -- --model PATH [--host H] [--port P] [--config FILE]`
+//!
+//! Without `--model`, `serve.model_path` is used, else the directory in `AZUREML_MODEL_DIR` is
+//! searched for a `.finbeh` file. Keys: `serve.primary_key` / `FINBEH__SERVE__PRIMARY_KEY` (and
+//! the secondary); none means no auth. SIGHUP reloads the model; SIGTERM drains and exits.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use finbeh_config::{Loader, init_logging};
+use finbeh_serve::{AZUREML_MODEL_DIR_ENV, AppState, ServerParams, artifact_loader, run};
+
+/// Serve a model artifact.
+#[derive(Parser)]
+struct Args {
+    /// Artifact file, or a directory to search (overrides serve.model_path and AZUREML_MODEL_DIR).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Address to listen on (overrides serve.host; default 127.0.0.1).
+    #[arg(long)]
+    host: Option<String>,
+    /// Port (overrides serve.port; default 5001).
+    #[arg(long)]
+    port: Option<u16>,
+    /// TOML settings file (default: ./finbeh.toml when present); FINBEH__SERVE__* env vars apply.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let started = Instant::now();
+    match try_main(started) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn try_main(started: Instant) -> anyhow::Result<()> {
+    let args = Args::parse();
+    let settings = Loader::new()
+        .file(args.config.as_deref())
+        .env_from_process()
+        .load()?;
+    init_logging(settings.logging())?;
+    let mut params = ServerParams::from(settings.serve());
+    params.host = args.host.unwrap_or(params.host);
+    params.port = args.port.unwrap_or(params.port);
+    params.model_path = args.model.or(params.model_path);
+    let config = params.check()?;
+
+    let state = AppState::new(config.clone(), artifact_loader());
+    let azureml_model_dir = std::env::var_os(AZUREML_MODEL_DIR_ENV).map(PathBuf::from);
+    let path = state.load(config.model_path(), azureml_model_dir.as_deref())?;
+    tracing::info!(
+        model = %path.display(),
+        since_start_ms = started.elapsed().as_secs_f64() * 1e3,
+        "ready: model verified, starting to listen"
+    );
+    run(config, state)?;
+    Ok(())
+}
