@@ -348,35 +348,43 @@ impl RandomForest {
         let mut out = vec![0.0; n * nc];
         // Each chunk validates its own rows (no serial pass); chunks come back in row order, so
         // the first error is the first offending row.
-        let results: Vec<Result<()>> = out
-            .par_chunks_mut(PREDICT_CHUNK * nc)
-            .enumerate()
-            .map(|(ci, out_chunk)| {
-                let start = ci * PREDICT_CHUNK;
-                let m = out_chunk.len() / nc;
-                let view = x.slice_axis(Axis(0), Slice::from(start..start + m));
-                check_finite(view).map_err(|e| match e {
-                    TrainError::NonFinite { row, column, value } => TrainError::NonFinite {
-                        row: start + row,
-                        column,
-                        value,
-                    },
-                    other => other,
-                })?;
-                let rows: Cow<'_, [f32]> = match view.as_slice() {
-                    Some(s) => Cow::Borrowed(s),
-                    None => Cow::Owned(view.iter().copied().collect()),
-                };
-                debug_assert_eq!(rows.len(), m * nf);
-                let mut acc = vec![0.0; m * k];
-                self.engine.accumulate_rows(&rows, &mut acc);
-                for (a, o) in acc.chunks(k).zip(out_chunk.chunks_mut(nc)) {
-                    self.finish(a, n_trees, o);
-                }
-                Ok(())
-            })
-            .collect();
-        results.into_iter().collect::<Result<()>>()?;
+        let score_chunk = |ci: usize, out_chunk: &mut [f64]| -> Result<()> {
+            let start = ci * PREDICT_CHUNK;
+            let m = out_chunk.len() / nc;
+            let view = x.slice_axis(Axis(0), Slice::from(start..start + m));
+            check_finite(view).map_err(|e| match e {
+                TrainError::NonFinite { row, column, value } => TrainError::NonFinite {
+                    row: start + row,
+                    column,
+                    value,
+                },
+                other => other,
+            })?;
+            let rows: Cow<'_, [f32]> = match view.as_slice() {
+                Some(s) => Cow::Borrowed(s),
+                None => Cow::Owned(view.iter().copied().collect()),
+            };
+            debug_assert_eq!(rows.len(), m * nf);
+            let mut acc = vec![0.0; m * k];
+            self.engine.accumulate_rows(&rows, &mut acc);
+            for (a, o) in acc.chunks(k).zip(out_chunk.chunks_mut(nc)) {
+                self.finish(a, n_trees, o);
+            }
+            Ok(())
+        };
+        if n <= PREDICT_CHUNK {
+            // One chunk: score on the caller's thread. Handing a small batch (a server's
+            // request) to the rayon pool costs a cross-thread round trip and oversubscribes
+            // a thread-per-core server.
+            score_chunk(0, &mut out)?;
+        } else {
+            let results: Vec<Result<()>> = out
+                .par_chunks_mut(PREDICT_CHUNK * nc)
+                .enumerate()
+                .map(|(ci, out_chunk)| score_chunk(ci, out_chunk))
+                .collect();
+            results.into_iter().collect::<Result<()>>()?;
+        }
         Array2::from_shape_vec((n, nc), out).map_err(|e| TrainError::Linfa(e.into()))
     }
 

@@ -60,6 +60,8 @@ fn batch_is_bit_identical_to_row_path_binary_multiclass_and_deep() {
     let (x, y) = common::binary(2_000, 5, 2);
     let f = RandomForest::fit(&small_params().check().unwrap(), x.view(), &y).unwrap();
     assert_batch_equals_rows(&f, &x);
+    // A batch of one chunk is scored on the caller's thread: same bits.
+    assert_batch_equals_rows(&f, &x.slice_axis(Axis(0), Slice::from(0..100)).to_owned());
 
     // Deeper than the compiled layout takes: exercises the generic batch walk.
     let deep = small_params()
