@@ -46,25 +46,26 @@ fn try_main() -> anyhow::Result<()> {
         m.format_version, m.writer, m.created_at
     );
     println!(
-        "classes:   {:?} (positive: {:?})",
-        m.classes, m.positive_class
+        "classes:   {} (positive: {})",
+        m.classes.join(", "),
+        m.positive_class.as_deref().unwrap_or("none: multi-class")
     );
     match &m.threshold {
         Some(t) => println!(
-            "threshold: {} ({:?}, chosen on {})",
+            "threshold: {} (rule {:?}; {})",
             t.value, t.rule, t.chosen_on
         ),
         None => println!("threshold: none (multi-class: argmax)"),
     }
     let t = &m.training;
     println!(
-        "training:  {} rows, {} features, {} trees / {} nodes, fit {:.2}s, data {:?}; evaluated on {} ({} rows)",
+        "training:  {} rows, {} features, {} trees / {} nodes, fit {:.2}s, data {}; evaluated on {} ({} rows)",
         t.train_rows,
         t.n_features,
         t.n_trees,
         t.n_nodes,
         t.fit_seconds,
-        t.data_file,
+        t.data_file.as_deref().unwrap_or("(not recorded)"),
         t.evaluated_on,
         t.test_rows
     );

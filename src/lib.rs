@@ -17,6 +17,8 @@
 //! * [`monitor`]: prediction log, metrics, alerts, drift, reports.
 //! * [`deploy`]: model registry and deployment targets.
 
+#![deny(missing_docs)]
+
 pub use finbeh_config as config;
 pub use finbeh_data as data;
 pub use finbeh_deploy as deploy;

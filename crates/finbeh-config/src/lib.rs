@@ -33,6 +33,8 @@
 //! assert!(settings.to_toml_redacted().contains(r#"primary_key = "***""#));
 //! ```
 
+#![deny(missing_docs)]
+
 mod error;
 mod load;
 mod logging;

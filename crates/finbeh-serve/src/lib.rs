@@ -60,6 +60,8 @@
 //! # }
 //! ```
 
+#![deny(missing_docs)]
+
 mod artifact_scorer;
 mod config;
 mod error;

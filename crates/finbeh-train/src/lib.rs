@@ -38,6 +38,8 @@
 //! # Ok::<(), finbeh_train::TrainError>(())
 //! ```
 
+#![deny(missing_docs)]
+
 mod artifact;
 mod binning;
 mod codec;
