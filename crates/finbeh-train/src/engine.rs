@@ -443,19 +443,26 @@ impl Compiled {
                 }
             }
             for tree in &self.trees {
-                for (g, group_slots) in slots
-                    .chunks_exact_mut(GROUP)
-                    .enumerate()
-                    .take(m.div_ceil(GROUP))
-                {
-                    group_slots.copy_from_slice(&walk_group(tree, &table, g));
-                }
+                let top = tree_top_levels(tree, &table);
                 let first_leaf = 1usize << tree.depth;
                 if let [values] = tree.leaves.as_slice() {
-                    for (a, &i) in block_acc.iter_mut().zip(&slots[..m]) {
-                        *a += f64::from(values[i.wrapping_sub(first_leaf) & (COMPILED_SLOTS - 1)]);
+                    // One output: add each group's leaves as soon as it is walked.
+                    for (g, group_acc) in block_acc[..m].chunks_mut(GROUP).enumerate() {
+                        let slots = walk_group(tree, &table, g, &top);
+                        for (a, &i) in group_acc.iter_mut().zip(&slots) {
+                            *a += f64::from(
+                                values[i.wrapping_sub(first_leaf) & (COMPILED_SLOTS - 1)],
+                            );
+                        }
                     }
                 } else {
+                    for (g, group_slots) in slots
+                        .chunks_exact_mut(GROUP)
+                        .enumerate()
+                        .take(m.div_ceil(GROUP))
+                    {
+                        group_slots.copy_from_slice(&walk_group(tree, &table, g, &top));
+                    }
                     for (r, &i) in slots[..m].iter().enumerate() {
                         let leaf = i.wrapping_sub(first_leaf) & (COMPILED_SLOTS - 1);
                         for (a, values) in
@@ -471,18 +478,69 @@ impl Compiled {
     }
 }
 
-/// Walks group `g` of a block's rows down `tree` in lock-step; returns their heap slots at full
-/// depth. A step is two dependent loads (the slot's test, the test's mask for the group), a
-/// shift and an add; the u16 test index needs no bounds check on the 2^16-entry table.
+/// Levels of a tree decided for a whole block at once by [`tree_top_levels`]: the top nodes
+/// are few, so their tests are cheaper as 64-row mask operations than as per-row steps.
+const TOP_LEVELS: u32 = 4;
+
+/// The first `levels` steps of every row of a block, as masks: bit `r` of `went_right[l]` says
+/// whether row `r` went right at level `l`.
+struct TopLevels {
+    levels: u32,
+    went_right: [u64; TOP_LEVELS as usize],
+}
+
+/// Walks the top `min(depth, TOP_LEVELS)` levels of `tree` for all 64 rows of a block with mask
+/// operations: a node's reach mask splits into its children's by the node's test mask.
+#[inline]
+fn tree_top_levels(tree: &CompiledTree, table: &[[u16; 4]; TABLE_ENTRIES]) -> TopLevels {
+    let levels = tree.depth.min(TOP_LEVELS);
+    let mut went_right = [0u64; TOP_LEVELS as usize];
+    // Reach mask per heap slot above level TOP_LEVELS.
+    let mut reach = [0u64; 1 << TOP_LEVELS];
+    reach[1] = u64::MAX;
+    for (l, right_at_level) in went_right.iter_mut().enumerate().take(levels as usize) {
+        for slot in (1usize << l)..(2usize << l) {
+            let slot = slot & ((1 << TOP_LEVELS) - 1);
+            let [a, b, c, d] = table[usize::from(tree.tests[slot])];
+            let test = u64::from(a)
+                | (u64::from(b) << 16)
+                | (u64::from(c) << 32)
+                | (u64::from(d) << 48);
+            let right = reach[slot] & test;
+            *right_at_level |= right;
+            if 2 * slot + 1 < (1 << TOP_LEVELS) {
+                reach[2 * slot] = reach[slot] & !test;
+                reach[2 * slot + 1] = right;
+            }
+        }
+    }
+    TopLevels { levels, went_right }
+}
+
+/// Walks group `g` of a block's rows down `tree` in lock-step from the slots `top` reached;
+/// returns their heap slots at full depth. A step is two dependent loads (the slot's test, the
+/// test's mask for the group), a shift and an add; the u16 test index needs no bounds check on
+/// the 2^16-entry table.
 #[inline(always)]
-fn walk_group(tree: &CompiledTree, table: &[[u16; 4]; TABLE_ENTRIES], g: usize) -> [usize; GROUP] {
+fn walk_group(
+    tree: &CompiledTree,
+    table: &[[u16; 4]; TABLE_ENTRIES],
+    g: usize,
+    top: &TopLevels,
+) -> [usize; GROUP] {
     let (tests, g) = (&*tree.tests, g & 3);
     let step = |i: usize, lane: u32| {
         let test = usize::from(tests[i & (COMPILED_SLOTS - 1)]);
         i + i + usize::from((table[test][g] >> lane) & 1)
     };
     let mut i = [1usize; GROUP];
-    for _ in 0..tree.depth {
+    for &right in &top.went_right[..top.levels as usize] {
+        let bits = (right >> (16 * g)) as u16;
+        for (lane, i) in i.iter_mut().enumerate() {
+            *i = *i + *i + usize::from(bits & (1 << lane) != 0);
+        }
+    }
+    for _ in top.levels..tree.depth {
         i[0] = step(i[0], 0);
         i[1] = step(i[1], 1);
         i[2] = step(i[2], 2);
