@@ -268,8 +268,9 @@ struct CompiledTree {
     bins: Box<[u8; COMPILED_SLOTS]>,
     /// Per heap slot, the index of its test `(feature, bin)` in the batch test table (batch walk).
     tests: Box<[u16; COMPILED_SLOTS]>,
-    /// Per output, the value of each leaf (heap slot minus `2^depth`).
-    leaves: Vec<Box<[f32; COMPILED_SLOTS]>>,
+    /// Per output, the value of each leaf (heap slot minus `2^depth`), widened to f64 once
+    /// here rather than per row (the sums are the same: the widening is exact).
+    leaves: Vec<Box<[f64; COMPILED_SLOTS]>>,
 }
 
 /// The fast layout: rows are first binned against each feature's sorted distinct thresholds
@@ -349,7 +350,7 @@ impl Compiled {
                     if level == depth {
                         let leaf = slot - first_leaf;
                         for (o, out) in tree.leaves.iter_mut().enumerate() {
-                            out[leaf] = forest.values[id * k + o];
+                            out[leaf] = f64::from(forest.values[id * k + o]);
                         }
                     } else if n.left as usize == id {
                         // Shallow leaf: pass through to the leftmost slot at full depth.
@@ -391,7 +392,7 @@ impl Compiled {
             }
             let leaf = i.wrapping_sub(1usize << tree.depth) & (COMPILED_SLOTS - 1);
             for (a, values) in acc.iter_mut().zip(&tree.leaves) {
-                *a += f64::from(values[leaf]);
+                *a += values[leaf];
             }
         }
     }
@@ -450,9 +451,7 @@ impl Compiled {
                     for (g, group_acc) in block_acc[..m].chunks_mut(GROUP).enumerate() {
                         let slots = walk_group(tree, &table, g, &top);
                         for (a, &i) in group_acc.iter_mut().zip(&slots) {
-                            *a += f64::from(
-                                values[i.wrapping_sub(first_leaf) & (COMPILED_SLOTS - 1)],
-                            );
+                            *a += values[i.wrapping_sub(first_leaf) & (COMPILED_SLOTS - 1)];
                         }
                     }
                 } else {
@@ -468,7 +467,7 @@ impl Compiled {
                         for (a, values) in
                             block_acc[r * k..(r + 1) * k].iter_mut().zip(&tree.leaves)
                         {
-                            *a += f64::from(values[leaf]);
+                            *a += values[leaf];
                         }
                     }
                 }
