@@ -479,7 +479,17 @@ impl Compiled {
 
 /// Levels of a tree decided for a whole block at once by [`tree_top_levels`]: the top nodes
 /// are few, so their tests are cheaper as 64-row mask operations than as per-row steps.
-const TOP_LEVELS: u32 = 4;
+const TOP_LEVELS: u32 = 6;
+
+/// The low 8 bits of `bits` spread one per byte: byte `k` of the result is bit `k` (0 or 1).
+#[inline(always)]
+fn spread_bits(bits: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // Byte k keeps only bit k of the byte (0 or 2^k); adding 0x7F moves any set bit to bit 7
+    // without carrying into the next byte.
+    let isolated = ((bits & 0xFF) * ONES) & 0x8040_2010_0804_0201;
+    ((isolated + 0x7F7F_7F7F_7F7F_7F7F) >> 7) & ONES
+}
 
 /// The first `levels` steps of every row of a block, as masks: bit `r` of `went_right[l]` says
 /// whether row `r` went right at level `l`.
@@ -501,10 +511,8 @@ fn tree_top_levels(tree: &CompiledTree, table: &[[u16; 4]; TABLE_ENTRIES]) -> To
         for slot in (1usize << l)..(2usize << l) {
             let slot = slot & ((1 << TOP_LEVELS) - 1);
             let [a, b, c, d] = table[usize::from(tree.tests[slot])];
-            let test = u64::from(a)
-                | (u64::from(b) << 16)
-                | (u64::from(c) << 32)
-                | (u64::from(d) << 48);
+            let test =
+                u64::from(a) | (u64::from(b) << 16) | (u64::from(c) << 32) | (u64::from(d) << 48);
             let right = reach[slot] & test;
             *right_at_level |= right;
             if 2 * slot + 1 < (1 << TOP_LEVELS) {
@@ -532,12 +540,18 @@ fn walk_group(
         let test = usize::from(tests[i & (COMPILED_SLOTS - 1)]);
         i + i + usize::from((table[test][g] >> lane) & 1)
     };
-    let mut i = [1usize; GROUP];
+    // Slots after the top levels, eight lanes per u64 (one byte each, <= 2^(TOP_LEVELS+1) - 1):
+    // per level, shift every lane's slot left and add the lane's went-right bit.
+    let mut packed = [0x0101_0101_0101_0101u64; GROUP / 8];
     for &right in &top.went_right[..top.levels as usize] {
-        let bits = (right >> (16 * g)) as u16;
-        for (lane, i) in i.iter_mut().enumerate() {
-            *i = *i + *i + usize::from(bits & (1 << lane) != 0);
+        let bits = right >> (16 * g);
+        for (h, p) in packed.iter_mut().enumerate() {
+            *p = (*p << 1) + spread_bits(bits >> (8 * h));
         }
+    }
+    let mut i = [0usize; GROUP];
+    for (lane, i) in i.iter_mut().enumerate() {
+        *i = ((packed[lane / 8] >> (8 * (lane % 8))) & 0xFF) as usize;
     }
     for _ in top.levels..tree.depth {
         i[0] = step(i[0], 0);
