@@ -407,12 +407,21 @@ impl Compiled {
         // Column-major bins of the block: `bins[f * LANES + r]`.
         let mut bins = vec![0u8; nf * LANES];
         // Per test, the mask of rows going right: `table[t][g]` bit `j` is row `g * GROUP + j`
-        // of the block. The pass-through test (last) stays all zero.
-        let Ok(mut table) = <Box<[[u16; 4]; TABLE_ENTRIES]>>::try_from(
-            vec![[0u16; 4]; TABLE_ENTRIES].into_boxed_slice(),
-        ) else {
-            return false;
+        // of the block. Reused per thread: a fresh 512 KiB zeroed table per call cost more
+        // than a 1024-row chunk's binning. Entries past the pass-through test are never read.
+        let mut table = match TEST_TABLE.take() {
+            Some(table) => table,
+            None => {
+                let Ok(table) = <Box<[[u16; 4]; TABLE_ENTRIES]>>::try_from(
+                    vec![[0u16; 4]; TABLE_ENTRIES].into_boxed_slice(),
+                ) else {
+                    return false;
+                };
+                table
+            }
         };
+        // The pass-through test (last) is all zero: never true.
+        table[(self.n_tests - 1) & (TABLE_ENTRIES - 1)] = [0; 4];
         let mut rows_at_bin = [0u64; 256];
         let mut slots = [0usize; LANES];
         for (block, block_acc) in rows.chunks(LANES * nf).zip(acc.chunks_mut(LANES * k)) {
@@ -473,8 +482,16 @@ impl Compiled {
                 }
             }
         }
+        TEST_TABLE.set(Some(table));
         true
     }
+}
+
+thread_local! {
+    /// The batch walk's test table, kept between calls on this thread (see
+    /// [`Compiled::accumulate_rows`]).
+    static TEST_TABLE: std::cell::Cell<Option<Box<[[u16; 4]; TABLE_ENTRIES]>>> =
+        const { std::cell::Cell::new(None) };
 }
 
 /// Levels of a tree decided for a whole block at once by [`tree_top_levels`]: the top nodes
@@ -682,6 +699,36 @@ mod tests {
                         "n {n} row {r}"
                     );
                 }
+            }
+        }
+    }
+
+    /// The per-thread test table is reused across forests: a forest with fewer tests scored
+    /// after one with many must not read the other's stale masks (its pass-through entry lands
+    /// on a slot the first forest filled).
+    #[test]
+    fn reused_test_table_is_not_stale_across_forests() {
+        let mut state = 11;
+        let big: Vec<_> = (0..20)
+            .map(|_| random_tree_on_grid(&mut state, 8, 10, 1, 200))
+            .collect();
+        let small: Vec<_> = (0..5)
+            .map(|_| random_tree_on_grid(&mut state, 8, 9, 1, 12))
+            .collect();
+        let big = FlatForest::from_trees(&big, 1, 8).unwrap();
+        let small = FlatForest::from_trees(&small, 1, 8).unwrap();
+        // Whole blocks, so the first forest leaves full masks behind.
+        let n = 128;
+        let rows: Vec<f32> = (0..n * 8)
+            .map(|_| (crate::rng::splitmix64(&mut state) % 220) as f32 / 4.0 - 3.0)
+            .collect();
+        for forest in [&big, &small, &big, &small] {
+            let mut batch = vec![0.0; n];
+            forest.accumulate_rows(&rows, &mut batch);
+            for (r, row) in rows.chunks(8).enumerate() {
+                let mut float = [0.0];
+                forest.accumulate_row_float(row, &mut float);
+                assert_eq!(float[0].to_bits(), batch[r].to_bits(), "row {r}");
             }
         }
     }
