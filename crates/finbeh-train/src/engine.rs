@@ -268,8 +268,9 @@ struct CompiledTree {
     bins: Box<[u8; COMPILED_SLOTS]>,
     /// Per heap slot, the index of its test `(feature, bin)` in the batch test table (batch walk).
     tests: Box<[u16; COMPILED_SLOTS]>,
-    /// Per output, the value of each leaf (heap slot minus `2^depth`).
-    leaves: Vec<Box<[f32; COMPILED_SLOTS]>>,
+    /// Per output, the value of each leaf (heap slot minus `2^depth`), widened to f64 once
+    /// here rather than per row (the sums are the same: the widening is exact).
+    leaves: Vec<Box<[f64; COMPILED_SLOTS]>>,
 }
 
 /// The fast layout: rows are first binned against each feature's sorted distinct thresholds
@@ -349,7 +350,7 @@ impl Compiled {
                     if level == depth {
                         let leaf = slot - first_leaf;
                         for (o, out) in tree.leaves.iter_mut().enumerate() {
-                            out[leaf] = forest.values[id * k + o];
+                            out[leaf] = f64::from(forest.values[id * k + o]);
                         }
                     } else if n.left as usize == id {
                         // Shallow leaf: pass through to the leftmost slot at full depth.
@@ -391,7 +392,7 @@ impl Compiled {
             }
             let leaf = i.wrapping_sub(1usize << tree.depth) & (COMPILED_SLOTS - 1);
             for (a, values) in acc.iter_mut().zip(&tree.leaves) {
-                *a += f64::from(values[leaf]);
+                *a += values[leaf];
             }
         }
     }
@@ -406,12 +407,21 @@ impl Compiled {
         // Column-major bins of the block: `bins[f * LANES + r]`.
         let mut bins = vec![0u8; nf * LANES];
         // Per test, the mask of rows going right: `table[t][g]` bit `j` is row `g * GROUP + j`
-        // of the block. The pass-through test (last) stays all zero.
-        let Ok(mut table) = <Box<[[u16; 4]; TABLE_ENTRIES]>>::try_from(
-            vec![[0u16; 4]; TABLE_ENTRIES].into_boxed_slice(),
-        ) else {
-            return false;
+        // of the block. Reused per thread: a fresh 512 KiB zeroed table per call cost more
+        // than a 1024-row chunk's binning. Entries past the pass-through test are never read.
+        let mut table = match TEST_TABLE.take() {
+            Some(table) => table,
+            None => {
+                let Ok(table) = <Box<[[u16; 4]; TABLE_ENTRIES]>>::try_from(
+                    vec![[0u16; 4]; TABLE_ENTRIES].into_boxed_slice(),
+                ) else {
+                    return false;
+                };
+                table
+            }
         };
+        // The pass-through test (last) is all zero: never true.
+        table[(self.n_tests - 1) & (TABLE_ENTRIES - 1)] = [0; 4];
         let mut rows_at_bin = [0u64; 256];
         let mut slots = [0usize; LANES];
         for (block, block_acc) in rows.chunks(LANES * nf).zip(acc.chunks_mut(LANES * k)) {
@@ -443,46 +453,124 @@ impl Compiled {
                 }
             }
             for tree in &self.trees {
-                for (g, group_slots) in slots
-                    .chunks_exact_mut(GROUP)
-                    .enumerate()
-                    .take(m.div_ceil(GROUP))
-                {
-                    group_slots.copy_from_slice(&walk_group(tree, &table, g));
-                }
+                let top = tree_top_levels(tree, &table);
                 let first_leaf = 1usize << tree.depth;
                 if let [values] = tree.leaves.as_slice() {
-                    for (a, &i) in block_acc.iter_mut().zip(&slots[..m]) {
-                        *a += f64::from(values[i.wrapping_sub(first_leaf) & (COMPILED_SLOTS - 1)]);
+                    // One output: add each group's leaves as soon as it is walked.
+                    for (g, group_acc) in block_acc[..m].chunks_mut(GROUP).enumerate() {
+                        let slots = walk_group(tree, &table, g, &top);
+                        for (a, &i) in group_acc.iter_mut().zip(&slots) {
+                            *a += values[i.wrapping_sub(first_leaf) & (COMPILED_SLOTS - 1)];
+                        }
                     }
                 } else {
+                    for (g, group_slots) in slots
+                        .chunks_exact_mut(GROUP)
+                        .enumerate()
+                        .take(m.div_ceil(GROUP))
+                    {
+                        group_slots.copy_from_slice(&walk_group(tree, &table, g, &top));
+                    }
                     for (r, &i) in slots[..m].iter().enumerate() {
                         let leaf = i.wrapping_sub(first_leaf) & (COMPILED_SLOTS - 1);
                         for (a, values) in
                             block_acc[r * k..(r + 1) * k].iter_mut().zip(&tree.leaves)
                         {
-                            *a += f64::from(values[leaf]);
+                            *a += values[leaf];
                         }
                     }
                 }
             }
         }
+        TEST_TABLE.set(Some(table));
         true
     }
 }
 
-/// Walks group `g` of a block's rows down `tree` in lock-step; returns their heap slots at full
-/// depth. A step is two dependent loads (the slot's test, the test's mask for the group), a
-/// shift and an add; the u16 test index needs no bounds check on the 2^16-entry table.
+thread_local! {
+    /// The batch walk's test table, kept between calls on this thread (see
+    /// [`Compiled::accumulate_rows`]).
+    static TEST_TABLE: std::cell::Cell<Option<Box<[[u16; 4]; TABLE_ENTRIES]>>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Levels of a tree decided for a whole block at once by [`tree_top_levels`]: the top nodes
+/// are few, so their tests are cheaper as 64-row mask operations than as per-row steps.
+const TOP_LEVELS: u32 = 6;
+
+/// The low 8 bits of `bits` spread one per byte: byte `k` of the result is bit `k` (0 or 1).
 #[inline(always)]
-fn walk_group(tree: &CompiledTree, table: &[[u16; 4]; TABLE_ENTRIES], g: usize) -> [usize; GROUP] {
+fn spread_bits(bits: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // Byte k keeps only bit k of the byte (0 or 2^k); adding 0x7F moves any set bit to bit 7
+    // without carrying into the next byte.
+    let isolated = ((bits & 0xFF) * ONES) & 0x8040_2010_0804_0201;
+    ((isolated + 0x7F7F_7F7F_7F7F_7F7F) >> 7) & ONES
+}
+
+/// The first `levels` steps of every row of a block, as masks: bit `r` of `went_right[l]` says
+/// whether row `r` went right at level `l`.
+struct TopLevels {
+    levels: u32,
+    went_right: [u64; TOP_LEVELS as usize],
+}
+
+/// Walks the top `min(depth, TOP_LEVELS)` levels of `tree` for all 64 rows of a block with mask
+/// operations: a node's reach mask splits into its children's by the node's test mask.
+#[inline]
+fn tree_top_levels(tree: &CompiledTree, table: &[[u16; 4]; TABLE_ENTRIES]) -> TopLevels {
+    let levels = tree.depth.min(TOP_LEVELS);
+    let mut went_right = [0u64; TOP_LEVELS as usize];
+    // Reach mask per heap slot above level TOP_LEVELS.
+    let mut reach = [0u64; 1 << TOP_LEVELS];
+    reach[1] = u64::MAX;
+    for (l, right_at_level) in went_right.iter_mut().enumerate().take(levels as usize) {
+        for slot in (1usize << l)..(2usize << l) {
+            let slot = slot & ((1 << TOP_LEVELS) - 1);
+            let [a, b, c, d] = table[usize::from(tree.tests[slot])];
+            let test =
+                u64::from(a) | (u64::from(b) << 16) | (u64::from(c) << 32) | (u64::from(d) << 48);
+            let right = reach[slot] & test;
+            *right_at_level |= right;
+            if 2 * slot + 1 < (1 << TOP_LEVELS) {
+                reach[2 * slot] = reach[slot] & !test;
+                reach[2 * slot + 1] = right;
+            }
+        }
+    }
+    TopLevels { levels, went_right }
+}
+
+/// Walks group `g` of a block's rows down `tree` in lock-step from the slots `top` reached;
+/// returns their heap slots at full depth. A step is two dependent loads (the slot's test, the
+/// test's mask for the group), a shift and an add; the u16 test index needs no bounds check on
+/// the 2^16-entry table.
+#[inline(always)]
+fn walk_group(
+    tree: &CompiledTree,
+    table: &[[u16; 4]; TABLE_ENTRIES],
+    g: usize,
+    top: &TopLevels,
+) -> [usize; GROUP] {
     let (tests, g) = (&*tree.tests, g & 3);
     let step = |i: usize, lane: u32| {
         let test = usize::from(tests[i & (COMPILED_SLOTS - 1)]);
         i + i + usize::from((table[test][g] >> lane) & 1)
     };
-    let mut i = [1usize; GROUP];
-    for _ in 0..tree.depth {
+    // Slots after the top levels, eight lanes per u64 (one byte each, <= 2^(TOP_LEVELS+1) - 1):
+    // per level, shift every lane's slot left and add the lane's went-right bit.
+    let mut packed = [0x0101_0101_0101_0101u64; GROUP / 8];
+    for &right in &top.went_right[..top.levels as usize] {
+        let bits = right >> (16 * g);
+        for (h, p) in packed.iter_mut().enumerate() {
+            *p = (*p << 1) + spread_bits(bits >> (8 * h));
+        }
+    }
+    let mut i = [0usize; GROUP];
+    for (lane, i) in i.iter_mut().enumerate() {
+        *i = ((packed[lane / 8] >> (8 * (lane % 8))) & 0xFF) as usize;
+    }
+    for _ in top.levels..tree.depth {
         i[0] = step(i[0], 0);
         i[1] = step(i[1], 1);
         i[2] = step(i[2], 2);
@@ -611,6 +699,36 @@ mod tests {
                         "n {n} row {r}"
                     );
                 }
+            }
+        }
+    }
+
+    /// The per-thread test table is reused across forests: a forest with fewer tests scored
+    /// after one with many must not read the other's stale masks (its pass-through entry lands
+    /// on a slot the first forest filled).
+    #[test]
+    fn reused_test_table_is_not_stale_across_forests() {
+        let mut state = 11;
+        let big: Vec<_> = (0..20)
+            .map(|_| random_tree_on_grid(&mut state, 8, 10, 1, 200))
+            .collect();
+        let small: Vec<_> = (0..5)
+            .map(|_| random_tree_on_grid(&mut state, 8, 9, 1, 12))
+            .collect();
+        let big = FlatForest::from_trees(&big, 1, 8).unwrap();
+        let small = FlatForest::from_trees(&small, 1, 8).unwrap();
+        // Whole blocks, so the first forest leaves full masks behind.
+        let n = 128;
+        let rows: Vec<f32> = (0..n * 8)
+            .map(|_| (crate::rng::splitmix64(&mut state) % 220) as f32 / 4.0 - 3.0)
+            .collect();
+        for forest in [&big, &small, &big, &small] {
+            let mut batch = vec![0.0; n];
+            forest.accumulate_rows(&rows, &mut batch);
+            for (r, row) in rows.chunks(8).enumerate() {
+                let mut float = [0.0];
+                forest.accumulate_row_float(row, &mut float);
+                assert_eq!(float[0].to_bits(), batch[r].to_bits(), "row {r}");
             }
         }
     }
