@@ -447,10 +447,14 @@ pub(crate) fn grow_tree(
                 bin: 0,
                 left: (leaf_values.len() / n_outputs) as u32,
             };
+            // A child's totals are its parent's minus its sibling's; with fractional class
+            // weights that can leave -1e-15 where 0 is meant. Probabilities are clamped so the
+            // decoder's [0, 1] check holds for every forest the trainer writes.
+            let probability = |c: f64| (c / node_weight).clamp(0.0, 1.0) as f32;
             if nc == 2 {
-                leaf_values.push((task.totals[1] / node_weight) as f32);
+                leaf_values.push(probability(task.totals[1]));
             } else {
-                leaf_values.extend(task.totals.iter().map(|c| (c / node_weight) as f32));
+                leaf_values.extend(task.totals.iter().map(|&c| probability(c)));
             }
             if let Some(h) = task.hist {
                 g.pool.push(h);
