@@ -84,8 +84,19 @@ fn try_main() -> anyhow::Result<()> {
     }
     if let Some(s) = &m.search {
         println!(
-            "search:    {} of {} trials, CV ROC AUC {:.4} ± {:.4}",
-            s.trials_run, s.iterations, s.best_mean_roc_auc, s.best_std_roc_auc
+            "search:    {} of {} trials, best {}-fold CV ROC AUC {:.4} ± {:.4}",
+            s.trials_run, s.iterations, s.cv_folds, s.best_mean_roc_auc, s.best_std_roc_auc
+        );
+        let p = &s.best_params;
+        println!(
+            "           best: n_estimators {}, max_depth {}, min_samples_split {}, min_samples_leaf {}, bootstrap {}, class_weight {:?}",
+            p.n_estimators(),
+            p.max_depth()
+                .map_or("unlimited".to_string(), |d| d.to_string()),
+            p.min_samples_split(),
+            p.min_samples_leaf(),
+            p.bootstrap(),
+            p.class_weight()
         );
     }
     let mut order: Vec<usize> = (0..m.feature_names.len()).collect();
