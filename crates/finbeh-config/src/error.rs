@@ -16,7 +16,7 @@ pub enum ConfigError {
         path: PathBuf,
     },
     /// A configuration file exists but could not be read.
-    #[error("cannot read configuration file {}: {source}", path.display())]
+    #[error("cannot read configuration file {}", path.display())]
     Read {
         /// The file.
         path: PathBuf,

@@ -28,7 +28,7 @@ pub enum DataError {
         file: PathBuf,
     },
     /// The file could not be opened or read.
-    #[error("cannot read {file}: {source}")]
+    #[error("cannot read {file}")]
     Io {
         /// The data file.
         file: PathBuf,
@@ -140,7 +140,7 @@ pub enum DataError {
         n_rows: usize,
     },
     /// The CSV reader or the reject-file writer failed.
-    #[error("{file}: CSV error: {source}")]
+    #[error("{file}: CSV error")]
     Csv {
         /// The file being read or written.
         file: PathBuf,
@@ -148,12 +148,12 @@ pub enum DataError {
         source: csv::Error,
     },
     /// Writing synthetic data failed.
-    #[error("cannot write generated data: {0}")]
+    #[error("cannot write generated data")]
     Generate(#[source] std::io::Error),
     /// A `[data]` TOML table could not be parsed.
-    #[error("cannot parse [data] settings: {0}")]
+    #[error("cannot parse [data] settings")]
     Toml(#[from] toml::de::Error),
     /// JSON serialization of a report or profile failed.
-    #[error("JSON serialization failed: {0}")]
+    #[error("JSON serialization failed")]
     Json(#[from] serde_json::Error),
 }

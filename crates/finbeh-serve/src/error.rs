@@ -32,7 +32,7 @@ pub enum ServeError {
         tried: Vec<TriedPath>,
     },
     /// The listening socket could not be bound.
-    #[error("cannot listen on {address}: {source}")]
+    #[error("cannot listen on {address}")]
     Bind {
         /// The `host:port` that was asked for.
         address: String,
@@ -40,7 +40,7 @@ pub enum ServeError {
         source: std::io::Error,
     },
     /// Any other I/O failure while serving (runtime start, signal handlers, accept loop).
-    #[error("server I/O error: {0}")]
+    #[error("server I/O error")]
     Io(#[from] std::io::Error),
 }
 

@@ -113,7 +113,7 @@ pub enum TrainError {
         reason: String,
     },
     /// The training thread pool could not be created.
-    #[error("cannot create the training thread pool: {0}")]
+    #[error("cannot create the training thread pool")]
     ThreadPool(#[from] rayon::ThreadPoolBuildError),
     /// An error reported by linfa.
     #[error(transparent)]
@@ -132,7 +132,7 @@ pub enum TrainError {
     #[error(transparent)]
     Data(#[from] finbeh_data::DataError),
     /// A model artifact file could not be read or written.
-    #[error("model artifact {path}: {source}")]
+    #[error("model artifact {path}")]
     ArtifactIo {
         /// The file.
         path: std::path::PathBuf,
