@@ -53,6 +53,7 @@ impl ArtifactScorer {
             name: metadata.model_name.clone(),
             version: metadata.model_version.clone(),
             input_columns: artifact.input_columns().to_vec(),
+            ignored_columns: artifact.metadata().ignored_columns.clone(),
             classes: artifact.classes().to_vec(),
         };
         Self { artifact, info }

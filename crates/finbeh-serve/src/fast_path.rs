@@ -265,7 +265,7 @@ mod tests {
         let mut rows = Vec::new();
         let served = request::decode_body(
             body.as_bytes(),
-            columns,
+            &request::ModelColumns::new(columns, &[]),
             max_rows,
             &mut rows,
             &mut Scratch::default(),
@@ -277,7 +277,7 @@ mod tests {
             .and_then(|json| {
                 request::decode_for_tests(
                     json,
-                    columns,
+                    &request::ModelColumns::new(columns, &[]),
                     max_rows,
                     &mut general_rows,
                     &mut Scratch::default(),

@@ -371,7 +371,7 @@ fn score_rows<'a>(
     let info = model.scorer.info();
     let n_rows = request::decode_body(
         body,
-        &info.input_columns,
+        &request::ModelColumns::new(&info.input_columns, &info.ignored_columns),
         max_rows,
         rows,
         &mut scratch.decode,

@@ -26,6 +26,10 @@ pub struct ModelInfo {
     /// Class labels; index `i` is the class of probability `i`. Two classes make a binary model
     /// whose positive class is index 1.
     pub classes: Vec<String>,
+    /// Columns of the training file the model does not read (ids, personal data, ignored
+    /// columns, the target): a named-column request may carry them and they are skipped.
+    /// Any other unknown column is refused.
+    pub ignored_columns: Vec<String>,
 }
 
 /// A loaded, verified model that scores raw records.

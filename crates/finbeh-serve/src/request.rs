@@ -184,12 +184,36 @@ pub(crate) enum BodyError {
     Decode(DecodeError),
 }
 
+/// The columns a request is decoded against: the model's inputs (in order) and the columns of
+/// the training file that the model does not read, which requests may carry and are skipped.
+pub(crate) struct ModelColumns<'c> {
+    inputs: &'c [InputColumn],
+    ignored: &'c [String],
+}
+
+impl<'c> ModelColumns<'c> {
+    pub(crate) fn new(inputs: &'c [InputColumn], ignored: &'c [String]) -> Self {
+        ModelColumns { inputs, ignored }
+    }
+
+    fn ignores(&self, name: &str) -> bool {
+        self.ignored.iter().any(|c| c == name)
+    }
+}
+
+impl std::ops::Deref for ModelColumns<'_> {
+    type Target = [InputColumn];
+    fn deref(&self) -> &[InputColumn] {
+        self.inputs
+    }
+}
+
 /// Decodes a raw `/score` body into `rows` (row-major, model column order) and returns the row
 /// count: the positional numeric form streams straight into `rows`; everything else (and every
 /// error) goes through the general decoder over a borrowed JSON tree.
 pub(crate) fn decode_body<'a>(
     body: &'a [u8],
-    columns: &[InputColumn],
+    columns: &ModelColumns<'_>,
     max_rows: usize,
     rows: &mut Vec<RawValue<'a>>,
     scratch: &mut Scratch,
@@ -206,7 +230,7 @@ pub(crate) fn decode_body<'a>(
 #[cfg(test)]
 pub(crate) fn decode_for_tests<'a>(
     body: Json<'a>,
-    columns: &[InputColumn],
+    columns: &ModelColumns<'_>,
     max_rows: usize,
     rows: &mut Vec<RawValue<'a>>,
     scratch: &mut Scratch,
@@ -217,7 +241,7 @@ pub(crate) fn decode_for_tests<'a>(
 /// Decodes `body` into `rows` (row-major, model column order) and returns the row count.
 fn decode<'a>(
     body: Json<'a>,
-    columns: &[InputColumn],
+    columns: &ModelColumns<'_>,
     max_rows: usize,
     rows: &mut Vec<RawValue<'a>>,
     scratch: &mut Scratch,
@@ -282,7 +306,7 @@ fn check_row_count(n: usize, max_rows: usize) -> Result<(), DecodeError> {
 fn decode_wrapper<'a>(
     key: &str,
     value: Json<'a>,
-    columns: &[InputColumn],
+    columns: &ModelColumns<'_>,
     max_rows: usize,
     rows: &mut Vec<RawValue<'a>>,
     scratch: &mut Scratch,
@@ -340,7 +364,7 @@ fn decode_wrapper<'a>(
 fn decode_records<'a>(
     items: Vec<Json<'a>>,
     key: &str,
-    columns: &[InputColumn],
+    columns: &ModelColumns<'_>,
     max_rows: usize,
     rows: &mut Vec<RawValue<'a>>,
     scratch: &mut Scratch,
@@ -378,7 +402,7 @@ fn decode_records<'a>(
 fn decode_split<'a>(
     key: &str,
     entries: Vec<(Cow<'a, str>, Json<'a>)>,
-    columns: &[InputColumn],
+    columns: &ModelColumns<'_>,
     max_rows: usize,
     rows: &mut Vec<RawValue<'a>>,
     scratch: &mut Scratch,
@@ -523,7 +547,7 @@ fn decode_split_row<'a>(
 fn map_columns(
     key: &str,
     names: Vec<Json<'_>>,
-    columns: &[InputColumn],
+    columns: &ModelColumns<'_>,
     mapping: &mut Vec<Option<usize>>,
     seen: &mut Vec<bool>,
     problems: &mut Problems,
@@ -555,6 +579,9 @@ fn map_columns(
                 }
                 mapping.push(Some(index));
             }
+            // A column the training file had but the model does not read (an id, personal
+            // data, the target): clients send whole records, so it is skipped, not refused.
+            None if columns.ignores(&name) => mapping.push(None),
             None => {
                 problems.push(
                     None,
@@ -633,7 +660,7 @@ impl fmt::Display for ColumnNames<'_> {
 fn decode_record<'a>(
     row: usize,
     entries: Vec<(Cow<'a, str>, Json<'a>)>,
-    columns: &[InputColumn],
+    columns: &ModelColumns<'_>,
     rows: &mut Vec<RawValue<'a>>,
     scratch: &mut Scratch,
     problems: &mut Problems,
@@ -645,11 +672,13 @@ fn decode_record<'a>(
     seen.resize(columns.len(), false);
     for (position, (name, value)) in entries.into_iter().enumerate() {
         let Some(index) = find_column(columns, &name, position) else {
-            problems.push(
-                Some(row),
-                Some(&name),
-                "unknown column: the model has no such input".to_owned(),
-            );
+            if !columns.ignores(&name) {
+                problems.push(
+                    Some(row),
+                    Some(&name),
+                    "unknown column: the model has no such input".to_owned(),
+                );
+            }
             continue;
         };
         if let Some(flag) = seen.get_mut(index) {

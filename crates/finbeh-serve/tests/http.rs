@@ -78,6 +78,33 @@ async fn every_request_form_scores_the_same_rows() {
     assert_probabilities(&answer, &expected[1..]);
 }
 
+/// Clients send whole records: a column the training file had but the model does not read (an
+/// id, personal data, the target) is skipped in every named form; an unknown one is still a 400.
+#[tokio::test]
+async fn columns_the_model_ignores_are_skipped_in_named_forms() {
+    let (app, _state, _dir) = binary_app();
+    let expected = two_rows();
+    let with_id0 = RECORD0.replacen('{', &format!(r#"{{"{IGNORED_COLUMN}": 17, "#), 1);
+    let with_id1 = RECORD1.replacen('{', &format!(r#"{{"{IGNORED_COLUMN}": "c-2", "#), 1);
+    let forms = [
+        format!("[{with_id0}, {with_id1}]"),
+        format!(r#"{{"dataframe_records": [{with_id0}, {with_id1}]}}"#),
+        format!(
+            r#"{{"dataframe_split": {{"columns": ["segment", "{IGNORED_COLUMN}", "has_card", "opened", "income", "age"],
+            "data": [["retail", 17, true, "2020-01-02", 1200, 30], ["premium", "c-2", false, null, 300, 61]]}}}}"#
+        ),
+    ];
+    for form in &forms {
+        let answer = score(&app, form).await;
+        assert_probabilities(&answer, &expected);
+    }
+    let error = bad_request(&app, &RECORD0.replacen('{', r#"{"customer_idd": 1, "#, 1)).await;
+    assert!(
+        has_detail(&error, Some(0), Some("customer_idd"), "unknown column"),
+        "{error}"
+    );
+}
+
 #[tokio::test]
 async fn numeric_strings_and_nulls_are_accepted() {
     let (app, _state, _dir) = binary_app();

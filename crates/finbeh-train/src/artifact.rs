@@ -20,7 +20,7 @@ use crate::metrics::{EvaluationReport, ThresholdRule};
 use crate::params::RandomForestValidParams;
 
 /// Version of the artifact format (semver). Readers accept every `1.x.y`; a newer major is refused.
-pub const ARTIFACT_FORMAT_VERSION: &str = "1.0.0";
+pub const ARTIFACT_FORMAT_VERSION: &str = "1.1.0";
 /// Major component of [`ARTIFACT_FORMAT_VERSION`].
 const FORMAT_MAJOR: u64 = 1;
 /// File extension of an artifact (without the dot).
@@ -183,6 +183,11 @@ pub struct ArtifactMetadata {
     pub threshold: Option<DecisionThreshold>,
     /// The raw columns a record must supply, in order.
     pub input_columns: Vec<InputColumn>,
+    /// Columns of the training file the model does not read (ids, personal data, ignored
+    /// columns, the target), so a server can skip them in whole records. Since format 1.1.0;
+    /// empty when reading a 1.0.0 file.
+    #[serde(default)]
+    pub ignored_columns: Vec<String>,
     /// The pipeline's output features, in matrix column order.
     pub feature_names: Vec<String>,
     /// Metrics on the evaluation rows.
@@ -212,6 +217,9 @@ pub struct ArtifactParts {
     pub classes: Vec<String>,
     /// The decision threshold of a binary model.
     pub threshold: Option<DecisionThreshold>,
+    /// Columns of the training file the model does not read (see
+    /// [`ArtifactMetadata::ignored_columns`]).
+    pub ignored_columns: Vec<String>,
     /// Metrics on the evaluation rows.
     pub evaluation: Option<EvaluationReport>,
     /// Permutation importances, when computed.
@@ -351,6 +359,7 @@ impl ModelArtifact {
             positive_class,
             threshold: parts.threshold,
             input_columns: pipeline.input_columns().to_vec(),
+            ignored_columns: parts.ignored_columns,
             feature_names: pipeline.feature_names().to_vec(),
             evaluation: parts.evaluation,
             importances: Importances {

@@ -9,7 +9,7 @@ use std::time::Instant;
 use finbeh_config::ModelSettings;
 use finbeh_data::{
     ColumnKind, DataValidParams, DatasetProfile, FittedPipeline, LoadedDataset, RawValue, Rng,
-    Table, fit_pipeline, load_records, stratified_kfold, stratified_split,
+    Role, Table, fit_pipeline, load_records, stratified_kfold, stratified_split,
 };
 use linfa::ParamGuard;
 use ndarray::{Array2, Axis};
@@ -340,6 +340,13 @@ impl TrainingJob<'_> {
             model_version: model.version.clone(),
             classes: dataset.classes.clone(),
             threshold,
+            ignored_columns: dataset
+                .schema
+                .columns
+                .iter()
+                .filter(|c| c.role != Role::Feature)
+                .map(|c| c.name.clone())
+                .collect(),
             evaluation: Some(evaluation),
             permutation_importances: Some(permutation),
             search: search.as_ref().map(|(_, s)| s.clone()),

@@ -8,8 +8,8 @@ use finbeh_data::{
     stratified_split,
 };
 use finbeh_train::{
-    ArtifactParts, DecisionThreshold, GoldenInput, GoldenKind, ModelArtifact, RandomForest,
-    RandomForestParams, ThresholdRule, TrainError, TrainingSummary,
+    ARTIFACT_FORMAT_VERSION, ArtifactParts, DecisionThreshold, GoldenInput, GoldenKind,
+    ModelArtifact, RandomForest, RandomForestParams, ThresholdRule, TrainError, TrainingSummary,
 };
 use linfa::ParamGuard;
 
@@ -67,6 +67,7 @@ fn small_artifact() -> ModelArtifact {
             rule: ThresholdRule::Fixed(0.5),
             chosen_on: "fixed".into(),
         }),
+        ignored_columns: Vec::new(),
         evaluation: None,
         permutation_importances: None,
         search: None,
@@ -98,7 +99,7 @@ fn artifact_round_trips_through_a_file() {
     assert_eq!(back, artifact);
     assert_eq!(back.metadata().model_name, "test-model");
     assert_eq!(back.metadata().golden_set.len(), 9);
-    assert_eq!(back.metadata().format_version, "1.0.0");
+    assert_eq!(back.metadata().format_version, ARTIFACT_FORMAT_VERSION);
     // No temporary file is left behind.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
@@ -128,10 +129,22 @@ fn score_record_and_score_table_agree_with_golden_bits() {
 // ---------------------------------------------------------------------------------------------
 // The committed fixture and the refusals.
 
+/// One committed fixture per format version; each must load in every later version.
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/model-v1.0.0.finbeh"
 );
+const FIXTURE_V1_1: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/model-v1.1.0.finbeh"
+);
+
+fn current_fixture_path() -> String {
+    format!(
+        "{}/tests/fixtures/model-v{ARTIFACT_FORMAT_VERSION}.finbeh",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
 
 /// Trains the fixture through the orchestration (5 trees of depth 4 on 1 500 generated banking
 /// rows, seed 11): categorical, boolean, numeric and date inputs.
@@ -167,14 +180,35 @@ fn train_fixture() -> ModelArtifact {
 #[test]
 #[ignore = "writes the committed fixture; run by hand only when a new format version is introduced"]
 fn write_fixture() {
-    train_fixture().write(FIXTURE).unwrap();
+    train_fixture().write(current_fixture_path()).unwrap();
 }
 
 #[test]
-fn the_committed_v1_fixture_loads_and_reproduces_its_golden_set() {
-    let artifact = ModelArtifact::read(FIXTURE).unwrap();
+fn the_committed_v1_0_fixture_loads_and_reproduces_its_golden_set() {
+    let artifact = check_fixture(FIXTURE, "1.0.0");
+    // 1.0.0 had no list of ignored columns: it reads as empty.
+    assert!(artifact.metadata().ignored_columns.is_empty());
+}
+
+#[test]
+fn the_committed_v1_1_fixture_loads_and_lists_the_columns_it_ignores() {
+    let artifact = check_fixture(FIXTURE_V1_1, "1.1.0");
+    let ignored = &artifact.metadata().ignored_columns;
+    for column in ["Customer_ID", "Email", "Anomaly"] {
+        assert!(ignored.iter().any(|c| c == column), "{column}: {ignored:?}");
+    }
+    assert!(
+        !artifact
+            .input_columns()
+            .iter()
+            .any(|c| ignored.contains(&c.name))
+    );
+}
+
+fn check_fixture(path: &str, version: &str) -> ModelArtifact {
+    let artifact = ModelArtifact::read(path).unwrap();
     let m = artifact.metadata();
-    assert_eq!(m.format_version, "1.0.0");
+    assert_eq!(m.format_version, version);
     assert_eq!(m.writer.crate_name, "finbeh-train");
     assert_eq!(m.model_name, "fixture");
     assert_eq!(m.classes.len(), 2);
@@ -220,6 +254,7 @@ fn the_committed_v1_fixture_loads_and_reproduces_its_golden_set() {
             .collect();
         assert_eq!(bits, g.expected);
     }
+    artifact
 }
 
 /// Re-encodes `bytes` with a modified header and a recomputed checksum.

@@ -137,12 +137,16 @@ impl Scorer for FakeScorer {
     }
 }
 
+/// A training-file column the fake model does not read (like an id): requests may carry it.
+pub const IGNORED_COLUMN: &str = "customer_id";
+
 pub fn info(name: &str, version: &str, classes: &[&str]) -> ModelInfo {
     ModelInfo {
         name: name.into(),
         version: version.into(),
         input_columns: columns(),
         classes: classes.iter().map(|c| c.to_string()).collect(),
+        ignored_columns: vec![IGNORED_COLUMN.to_string()],
     }
 }
 
