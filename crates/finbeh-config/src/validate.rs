@@ -179,7 +179,6 @@ fn check_data(data: &DataSettings, out: &mut Problems) {
     if let Some(target) = &data.target {
         out.non_empty("data.target", target);
     }
-    // (No let-chain: the workspace's rust-version is 1.85.)
     if let Some(reference) = data.date_reference.as_ref().filter(|r| !is_iso_date(r)) {
         out.push(
             "data.date_reference",

@@ -514,14 +514,14 @@ fn example_file_documents_every_key() {
         let line = line.trim_start_matches('#').trim();
         if let Some(header) = line.strip_prefix('[') {
             section = header.trim_matches(|c| c == '[' || c == ']').to_owned();
-        } else if let Some((key, _)) = line.split_once(" = ") {
-            if !key.contains(' ') {
-                documented.insert(
-                    format!("{section}.{key}")
-                        .trim_start_matches('.')
-                        .to_owned(),
-                );
-            }
+        } else if let Some((key, _)) = line.split_once(" = ")
+            && !key.contains(' ')
+        {
+            documented.insert(
+                format!("{section}.{key}")
+                    .trim_start_matches('.')
+                    .to_owned(),
+            );
         }
     }
 

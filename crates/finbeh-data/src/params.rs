@@ -1,7 +1,6 @@
 //! `[data]` settings, validated once (linfa-style `DataParams` → `check()` → `DataValidParams`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -14,109 +13,46 @@ pub use finbeh_config::{DateDifference, DeriveRule, DeriveRuleKind, DeriveValue}
 
 /// The `[data]` settings as written by a user; validate with [`DataParams::check`].
 ///
+/// It is finbeh-config's [`DataSettings`](finbeh_config::DataSettings): one definition of the
+/// `[data]` table for the TOML file, the environment and ingestion. Fields read through `Deref`
+/// (`params.target`, `params.derive`, ...). `DataParams::default()` differs from the
+/// configuration's defaults in one way: it names no target.
+///
 /// ```
 /// use finbeh_data::DataParams;
 /// let valid = DataParams::default().with_target("Anomaly").check().unwrap();
 /// assert_eq!(valid.target(), Some("Anomaly"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DataParams {
-    /// The CSV file.
-    pub path: Option<PathBuf>,
-    /// Target column (a file column or a key of `derive`).
-    pub target: Option<String>,
-    /// The positive class of a binary target (see the crate docs for the default rule).
-    pub positive_class: Option<String>,
-    /// Field delimiter (one ASCII character).
-    pub delimiter: char,
-    /// Text columns with more distinct values (in the inference sample) are not used as categoricals.
-    pub max_categorical_cardinality: usize,
-    /// Columns forced to numeric.
-    pub numeric: Vec<String>,
-    /// Columns forced to categorical.
-    pub categorical: Vec<String>,
-    /// Columns forced to boolean.
-    pub boolean: Vec<String>,
-    /// Columns forced to date.
-    pub date: Vec<String>,
-    /// Columns forced to the id role (never features).
-    pub id: Vec<String>,
-    /// Columns ignored.
-    pub ignore: Vec<String>,
-    /// Use columns that look like personal data as features.
-    pub include_pii: bool,
-    /// Extra columns to treat as personal data.
-    pub pii_columns: Vec<String>,
-    /// Reference date `YYYY-MM-DD` for "days since"; `None` = latest date seen in training.
-    pub date_reference: Option<String>,
-    /// Date-difference features.
-    pub date_differences: Vec<DateDifference>,
-    /// Derived columns (usable as target).
-    pub derive: BTreeMap<String, DeriveRule>,
-    /// Features the leakage check may not flag as errors.
-    pub allow_leakage: Vec<String>,
-    /// Single-feature ROC AUC (max(auc, 1 − auc)) at or above which a feature is leakage.
-    pub leakage_auc_threshold: f64,
-    /// Put bad rows in `reject_path` instead of failing.
-    pub lenient: bool,
-    /// Reject file for lenient mode (CSV: line, reason, original record).
-    pub reject_path: Option<PathBuf>,
-}
+#[serde(transparent)]
+pub struct DataParams(pub finbeh_config::DataSettings);
 
 impl Default for DataParams {
     fn default() -> Self {
-        DataParams {
-            path: None,
+        DataParams(finbeh_config::DataSettings {
             target: None,
-            positive_class: None,
-            delimiter: ',',
-            max_categorical_cardinality: 50,
-            numeric: Vec::new(),
-            categorical: Vec::new(),
-            boolean: Vec::new(),
-            date: Vec::new(),
-            id: Vec::new(),
-            ignore: Vec::new(),
-            include_pii: false,
-            pii_columns: Vec::new(),
-            date_reference: None,
-            date_differences: Vec::new(),
-            derive: BTreeMap::new(),
-            allow_leakage: Vec::new(),
-            leakage_auc_threshold: 0.99,
-            lenient: false,
-            reject_path: None,
-        }
+            ..finbeh_config::DataSettings::default()
+        })
+    }
+}
+
+impl std::ops::Deref for DataParams {
+    type Target = finbeh_config::DataSettings;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for DataParams {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
     }
 }
 
 impl From<&finbeh_config::DataSettings> for DataParams {
-    /// The `[data]` section of the validated configuration, ready for [`DataParams::check`]
-    /// (`synthetic_rows` and `synthetic_seed` belong to the workflow, not to ingestion).
+    /// The `[data]` section of the validated configuration, ready for [`DataParams::check`].
     fn from(settings: &finbeh_config::DataSettings) -> Self {
-        DataParams {
-            path: settings.path.clone(),
-            target: settings.target.clone(),
-            positive_class: settings.positive_class.clone(),
-            delimiter: settings.delimiter,
-            max_categorical_cardinality: settings.max_categorical_cardinality,
-            numeric: settings.numeric.clone(),
-            categorical: settings.categorical.clone(),
-            boolean: settings.boolean.clone(),
-            date: settings.date.clone(),
-            id: settings.id.clone(),
-            ignore: settings.ignore.clone(),
-            include_pii: settings.include_pii,
-            pii_columns: settings.pii_columns.clone(),
-            date_reference: settings.date_reference.clone(),
-            date_differences: settings.date_differences.clone(),
-            derive: settings.derive.clone(),
-            allow_leakage: settings.allow_leakage.clone(),
-            leakage_auc_threshold: settings.leakage_auc_threshold,
-            lenient: settings.lenient,
-            reject_path: settings.reject_path.clone(),
-        }
+        DataParams(settings.clone())
     }
 }
 

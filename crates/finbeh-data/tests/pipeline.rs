@@ -285,10 +285,10 @@ fn bad_raw_values_name_the_column_and_value() {
 #[test]
 fn statistics_come_from_training_rows_only() {
     let (_dir, data, p) = small();
-    let other_params = DataParams {
+    let other_params = DataParams(finbeh_config::DataSettings {
         categorical: vec!["grade".into()],
-        ..DataParams::default()
-    }
+        ..DataParams::default().0
+    })
     .with_target("y")
     .check()
     .unwrap();

@@ -153,13 +153,13 @@ impl ServerParams {
                 format!("{} is outside 1..=600000", self.request_timeout_ms),
             ));
         }
-        if let Some(threads) = self.worker_threads {
-            if !(1..=1024).contains(&threads) {
-                return Err(invalid(
-                    "worker_threads",
-                    format!("{threads} is outside 1..=1024"),
-                ));
-            }
+        if let Some(threads) = self.worker_threads
+            && !(1..=1024).contains(&threads)
+        {
+            return Err(invalid(
+                "worker_threads",
+                format!("{threads} is outside 1..=1024"),
+            ));
         }
         Ok(ServerConfig { params: self })
     }

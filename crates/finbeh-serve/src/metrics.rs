@@ -90,10 +90,10 @@ pub(crate) struct Metrics {
 impl Metrics {
     /// Records one finished request.
     pub(crate) fn record(&self, route: usize, status: StatusCode, elapsed: Duration) {
-        if let Some(row) = self.requests.get(route) {
-            if let Some(counter) = row.get(status_index(status)) {
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
+        if let Some(row) = self.requests.get(route)
+            && let Some(counter) = row.get(status_index(status))
+        {
+            counter.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(histogram) = self.latency.get(route) {
             let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);

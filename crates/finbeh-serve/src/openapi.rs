@@ -71,10 +71,8 @@ pub(crate) fn document(info: &ModelInfo, auth_required: bool) -> Vec<u8> {
         "431": error_response("x-request-id is longer than 100 characters."),
         "503": error_response("No verified model is loaded yet.")
     });
-    if auth_required {
-        if let Value::Object(map) = &mut responses {
-            map.insert("401".into(), error_response("Missing or wrong bearer key."));
-        }
+    if auth_required && let Value::Object(map) = &mut responses {
+        map.insert("401".into(), error_response("Missing or wrong bearer key."));
     }
     let mut operation = json!({
         "summary": format!("Score records with model {} {}", info.name, info.version),
@@ -85,10 +83,8 @@ pub(crate) fn document(info: &ModelInfo, auth_required: bool) -> Vec<u8> {
         },
         "responses": responses
     });
-    if auth_required {
-        if let Value::Object(map) = &mut operation {
-            map.insert("security".into(), json!([{"bearerAuth": []}]));
-        }
+    if auth_required && let Value::Object(map) = &mut operation {
+        map.insert("security".into(), json!([{"bearerAuth": []}]));
     }
     let split = json!({
         "type": "object",
@@ -165,13 +161,11 @@ pub(crate) fn document(info: &ModelInfo, auth_required: bool) -> Vec<u8> {
             }
         }
     });
-    if auth_required {
-        if let Value::Object(map) = &mut components {
-            map.insert(
-                "securitySchemes".into(),
-                json!({"bearerAuth": {"type": "http", "scheme": "bearer"}}),
-            );
-        }
+    if auth_required && let Value::Object(map) = &mut components {
+        map.insert(
+            "securitySchemes".into(),
+            json!({"bearerAuth": {"type": "http", "scheme": "bearer"}}),
+        );
     }
     let document = json!({
         "openapi": "3.0.3",

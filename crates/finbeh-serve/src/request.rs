@@ -435,13 +435,13 @@ fn decode_split<'a>(
         )));
     };
     check_row_count(data.len(), max_rows)?;
-    if let Some(index_len) = index_len {
-        if index_len != data.len() {
-            return Err(DecodeError::UnknownShape(format!(
-                "`{key}.index` has {index_len} entries but `{key}.data` has {} rows",
-                data.len()
-            )));
-        }
+    if let Some(index_len) = index_len
+        && index_len != data.len()
+    {
+        return Err(DecodeError::UnknownShape(format!(
+            "`{key}.index` has {index_len} entries but `{key}.data` has {} rows",
+            data.len()
+        )));
     }
     let n_rows = data.len();
     rows.reserve(n_rows.saturating_mul(columns.len()));

@@ -137,10 +137,10 @@ fn check_exposition(text: &str) -> Vec<Sample> {
                 "bad family {name}"
             );
             assert!(!finished_families.contains(name), "family {name} is split");
-            if current.as_deref() != Some(name) {
-                if let Some(previous) = current.replace(name.to_owned()) {
-                    finished_families.insert(previous);
-                }
+            if current.as_deref() != Some(name)
+                && let Some(previous) = current.replace(name.to_owned())
+            {
+                finished_families.insert(previous);
             }
             match keyword {
                 "HELP" => {

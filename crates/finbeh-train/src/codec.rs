@@ -136,7 +136,7 @@ pub(crate) fn base64_encode(bytes: &[u8]) -> String {
 pub(crate) fn base64_decode(text: &str) -> Result<Vec<u8>> {
     let bad = |reason: String| TrainError::Decode { reason };
     let s = text.as_bytes();
-    if s.len() % 4 != 0 {
+    if !s.len().is_multiple_of(4) {
         return Err(bad(format!(
             "base64 length {} is not a multiple of 4",
             s.len()

@@ -204,10 +204,10 @@ impl FlatForest {
     /// Same sums as [`Self::accumulate_row`] for consecutive rows `rows` (row-major, validated),
     /// bit-identical: per row the trees are added in the same order.
     pub(crate) fn accumulate_rows(&self, rows: &[f32], acc: &mut [f64]) {
-        if let Some(c) = &self.compiled {
-            if c.accumulate_rows(rows, self.n_features, self.n_outputs, acc) {
-                return;
-            }
+        if let Some(c) = &self.compiled
+            && c.accumulate_rows(rows, self.n_features, self.n_outputs, acc)
+        {
+            return;
         }
         let nf = self.n_features;
         let k = self.n_outputs;

@@ -120,10 +120,10 @@ pub fn golden_inputs(
     let mut depth = 0;
     while chosen.len() < wanted && by_class.iter().any(|b| b.len() > depth) {
         for bucket in &by_class {
-            if let Some(&row) = bucket.get(depth) {
-                if chosen.len() < wanted {
-                    chosen.push(row);
-                }
+            if let Some(&row) = bucket.get(depth)
+                && chosen.len() < wanted
+            {
+                chosen.push(row);
             }
         }
         depth += 1;

@@ -197,14 +197,14 @@ impl RandomForestValidParams {
                 "must be a finite number >= 0",
             ));
         }
-        if let MaxFeatures::Fraction(f) = self.max_features {
-            if !(f.is_finite() && f > 0.0 && f <= 1.0) {
-                return Err(bad(
-                    "max_features",
-                    self.max_features,
-                    "fraction must be in (0, 1]",
-                ));
-            }
+        if let MaxFeatures::Fraction(f) = self.max_features
+            && !(f.is_finite() && f > 0.0 && f <= 1.0)
+        {
+            return Err(bad(
+                "max_features",
+                self.max_features,
+                "fraction must be in (0, 1]",
+            ));
         }
         if !(2..=256).contains(&self.max_bins) {
             return Err(bad("max_bins", self.max_bins, "must be in 2..=256"));

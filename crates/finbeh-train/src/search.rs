@@ -231,10 +231,10 @@ impl RandomSearchParams {
         if p.n_iter == 0 {
             return Err(bad("n_iter", "0".into(), "must be at least 1"));
         }
-        if let Some(t) = p.time_budget_seconds {
-            if !(t.is_finite() && t > 0.0) {
-                return Err(bad("time_budget", format!("{t}s"), "must be positive"));
-            }
+        if let Some(t) = p.time_budget_seconds
+            && !(t.is_finite() && t > 0.0)
+        {
+            return Err(bad("time_budget", format!("{t}s"), "must be positive"));
         }
         for (name, r, min) in [
             ("space.n_estimators", p.space.n_estimators, 1),
