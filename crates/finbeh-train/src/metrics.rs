@@ -75,6 +75,28 @@ fn descending(scores: &[f64]) -> Vec<usize> {
     idx
 }
 
+/// For each distinct score, highest first: `(score, tp, fp)` counted over the rows scoring at
+/// least that score, i.e. the confusion counts of the threshold `score`.
+fn counts_at_distinct_thresholds(y_true: &[usize], scores: &[f64]) -> Vec<(f64, usize, usize)> {
+    let idx = descending(scores);
+    let (mut tp, mut fp) = (0usize, 0usize);
+    let mut steps = Vec::new();
+    let mut i = 0;
+    while i < idx.len() {
+        let s = scores[idx[i]];
+        while i < idx.len() && scores[idx[i]] == s {
+            if y_true[idx[i]] == 1 {
+                tp += 1;
+            } else {
+                fp += 1;
+            }
+            i += 1;
+        }
+        steps.push((s, tp, fp));
+    }
+    steps
+}
+
 /// ROC AUC by the Mann–Whitney statistic with average ranks for ties (a tied positive/negative
 /// pair counts one half). Errors when `y_true` holds a single class.
 pub fn roc_auc(y_true: &[usize], scores: &[f64]) -> Result<f64> {
@@ -113,19 +135,8 @@ pub fn average_precision(y_true: &[usize], scores: &[f64]) -> Result<f64> {
     check_len("scores vs y_true", y_true.len(), scores.len())?;
     let (pos, neg) = check_binary_labels(y_true)?;
     both_classes(pos, neg)?;
-    let idx = descending(scores);
-    let (mut tp, mut fp, mut prev_recall, mut ap) = (0usize, 0usize, 0.0, 0.0);
-    let mut i = 0;
-    while i < idx.len() {
-        let s = scores[idx[i]];
-        while i < idx.len() && scores[idx[i]] == s {
-            if y_true[idx[i]] == 1 {
-                tp += 1;
-            } else {
-                fp += 1;
-            }
-            i += 1;
-        }
+    let (mut prev_recall, mut ap) = (0.0, 0.0);
+    for (_, tp, fp) in counts_at_distinct_thresholds(y_true, scores) {
         let recall = tp as f64 / pos as f64;
         let precision = tp as f64 / (tp + fp) as f64;
         ap += (recall - prev_recall) * precision;
@@ -336,20 +347,8 @@ pub fn choose_threshold(rule: ThresholdRule, y_true: &[usize], p1: &[f64]) -> Re
         }
         ThresholdRule::BestF1 | ThresholdRule::TargetRecall(_) => {
             both_classes(pos, neg)?;
-            let idx = descending(p1);
-            let (mut tp, mut fp) = (0usize, 0usize);
             let mut best: Option<(f64, f64)> = None;
-            let mut i = 0;
-            while i < idx.len() {
-                let s = p1[idx[i]];
-                while i < idx.len() && p1[idx[i]] == s {
-                    if y_true[idx[i]] == 1 {
-                        tp += 1;
-                    } else {
-                        fp += 1;
-                    }
-                    i += 1;
-                }
+            for (s, tp, fp) in counts_at_distinct_thresholds(y_true, p1) {
                 match rule {
                     ThresholdRule::TargetRecall(r) => {
                         if tp as f64 / pos as f64 >= r {
