@@ -43,6 +43,11 @@ impl DateFormat {
     }
 }
 
+/// Day count of 0001-01-01, the first date [`parse_date`] accepts.
+pub(crate) const FIRST_DAY: i32 = -719_162;
+/// Day count of 9999-12-31, the last date [`parse_date`] accepts.
+pub(crate) const LAST_DAY: i32 = 2_932_896;
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
 pub fn days_from_civil(year: i32, month: u32, day: u32) -> i32 {
     let y = if month <= 2 { year - 1 } else { year };
@@ -183,6 +188,8 @@ mod tests {
             let (y, m, dd) = civil_from_days(d);
             assert_eq!(days_from_civil(y, m, dd), d);
         }
+        assert_eq!(days_from_civil(1, 1, 1), FIRST_DAY);
+        assert_eq!(days_from_civil(9999, 12, 31), LAST_DAY);
         // 2023-12-07 was a Thursday.
         assert_eq!(weekday(days_from_civil(2023, 12, 7)), 3);
     }

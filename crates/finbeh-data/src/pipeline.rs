@@ -3,7 +3,7 @@
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use crate::date::{DateFormat, month, parse_date, weekday};
+use crate::date::{DateFormat, FIRST_DAY, LAST_DAY, month, parse_date, weekday};
 use crate::error::DataError;
 use crate::params::DataValidParams;
 use crate::raw::{ColumnKind, InputColumn, RawValue};
@@ -136,16 +136,42 @@ impl TryFrom<PipelineRepr> for FittedPipeline {
         {
             return Err("pipeline steps do not match its input columns".into());
         }
-        let width: usize = r.steps.iter().map(Step::width).sum::<usize>()
-            + r.date_differences
-                .iter()
-                .map(|d| 1 + usize::from(d.indicator))
-                .sum::<usize>();
+        let width = r
+            .steps
+            .iter()
+            .map(Step::width)
+            .chain(
+                r.date_differences
+                    .iter()
+                    .map(|d| 1 + usize::from(d.indicator)),
+            )
+            .try_fold(0usize, usize::checked_add)
+            .ok_or("pipeline feature count overflows")?;
         if width != r.feature_names.len() || width == 0 {
             return Err(format!(
                 "pipeline emits {width} features but names {}",
                 r.feature_names.len()
             ));
+        }
+        // Day counts feed calendar arithmetic: keep them to the dates a file can hold.
+        let out_of_calendar = |field: &str, day: i32| {
+            format!(
+                "pipeline {field} {day} is outside 0001-01-01..=9999-12-31 \
+                 (days {FIRST_DAY}..={LAST_DAY})"
+            )
+        };
+        if !(FIRST_DAY..=LAST_DAY).contains(&r.reference_day) {
+            return Err(out_of_calendar("reference_day", r.reference_day));
+        }
+        for (step, column) in r.steps.iter().zip(&r.input_columns) {
+            if let Step::Date { median_day, .. } = step
+                && !(FIRST_DAY..=LAST_DAY).contains(median_day)
+            {
+                return Err(out_of_calendar(
+                    &format!("column `{}`: median_day", column.name),
+                    *median_day,
+                ));
+            }
         }
         let is_date = |i: usize| matches!(r.steps.get(i), Some(Step::Date { .. }));
         if r.date_differences

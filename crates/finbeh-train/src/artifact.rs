@@ -466,6 +466,7 @@ impl ModelArtifact {
                     );
                 }
                 SECTION_FOREST => {
+                    check_forest_counts(data, &metadata)?;
                     forest = Some(
                         serde_json::from_slice::<RandomForest>(data)
                             .map_err(|e| malformed(format!("forest section: {e}")))?,
@@ -719,6 +720,41 @@ impl ModelArtifact {
         }
         Ok(())
     }
+}
+
+/// Reads only the forest section's counts and compares them with the header, so that a count
+/// the header contradicts is refused before it sizes anything (the forest's own decoder then
+/// bounds every count by the bytes that hold it).
+fn check_forest_counts(section: &[u8], metadata: &ArtifactMetadata) -> Result<()> {
+    #[derive(Deserialize)]
+    struct ForestCounts {
+        n_features: u64,
+        n_classes: u64,
+    }
+    let counts: ForestCounts =
+        serde_json::from_slice(section).map_err(|e| malformed(format!("forest section: {e}")))?;
+    let checks = [
+        (
+            "n_classes",
+            counts.n_classes,
+            "classes",
+            metadata.classes.len(),
+        ),
+        (
+            "n_features",
+            counts.n_features,
+            "feature_names",
+            metadata.feature_names.len(),
+        ),
+    ];
+    for (field, value, header_field, expected) in checks {
+        if usize::try_from(value).ok() != Some(expected) {
+            return Err(malformed(format!(
+                "forest section: {field} {value} differs from the header's {expected} {header_field}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Reads only `format_version` (and the writer, for the message) and refuses a newer major.

@@ -54,7 +54,7 @@ impl Reader<'_> {
     fn take<const N: usize>(&mut self) -> Result<[u8; N]> {
         let chunk = self
             .bytes
-            .get(self.pos..self.pos + N)
+            .get(self.pos..self.pos.saturating_add(N))
             .and_then(|s| <[u8; N]>::try_from(s).ok())
             .ok_or_else(|| TrainError::Decode {
                 reason: format!("tree bytes truncated at byte {}", self.pos),
@@ -64,9 +64,26 @@ impl Reader<'_> {
     }
 }
 
+/// Smallest encoded tree: its node count and one leaf with `n_outputs` values.
+pub(crate) fn min_tree_len(n_outputs: usize) -> Option<usize> {
+    n_outputs.checked_mul(4)?.checked_add(4 + 2)
+}
+
+/// Decodes `n_trees` trees. Every count is bounded by the bytes it claims before it sizes an
+/// allocation, and every tree must be complete (one more leaf than splits), so the leaf values
+/// read (and the engine's per-node storage built from them) stay linear in `bytes.len()`.
 pub(crate) fn decode(bytes: &[u8], n_trees: usize, n_outputs: usize) -> Result<Vec<PreorderTree>> {
+    let min_tree = min_tree_len(n_outputs).unwrap_or(usize::MAX);
+    if n_trees > bytes.len() / min_tree {
+        return Err(TrainError::Decode {
+            reason: format!(
+                "n_trees {n_trees} does not fit the {} tree bytes (a tree takes at least {min_tree})",
+                bytes.len()
+            ),
+        });
+    }
     let mut r = Reader { bytes, pos: 0 };
-    let mut trees = Vec::with_capacity(n_trees.min(100_000));
+    let mut trees = Vec::with_capacity(n_trees);
     for t in 0..n_trees {
         let count = u32::from_le_bytes(r.take::<4>()?) as usize;
         // Every node takes at least 6 bytes: reject absurd counts before allocating.
@@ -77,7 +94,12 @@ pub(crate) fn decode(bytes: &[u8], n_trees: usize, n_outputs: usize) -> Result<V
         }
         let mut nodes = Vec::with_capacity(count);
         let mut leaf_values = Vec::new();
-        for _ in 0..count {
+        // Subtrees still to read: the root, then two more per split and one fewer per node.
+        let mut open = 1usize;
+        for i in 0..count {
+            open = open.checked_sub(1).ok_or_else(|| TrainError::Decode {
+                reason: format!("tree {t}: node {i} follows a complete tree"),
+            })?;
             let feature = u16::from_le_bytes(r.take::<2>()?);
             if feature == LEAF {
                 for _ in 0..n_outputs {
@@ -96,7 +118,13 @@ pub(crate) fn decode(bytes: &[u8], n_trees: usize, n_outputs: usize) -> Result<V
             } else {
                 let threshold = f32::from_le_bytes(r.take::<4>()?);
                 nodes.push(TreeNode { feature, threshold });
+                open += 2;
             }
+        }
+        if open != 0 {
+            return Err(TrainError::Decode {
+                reason: format!("tree {t}: truncated: {open} subtrees missing"),
+            });
         }
         trees.push(PreorderTree { nodes, leaf_values });
     }

@@ -46,9 +46,15 @@ impl FlatForest {
                 reason: format!("{total} nodes exceed the supported 2^31"),
             });
         }
+        let n_values = total
+            .checked_mul(n_outputs)
+            .filter(|&n| n <= isize::MAX as usize / 4)
+            .ok_or_else(|| TrainError::Decode {
+                reason: format!("{total} nodes × {n_outputs} outputs overflow the value table"),
+            })?;
         let mut forest = Self {
             nodes: Vec::with_capacity(total),
-            values: Vec::with_capacity(total * n_outputs),
+            values: Vec::with_capacity(n_values),
             roots: Vec::with_capacity(trees.len()),
             depths: Vec::with_capacity(trees.len()),
             n_outputs,

@@ -522,6 +522,9 @@ fn normalise_importances(fitted: &[FittedTree], n_features: usize) -> Vec<f64> {
     total
 }
 
+/// Most classes a forest has: labels are `u16` class indices below 65535 (see `class_count`).
+pub(crate) const MAX_CLASSES: usize = u16::MAX as usize;
+
 /// Version of [`RandomForest`]'s serde form; bumped on any incompatible change.
 pub const FOREST_FORMAT_VERSION: u32 = 1;
 
@@ -586,6 +589,21 @@ impl RandomForest {
             return Err(bad(format!(
                 "{} classes, {} features, {} trees: need at least 2, 1, 1",
                 wire.n_classes, wire.n_features, wire.n_trees
+            )));
+        }
+        // Bounds before anything is sized by these counts (the tree decoder bounds n_trees and
+        // every node count by the bytes that hold them).
+        if wire.n_features >= usize::from(LEAF) {
+            return Err(bad(format!(
+                "n_features {} exceeds the supported {}",
+                wire.n_features,
+                usize::from(LEAF) - 1
+            )));
+        }
+        if wire.n_classes > MAX_CLASSES {
+            return Err(bad(format!(
+                "n_classes {} exceeds the supported {MAX_CLASSES}",
+                wire.n_classes
             )));
         }
         if wire.impurity_importances.len() != wire.n_features {
