@@ -12,6 +12,9 @@ use finbeh_train::{
     ModelArtifact, RandomForest, RandomForestParams, ThresholdRule, TrainError, TrainingSummary,
 };
 use linfa::ParamGuard;
+use mutate::train_fixture;
+
+mod mutate;
 
 /// A small artifact built by hand from generated banking data (the orchestration has its own
 /// tests; this one pins the artifact's own contract).
@@ -144,35 +147,6 @@ fn current_fixture_path() -> String {
         "{}/tests/fixtures/model-v{ARTIFACT_FORMAT_VERSION}.finbeh",
         env!("CARGO_MANIFEST_DIR")
     )
-}
-
-/// Trains the fixture through the orchestration (5 trees of depth 4 on 1 500 generated banking
-/// rows, seed 11): categorical, boolean, numeric and date inputs.
-fn train_fixture() -> ModelArtifact {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bank.csv");
-    generate_banking_csv(std::fs::File::create(&path).unwrap(), 1_500, 11).unwrap();
-    let data_params = DataParams::default()
-        .with_target("Anomaly")
-        .check()
-        .unwrap();
-    let data = load_dataset(&path, &data_params).unwrap();
-    let model = finbeh_config::ModelSettings {
-        name: "fixture".into(),
-        version: "1.0.0".into(),
-        n_estimators: 5,
-        max_depth: 4,
-        n_jobs: 1,
-        ..finbeh_config::ModelSettings::default()
-    };
-    let job = finbeh_train::TrainingJob {
-        data_params: &data_params,
-        model: &model,
-        test_file: None,
-        data_file_name: Some("bank.csv".into()),
-        progress: false,
-    };
-    job.run(&data).unwrap().artifact
 }
 
 /// Writes the committed fixture. Run by hand ONCE per format version:

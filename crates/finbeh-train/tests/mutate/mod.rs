@@ -4,6 +4,8 @@
 #![allow(dead_code)] // not every test binary uses every helper
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
+use finbeh_data::{DataParams, generate_banking_csv, load_dataset};
+use finbeh_train::ModelArtifact;
 use sha2::Digest;
 
 /// Offset of the header length field (after the 8 magic bytes).
@@ -127,4 +129,33 @@ pub fn base64_decode(text: &str) -> Vec<u8> {
         out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8][..3 - pad]);
     }
     out
+}
+
+/// Trains the fixture through the orchestration (5 trees of depth 4 on 1 500 generated banking
+/// rows, seed 11): categorical, boolean, numeric and date inputs.
+pub fn train_fixture() -> ModelArtifact {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bank.csv");
+    generate_banking_csv(std::fs::File::create(&path).unwrap(), 1_500, 11).unwrap();
+    let data_params = DataParams::default()
+        .with_target("Anomaly")
+        .check()
+        .unwrap();
+    let data = load_dataset(&path, &data_params).unwrap();
+    let model = finbeh_config::ModelSettings {
+        name: "fixture".into(),
+        version: "1.0.0".into(),
+        n_estimators: 5,
+        max_depth: 4,
+        n_jobs: 1,
+        ..finbeh_config::ModelSettings::default()
+    };
+    let job = finbeh_train::TrainingJob {
+        data_params: &data_params,
+        model: &model,
+        test_file: None,
+        data_file_name: Some("bank.csv".into()),
+        progress: false,
+    };
+    job.run(&data).unwrap().artifact
 }
