@@ -56,6 +56,7 @@ fn try_main(started: Instant) -> anyhow::Result<()> {
     let config = params.check()?;
 
     let state = AppState::new(config.clone(), artifact_loader());
+    state.set_allow_schema_change(settings.serve().allow_schema_change);
     let azureml_model_dir = std::env::var_os(AZUREML_MODEL_DIR_ENV).map(PathBuf::from);
     let path = state.load(config.model_path(), azureml_model_dir.as_deref())?;
     tracing::info!(

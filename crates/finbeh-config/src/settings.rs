@@ -374,6 +374,9 @@ pub struct ServeSettings {
     pub request_timeout_ms: u64,
     /// Runtime worker threads; 0 uses every core.
     pub worker_threads: usize,
+    /// Let a reload install a model whose input columns differ from the serving model's
+    /// (off: such a reload is refused and the old model keeps serving).
+    pub allow_schema_change: bool,
 }
 
 impl Default for ServeSettings {
@@ -389,6 +392,7 @@ impl Default for ServeSettings {
             max_concurrent_requests: 256,
             request_timeout_ms: 5_000,
             worker_threads: 0,
+            allow_schema_change: false,
         }
     }
 }

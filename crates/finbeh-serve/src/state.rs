@@ -1,10 +1,12 @@
 //! Shared server state: the model being served, its load history, metrics and limits.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
+use finbeh_data::InputColumn;
 use serde::Serialize;
 
 use crate::config::ServerConfig;
@@ -91,6 +93,9 @@ pub(crate) struct Inner {
     source: Mutex<Option<ModelSource>>,
     /// Serializes loads so two reloads never race to install.
     loading: Mutex<()>,
+    /// `serve.allow_schema_change`: whether a reload may install a model whose input columns
+    /// differ from the serving one's.
+    allow_schema_change: AtomicBool,
     pub(crate) metrics: Metrics,
 }
 
@@ -120,9 +125,19 @@ impl AppState {
                 last_failure: Mutex::new(None),
                 source: Mutex::new(None),
                 loading: Mutex::new(()),
+                allow_schema_change: AtomicBool::new(false),
                 metrics: Metrics::default(),
             }),
         }
+    }
+
+    /// Sets `serve.allow_schema_change`. Off (the default), a reload refuses a model whose input
+    /// columns (names, kinds or order) differ from the serving model's: every client would get
+    /// 400s. The refusal is logged and shown by `/health/ready`, and the old model keeps serving.
+    pub fn set_allow_schema_change(&self, allow: bool) {
+        self.inner
+            .allow_schema_change
+            .store(allow, Ordering::Relaxed);
     }
 
     /// Loads the first artifact that loads and verifies, from `explicit` (`--model`) or else
@@ -260,6 +275,26 @@ impl AppState {
         }
     }
 
+    /// Refuses a model whose input columns differ from the serving model's, unless
+    /// `serve.allow_schema_change` is set.
+    fn check_schema(&self, model: LoadedModel) -> Result<LoadedModel, String> {
+        let Some(serving) = self.current() else {
+            return Ok(model);
+        };
+        let (old, new) = (
+            &serving.scorer.info().input_columns,
+            &model.scorer.info().input_columns,
+        );
+        if old == new || self.inner.allow_schema_change.load(Ordering::Relaxed) {
+            return Ok(model);
+        }
+        Err(format!(
+            "refused: its input columns differ from the serving model's ({}); clients sending \
+             the serving columns would get 400s. Set serve.allow_schema_change = true to allow it",
+            describe_schema_change(old, new)
+        ))
+    }
+
     fn load_first(&self, candidates: Vec<PathBuf>) -> Result<LoadedModel, ServeError> {
         let mut tried = Vec::new();
         for path in candidates {
@@ -268,7 +303,8 @@ impl AppState {
                 (self.inner.loader)(&path)
             }))
             .unwrap_or_else(|_| Err("the loader panicked".to_owned()))
-            .and_then(|scorer| LoadedModel::new(scorer, path.clone(), &self.inner.config));
+            .and_then(|scorer| LoadedModel::new(scorer, path.clone(), &self.inner.config))
+            .and_then(|model| self.check_schema(model));
             match loaded {
                 Ok(model) => return Ok(model),
                 Err(reason) => tried.push(TriedPath { path, reason }),
@@ -276,4 +312,32 @@ impl AppState {
         }
         Err(ServeError::NoModelLoaded { tried })
     }
+}
+
+/// What changed between two input schemas, e.g. "removed `age` (numeric); added `tenure`
+/// (numeric)", or the new order when only the order changed.
+fn describe_schema_change(old: &[InputColumn], new: &[InputColumn]) -> String {
+    let list = |columns: Vec<&InputColumn>| {
+        columns
+            .iter()
+            .map(|c| format!("`{}` ({})", c.name, format!("{:?}", c.kind).to_lowercase()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let removed: Vec<_> = old.iter().filter(|c| !new.contains(c)).collect();
+    let added: Vec<_> = new.iter().filter(|c| !old.contains(c)).collect();
+    let mut parts = Vec::new();
+    if !removed.is_empty() {
+        parts.push(format!("removed {}", list(removed)));
+    }
+    if !added.is_empty() {
+        parts.push(format!("added {}", list(added)));
+    }
+    if parts.is_empty() {
+        parts.push(format!(
+            "same columns in a new order: {}",
+            list(new.iter().collect())
+        ));
+    }
+    parts.join("; ")
 }

@@ -253,3 +253,65 @@ pub fn post_json(body: impl Into<Body>) -> Request<Body> {
 pub async fn score(app: &Router, body: &str) -> Answer {
     send(app, post_json(body.to_owned())).await
 }
+
+/// The committed finbeh-train fixture: a real trained artifact (banking data: numeric,
+/// categorical and date inputs).
+pub const BANK_FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../finbeh-train/tests/fixtures/model-v1.1.0.finbeh"
+);
+
+/// Trains a real artifact over the fake model's columns (numeric `income` and `age`,
+/// categorical `segment`, boolean `has_card`, date `opened`) on 400 seeded rows and writes it
+/// to `dir/mixed.finbeh`.
+pub fn train_mixed_artifact(dir: &Path) -> std::path::PathBuf {
+    let csv = dir.join("mixed.csv");
+    let mut text = String::from("income,age,segment,has_card,opened,churned\n");
+    let mut state = 7u64;
+    for _ in 0..400 {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut r = state;
+        r = (r ^ (r >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        r = (r ^ (r >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        r ^= r >> 31;
+        let income = 500 + r % 5000;
+        let age = 18 + (r >> 16) % 60;
+        let segment = ["retail", "premium", "business"][((r >> 24) % 3) as usize];
+        let has_card = (r >> 32) & 1 == 1;
+        let opened = format!(
+            "20{:02}-{:02}-{:02}",
+            10 + (r >> 36) % 12,
+            1 + (r >> 42) % 12,
+            1 + (r >> 48) % 28
+        );
+        let noise = (r >> 56) % 5 == 0;
+        let churned = u8::from((income < 2_000 || segment == "business") ^ has_card ^ noise);
+        text.push_str(&format!(
+            "{income},{age},{segment},{has_card},{opened},{churned}\n"
+        ));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let params = finbeh_data::DataParams::default()
+        .with_target("churned")
+        .check()
+        .unwrap();
+    let data = finbeh_data::load_dataset(&csv, &params).unwrap();
+    let model = finbeh_config::ModelSettings {
+        name: "mixed".into(),
+        version: "1".into(),
+        n_estimators: 6,
+        max_depth: 5,
+        n_jobs: 1,
+        ..finbeh_config::ModelSettings::default()
+    };
+    let job = finbeh_train::TrainingJob {
+        data_params: &params,
+        model: &model,
+        test_file: None,
+        data_file_name: Some("mixed.csv".into()),
+        progress: false,
+    };
+    let path = dir.join("mixed.finbeh");
+    job.run(&data).unwrap().artifact.write(&path).unwrap();
+    path
+}
