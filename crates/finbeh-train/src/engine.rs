@@ -281,8 +281,9 @@ struct CompiledTree {
 
 /// The fast layout: rows are first binned against each feature's sorted distinct thresholds
 /// (`bin = #thresholds < x`, so `bin > k ⇔ x > thresholds[k]`: exactly the float test), then
-/// walked on bins. Used when every tree has depth <= 10, there are at most 256 features and at
-/// most 255 distinct thresholds per feature — true for forests trained with the defaults.
+/// walked on bins. Used when every tree has depth <= 10, there are at most 256 features, at
+/// most 255 distinct thresholds per feature and the layout's memory is within budget (see
+/// [`COMPILED_MAX_RATIO`]) — true for forests trained with the defaults.
 ///
 /// The batch walk goes further: for a block of 64 rows it tabulates every distinct test of the
 /// forest once (`(feature f, bin k)` → mask of the rows with `bin_f > k`, built from per-bin
@@ -301,9 +302,30 @@ struct Compiled {
     trees: Vec<CompiledTree>,
 }
 
+/// A compiled layout up to this size is built whatever the flat layout's size.
+const COMPILED_FREE_BYTES: usize = 64 << 20;
+/// Beyond [`COMPILED_FREE_BYTES`], the compiled layout may take at most this many times the
+/// flat layout's memory. It costs a fixed ~4 KiB + 8 KiB per output for every tree, so without
+/// this a decoded file of tiny trees would cost about a thousand times its own size.
+const COMPILED_MAX_RATIO: usize = 4;
+
+/// Memory of the compiled layout of `forest` (saturating).
+fn compiled_bytes(forest: &FlatForest) -> usize {
+    let per_tree = forest
+        .n_outputs
+        .saturating_mul(COMPILED_SLOTS * size_of::<f64>())
+        .saturating_add(COMPILED_SLOTS * (2 * size_of::<u8>() + size_of::<u16>()));
+    forest.roots.len().saturating_mul(per_tree)
+}
+
 impl Compiled {
     fn build(forest: &FlatForest) -> Option<Self> {
         if forest.n_features > 256 || forest.depths.iter().any(|&d| d > COMPILED_MAX_DEPTH) {
+            return None;
+        }
+        let flat_bytes = forest.nodes.len() * size_of::<Node>() + forest.values.len() * 4;
+        let compiled = compiled_bytes(forest);
+        if compiled > COMPILED_FREE_BYTES && compiled / COMPILED_MAX_RATIO > flat_bytes {
             return None;
         }
         let mut cuts = vec![Vec::new(); forest.n_features];
@@ -798,6 +820,29 @@ mod tests {
     fn forests_outside_the_compiled_limits_use_the_float_walk() {
         check(5, 1, 12, false);
         check(300, 1, 6, false);
+    }
+
+    /// Thousands of single-leaf trees (what a forged file can pack: 10 bytes each) would cost
+    /// ~12 KiB each compiled, ~900 times their flat size: they take the float walk instead.
+    #[test]
+    fn the_compiled_layout_is_bounded_relative_to_the_flat_one() {
+        let leaf = PreorderTree {
+            nodes: vec![TreeNode {
+                feature: LEAF,
+                threshold: 0.0,
+            }],
+            leaf_values: vec![0.25],
+        };
+        let many = vec![leaf.clone(); 6_000];
+        let forest = FlatForest::from_trees(&many, 1, 3).unwrap();
+        assert!(compiled_bytes(&forest) > COMPILED_FREE_BYTES);
+        assert!(forest.compiled.is_none());
+        let mut acc = [0.0];
+        forest.accumulate_row(&[1.0, 2.0, 3.0], &mut acc);
+        assert_eq!(acc[0], 6_000.0 * 0.25);
+        // A forest within the free budget stays compiled.
+        let few = FlatForest::from_trees(&many[..100], 1, 3).unwrap();
+        assert!(few.compiled.is_some());
     }
 
     #[test]
