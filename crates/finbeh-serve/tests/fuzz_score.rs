@@ -1,11 +1,18 @@
-//! Random and mutated JSON thrown at `/score` never gets a 5xx.
+//! Random and mutated JSON thrown at `/score` never gets a 5xx: at the fake scorer, and at the
+//! real `ArtifactScorer` over a trained artifact with numeric, categorical, boolean and date
+//! inputs, with random but well-formed records (wrong types, extreme numbers, unseen
+//! categories, odd dates, huge strings).
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 mod common;
 
+use std::sync::OnceLock;
+
 use axum::Router;
 use axum::http::StatusCode;
 use common::*;
+use finbeh_data::{ColumnKind, InputColumn};
+use finbeh_serve::{AppState, ServerParams, app, artifact_loader};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -180,7 +187,7 @@ fn check(
     runtime: &tokio::runtime::Runtime,
     app: &Router,
     body: Vec<u8>,
-) -> Result<(), TestCaseError> {
+) -> Result<Answer, TestCaseError> {
     let answer = runtime.block_on(send(app, post_json(body.clone())));
     prop_assert!(
         !answer.status.is_server_error(),
@@ -194,7 +201,7 @@ fn check(
         let json: Value = serde_json::from_slice(&answer.body).unwrap();
         prop_assert!(json["error"]["code"].is_string());
     }
-    Ok(())
+    Ok(answer)
 }
 
 fn setup() -> (tokio::runtime::Runtime, Router, tempfile::TempDir) {
@@ -238,5 +245,222 @@ proptest! {
         ] {
             check(&runtime, &app, serde_json::to_vec(&wrapped).unwrap())?;
         }
+    }
+}
+
+/// The real scorer over a model trained once per test binary (see [`train_mixed_artifact`]).
+struct ArtifactApp {
+    _dir: tempfile::TempDir,
+    app: Router,
+    columns: Vec<InputColumn>,
+}
+
+fn artifact_app() -> &'static ArtifactApp {
+    static APP: OnceLock<ArtifactApp> = OnceLock::new();
+    APP.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = train_mixed_artifact(dir.path());
+        let state = AppState::new(ServerParams::default().check().unwrap(), artifact_loader());
+        state.load(Some(&path), None).unwrap();
+        let columns = state.scorer().unwrap().info().input_columns.clone();
+        for kind in [
+            ColumnKind::Numeric,
+            ColumnKind::Categorical,
+            ColumnKind::Boolean,
+            ColumnKind::Date,
+        ] {
+            assert!(
+                columns.iter().any(|c| c.kind == kind),
+                "the model has no {kind:?} input"
+            );
+        }
+        ArtifactApp {
+            _dir: dir,
+            app: app(state),
+            columns,
+        }
+    })
+}
+
+const SEGMENTS: [&str; 3] = ["retail", "premium", "business"];
+
+fn extreme_number() -> impl Strategy<Value = Value> {
+    prop::sample::select(vec![
+        json!(f64::MAX),
+        json!(-f64::MAX),
+        json!(3.5e38),
+        json!(-3.5e38),
+        json!(1e300),
+        json!(1e-320),
+        json!(-0.0),
+        json!(0),
+        json!(i64::MIN),
+        json!(u64::MAX),
+    ])
+}
+
+fn wrong_type() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(json!([1, 2])),
+        Just(json!({"value": 1})),
+        Just(json!([])),
+        any::<bool>().prop_map(Value::Bool),
+        "[a-z]{1,8}".prop_map(Value::String),
+    ]
+}
+
+/// Up to 200 000 copies of one character (multi-byte ones too).
+fn huge_string() -> impl Strategy<Value = Value> {
+    (1usize..200_000, any::<char>())
+        .prop_map(|(n, c)| Value::String(std::iter::repeat_n(c, n).collect()))
+}
+
+fn valid_date() -> impl Strategy<Value = Value> {
+    (1u32..=9999, 1u32..=12, 1u32..=28)
+        .prop_map(|(y, m, d)| Value::String(format!("{y:04}-{m:02}-{d:02}")))
+}
+
+/// A cell well formed for a column of `kind`, or deliberately not.
+fn random_cell(kind: ColumnKind) -> BoxedStrategy<Value> {
+    let finite = any::<f64>()
+        .prop_filter("JSON numbers are finite", |f| f.is_finite())
+        .prop_map(|f| json!(f));
+    let text = ".{0,24}".prop_map(Value::String);
+    match kind {
+        ColumnKind::Numeric => prop_oneof![
+            4 => finite,
+            2 => extreme_number(),
+            1 => prop::sample::select(vec![
+                json!("42"), json!(" 7 "), json!("1e400"), json!("-0"), json!("NaN"), json!("inf"),
+            ]),
+            1 => wrong_type(),
+            1 => Just(Value::Null),
+            1 => huge_string(),
+        ]
+        .boxed(),
+        ColumnKind::Categorical => prop_oneof![
+            4 => prop::sample::select(SEGMENTS.to_vec()).prop_map(|s| json!(s)),
+            2 => text,
+            1 => huge_string(),
+            1 => extreme_number(),
+            1 => wrong_type(),
+            1 => Just(Value::Null),
+        ]
+        .boxed(),
+        ColumnKind::Boolean => prop_oneof![
+            4 => prop::sample::select(vec![
+                json!(true), json!(false), json!("yes"), json!("no"), json!("1"), json!(0), json!(1),
+            ]),
+            1 => prop::sample::select(vec![
+                json!(2), json!(-1), json!(0.5), json!("maybe"), json!("TRUE"), json!(" yes "),
+            ]),
+            1 => wrong_type(),
+            1 => Just(Value::Null),
+            1 => huge_string(),
+        ]
+        .boxed(),
+        ColumnKind::Date => prop_oneof![
+            4 => valid_date(),
+            2 => prop::sample::select(vec![
+                json!("0000-01-01"), json!("0001-01-01"), json!("9999-12-31"),
+                json!("10000-01-01"), json!("2020-02-30"), json!("2021-02-29"),
+                json!("2024-02-29"), json!("2020-13-01"), json!("1970-01-01T25:61:00"),
+                json!("2020-01-02T00:00:00Z"), json!("2020-1-2"), json!("02/01/2020"),
+                json!("31.12.1999"), json!(""), json!(" "), json!("-2020-01-01"),
+            ]),
+            1 => text,
+            1 => extreme_number(),
+            1 => wrong_type(),
+            1 => Just(Value::Null),
+            1 => huge_string(),
+        ]
+        .boxed(),
+    }
+}
+
+/// A cell a client may legitimately send for a column of `kind`.
+fn valid_cell(kind: ColumnKind) -> BoxedStrategy<Value> {
+    match kind {
+        ColumnKind::Numeric => {
+            prop_oneof![(-1e6f64..1e6).prop_map(|f| json!(f)), Just(Value::Null)].boxed()
+        }
+        ColumnKind::Categorical => prop::sample::select(SEGMENTS.to_vec())
+            .prop_map(|s| json!(s))
+            .boxed(),
+        ColumnKind::Boolean => any::<bool>().prop_map(Value::Bool).boxed(),
+        ColumnKind::Date => valid_date().boxed(),
+    }
+}
+
+fn rows(
+    columns: &[InputColumn],
+    cell: fn(ColumnKind) -> BoxedStrategy<Value>,
+) -> impl Strategy<Value = Vec<Vec<Value>>> {
+    let record: Vec<BoxedStrategy<Value>> = columns.iter().map(|c| cell(c.kind)).collect();
+    prop::collection::vec(record, 1..4)
+}
+
+/// The rows in one of the request forms: positional, named records or `input_data` split.
+fn request(columns: &[InputColumn], rows: &[Vec<Value>], form: usize) -> Vec<u8> {
+    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    let body = match form % 3 {
+        0 => json!({"data": rows}),
+        1 => {
+            let records: Vec<Map<String, Value>> = rows
+                .iter()
+                .map(|row| {
+                    names
+                        .iter()
+                        .map(|n| n.to_string())
+                        .zip(row.iter().cloned())
+                        .collect()
+                })
+                .collect();
+            json!({"dataframe_records": records})
+        }
+        _ => json!({"input_data": {"columns": names, "data": rows}}),
+    };
+    serde_json::to_vec(&body).unwrap()
+}
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn random_well_formed_records_never_get_a_5xx_from_the_real_scorer(
+        rows in rows(&artifact_app().columns, random_cell),
+        form in 0usize..3,
+    ) {
+        let served = artifact_app();
+        let runtime = current_thread();
+        let answer = check(&runtime, &served.app, request(&served.columns, &rows, form))?;
+        if answer.status == StatusCode::OK {
+            let json = answer.json();
+            let probabilities = json["probabilities"].as_array().unwrap();
+            prop_assert_eq!(probabilities.len(), rows.len());
+            for p in probabilities {
+                let p = p.as_f64().unwrap();
+                prop_assert!((0.0..=1.0).contains(&p), "probability {}", p);
+            }
+        }
+    }
+
+    #[test]
+    fn valid_records_are_scored_by_the_real_scorer(
+        rows in rows(&artifact_app().columns, valid_cell),
+        form in 0usize..3,
+    ) {
+        let served = artifact_app();
+        let runtime = current_thread();
+        let answer = runtime.block_on(send(&served.app, post_json(request(&served.columns, &rows, form))));
+        prop_assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+        prop_assert_eq!(answer.json()["predictions"].as_array().unwrap().len(), rows.len());
     }
 }
