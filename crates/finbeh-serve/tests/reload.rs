@@ -84,9 +84,11 @@ async fn sighup_with_a_forged_huge_count_file_under_load_keeps_the_old_model_ser
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("model.finbeh");
     std::fs::write(&path, &fixture).unwrap();
-    let mut params = ServerParams::default();
-    params.port = free_port();
-    let port = params.port;
+    let port = free_port();
+    let params = ServerParams {
+        port,
+        ..ServerParams::default()
+    };
     let config = params.check().unwrap();
     let state = AppState::new(config.clone(), artifact_loader());
     state.load(Some(&path), None).unwrap();

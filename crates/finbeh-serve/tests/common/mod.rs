@@ -284,7 +284,7 @@ pub fn train_mixed_artifact(dir: &Path) -> std::path::PathBuf {
             1 + (r >> 42) % 12,
             1 + (r >> 48) % 28
         );
-        let noise = (r >> 56) % 5 == 0;
+        let noise = (r >> 56).is_multiple_of(5);
         let churned = u8::from((income < 2_000 || segment == "business") ^ has_card ^ noise);
         text.push_str(&format!(
             "{income},{age},{segment},{has_card},{opened},{churned}\n"
