@@ -302,7 +302,14 @@ impl AppState {
             let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 (self.inner.loader)(&path)
             }))
-            .unwrap_or_else(|_| Err("the loader panicked".to_owned()))
+            .unwrap_or_else(|panic| {
+                let reason = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("no message");
+                Err(format!("the loader panicked: {reason}"))
+            })
             .and_then(|scorer| LoadedModel::new(scorer, path.clone(), &self.inner.config))
             .and_then(|model| self.check_schema(model));
             match loaded {

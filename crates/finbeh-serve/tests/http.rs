@@ -842,6 +842,6 @@ async fn a_panicking_loader_is_a_load_failure() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("m.finbeh"), "").unwrap();
     let err = state.load(None, Some(dir.path())).unwrap_err();
-    assert!(err.to_string().contains("panicked"), "{err}");
+    assert!(err.to_string().contains("panicked: corrupt"), "{err}");
     assert!(!state.is_ready());
 }
