@@ -81,6 +81,18 @@ enum Builder {
     Skip,
 }
 
+impl Builder {
+    fn into_column(self) -> Column {
+        match self {
+            Builder::Numeric(v) => Column::Numeric(v),
+            Builder::Categorical { codes, labels, .. } => Column::Categorical { codes, labels },
+            Builder::Boolean(v) => Column::Boolean(v),
+            Builder::Date { days, .. } => Column::Date(days),
+            Builder::Skip => Column::Skipped,
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Parsed {
     Num(f64),
@@ -357,6 +369,19 @@ impl Loader<'_> {
         Ok(())
     }
 
+    /// The stored columns as a table (the loader's bookkeeping is dropped).
+    fn into_table(self) -> Table {
+        Table {
+            columns: self
+                .builders
+                .into_iter()
+                .map(Builder::into_column)
+                .collect(),
+            names: self.names,
+            n_rows: self.n_rows,
+        }
+    }
+
     /// Phase 2: store the parsed row.
     fn push(&mut self, rec: &ByteRecord) {
         let mut hasher = FxHasher::default();
@@ -606,29 +631,15 @@ pub(crate) fn read_csv(file: &Path, params: &DataValidParams) -> Result<Ingested
     let duplicate_rows = hashes.len() - unique;
     drop(hashes);
 
-    let columns = loader
-        .builders
-        .into_iter()
-        .map(|b| match b {
-            Builder::Numeric(v) => Column::Numeric(v),
-            Builder::Categorical { codes, labels, .. } => Column::Categorical { codes, labels },
-            Builder::Boolean(v) => Column::Boolean(v),
-            Builder::Date { days, .. } => Column::Date(days),
-            Builder::Skip => Column::Skipped,
-        })
-        .collect();
-    let table = Table {
-        names: loader.names,
-        columns,
-        n_rows: loader.n_rows,
-    };
+    let rejected = loader.rejected;
+    let missing = std::mem::take(&mut loader.missing);
     Ok(Ingested {
-        table,
+        table: loader.into_table(),
         schema,
         rows_read,
-        rejected: loader.rejected,
+        rejected,
         duplicate_rows,
-        missing: loader.missing,
+        missing,
     })
 }
 
@@ -756,20 +767,6 @@ pub fn load_records(
             problem: "header but no data rows".into(),
         });
     }
-    let table = Table {
-        columns: loader
-            .builders
-            .into_iter()
-            .map(|b| match b {
-                Builder::Numeric(v) => Column::Numeric(v),
-                Builder::Categorical { codes, labels, .. } => Column::Categorical { codes, labels },
-                Builder::Boolean(v) => Column::Boolean(v),
-                Builder::Date { days, .. } => Column::Date(days),
-                Builder::Skip => Column::Skipped,
-            })
-            .collect(),
-        names: loader.names,
-        n_rows: loader.n_rows,
-    };
+    let table = loader.into_table();
     Ok((table, y))
 }

@@ -81,7 +81,7 @@ pub use report::{
     ClassCount, ColumnReport, FeatureAuc, Issue, LeakageFinding, LeakageKind,
     REPORT_FORMAT_VERSION, Severity, TargetReport, ValidationReport,
 };
-pub use rng::Rng;
+pub use rng::{Rng, splitmix64};
 pub use schema::{ColumnSchema, Role, Schema, ValueKind};
 pub use split::{stratified_kfold, stratified_split};
 pub use table::{Column, Table};
