@@ -162,6 +162,19 @@ fn quoted(text: &str) -> String {
     format!("{text:?}")
 }
 
+/// Why `separator` cannot be a thousands separator next to the field `delimiter`, if it cannot.
+pub fn thousands_separator_problem(separator: char, delimiter: char) -> Option<&'static str> {
+    if separator == delimiter {
+        Some("must differ from data.delimiter")
+    } else if separator.is_ascii_digit()
+        || matches!(separator, '.' | '+' | '-' | 'e' | 'E' | '"' | '\n' | '\r')
+    {
+        Some("must not be a digit, '.', a sign, an exponent 'e', a quote or a newline")
+    } else {
+        None
+    }
+}
+
 fn check_data(data: &DataSettings, out: &mut Problems) {
     out.at_least("data.synthetic_rows", data.synthetic_rows, 1);
     out.at_least(
@@ -178,6 +191,26 @@ fn check_data(data: &DataSettings, out: &mut Problems) {
     }
     if let Some(target) = &data.target {
         out.non_empty("data.target", target);
+    }
+    out.at_least(
+        "data.max_quoted_field_lines",
+        data.max_quoted_field_lines,
+        1,
+    );
+    out.at_least(
+        "data.max_quoted_field_bytes",
+        data.max_quoted_field_bytes,
+        1,
+    );
+    if let Some(problem) = data
+        .thousands_separator
+        .and_then(|s| thousands_separator_problem(s, data.delimiter))
+    {
+        out.push(
+            "data.thousands_separator",
+            quoted(&data.thousands_separator.unwrap_or_default().to_string()),
+            problem,
+        );
     }
     if let Some(reference) = data.date_reference.as_ref().filter(|r| !is_iso_date(r)) {
         out.push(

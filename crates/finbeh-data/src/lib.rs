@@ -50,6 +50,7 @@
 mod dataset;
 mod date;
 mod error;
+mod excerpt;
 mod generate;
 mod ingest;
 mod leakage;
@@ -57,6 +58,7 @@ mod params;
 mod pipeline;
 mod profile;
 mod raw;
+mod records;
 mod report;
 mod rng;
 mod schema;
