@@ -162,17 +162,12 @@ fn quoted(text: &str) -> String {
     format!("{text:?}")
 }
 
-/// Why `separator` cannot be a thousands separator next to the field `delimiter`, if it cannot.
-pub fn thousands_separator_problem(separator: char, delimiter: char) -> Option<&'static str> {
-    if separator == delimiter {
-        Some("must differ from data.delimiter")
-    } else if separator.is_ascii_digit()
-        || matches!(separator, '.' | '+' | '-' | 'e' | 'E' | '"' | '\n' | '\r')
-    {
-        Some("must not be a digit, '.', a sign, an exponent 'e', a quote or a newline")
-    } else {
-        None
-    }
+/// Why `separator` cannot be a thousands separator, if it cannot. It may equal the delimiter:
+/// CSV quoting keeps `"1,234.5"` one field.
+pub fn thousands_separator_problem(separator: char) -> Option<&'static str> {
+    (separator.is_ascii_digit()
+        || matches!(separator, '.' | '+' | '-' | 'e' | 'E' | '"' | '\n' | '\r'))
+    .then_some("must not be a digit, '.', a sign, an exponent 'e', a quote or a newline")
 }
 
 fn check_data(data: &DataSettings, out: &mut Problems) {
@@ -204,7 +199,7 @@ fn check_data(data: &DataSettings, out: &mut Problems) {
     );
     if let Some(problem) = data
         .thousands_separator
-        .and_then(|s| thousands_separator_problem(s, data.delimiter))
+        .and_then(thousands_separator_problem)
     {
         out.push(
             "data.thousands_separator",

@@ -302,13 +302,18 @@ impl Loader<'_> {
                 q.lines, q.bytes, limits.max_lines, limits.max_bytes
             )
         };
+        // The open field runs over the later columns: it is masked if any of them is.
+        let mut masked = self.masked.clone();
+        if let Some(open) = masked.get_mut(q.field) {
+            *open = self.masked.iter().skip(q.field).any(|&m| m);
+        }
         let p = RowProblem {
             column: self
                 .names
                 .get(q.field)
                 .cloned()
                 .unwrap_or_else(|| "*".into()),
-            value: record_excerpt(q.first_line.iter(), &self.masked, self.params.delimiter()),
+            value: record_excerpt(q.first_line.iter(), &masked, self.params.delimiter()),
             problem: format!("unterminated quote: the quoted field that starts on this line {how}"),
         };
         self.reject_or_fail(q.line, &q.first_line, p)

@@ -209,8 +209,7 @@ impl DataParams {
             }
         }
         if let Some(separator) = self.thousands_separator
-            && let Some(problem) =
-                finbeh_config::thousands_separator_problem(separator, self.delimiter)
+            && let Some(problem) = finbeh_config::thousands_separator_problem(separator)
         {
             return Err(invalid(
                 "thousands_separator",
