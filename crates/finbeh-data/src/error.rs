@@ -139,7 +139,7 @@ pub enum DataError {
         /// The table's row count.
         n_rows: usize,
     },
-    /// The CSV reader or the reject-file writer failed.
+    /// The reject-file writer failed.
     #[error("{file}: CSV error")]
     Csv {
         /// The file being read or written.

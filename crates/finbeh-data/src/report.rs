@@ -7,8 +7,8 @@ use serde::Serialize;
 use crate::error::DataError;
 use crate::schema::{Role, ValueKind};
 
-/// Version of the serialized [`ValidationReport`] layout.
-pub const REPORT_FORMAT_VERSION: u32 = 1;
+/// Version of the serialized [`ValidationReport`] layout (2 added `lines_read`).
+pub const REPORT_FORMAT_VERSION: u32 = 2;
 
 /// How serious an [`Issue`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
