@@ -60,7 +60,7 @@ pub enum DataError {
         row: u64,
         /// Column name (`*` when the whole record is at fault, e.g. a ragged row).
         column: String,
-        /// The offending value (or record), as read.
+        /// The offending value (or record): at most 80 characters, personal data as `***`.
         value: String,
         /// What is wrong.
         problem: String,

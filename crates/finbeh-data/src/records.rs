@@ -321,7 +321,10 @@ mod tests {
         max_bytes: 1_000,
     };
 
-    fn read_all(text: &str) -> Vec<Result<(u64, Vec<String>), (u64, usize, Vec<String>)>> {
+    /// A record (line, fields), or an unterminated quote (line, open field, first-line fields).
+    type Item = Result<(u64, Vec<String>), (u64, usize, Vec<String>)>;
+
+    fn read_all(text: &str) -> Vec<Item> {
         let mut reader = RecordReader::new(text.as_bytes(), b',', LIMITS);
         let mut rec = Record::default();
         let mut out = Vec::new();
