@@ -193,7 +193,7 @@ impl NumericShortfall {
             "mostly numeric: {} of {} sample values are numbers, {} are not, e.g. {}",
             self.numbers,
             self.values,
-            self.values - self.numbers,
+            self.values.saturating_sub(self.numbers),
             examples.join(", ")
         )
     }
