@@ -52,4 +52,4 @@ pub use settings::{
     LocalDeploySettings, LogFormat, LoggingSettings, MaxFeatures, ModelSettings, MonitorSettings,
     SETTINGS_VERSION, ServeSettings, Settings, TestingSettings, ThresholdRule,
 };
-pub use validate::{Problem, ValidSettings};
+pub use validate::{Problem, ValidSettings, thousands_separator_problem};

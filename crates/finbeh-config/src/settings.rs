@@ -96,6 +96,13 @@ pub struct DataSettings {
     pub lenient: bool,
     /// Where rejected rows are written in lenient mode.
     pub reject_path: Option<PathBuf>,
+    /// A quoted field still open after this many lines is an unterminated quote, reported at its
+    /// first line (an error, or in lenient mode that line alone is rejected).
+    pub max_quoted_field_lines: usize,
+    /// The same limit in bytes.
+    pub max_quoted_field_bytes: usize,
+    /// Thousands separator accepted in numbers (`","` reads `1,234.5`); `None` accepts none.
+    pub thousands_separator: Option<char>,
     /// Day differences between two date columns, added as numeric features.
     pub date_differences: Vec<DateDifference>,
     /// Derived columns (usually the target), keyed by the new column's name (case kept).
@@ -125,6 +132,9 @@ impl Default for DataSettings {
             leakage_auc_threshold: 0.99,
             lenient: false,
             reject_path: None,
+            max_quoted_field_lines: 100,
+            max_quoted_field_bytes: 1 << 20,
+            thousands_separator: None,
             date_differences: Vec::new(),
             derive: BTreeMap::new(),
         }

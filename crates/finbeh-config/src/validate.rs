@@ -162,6 +162,14 @@ fn quoted(text: &str) -> String {
     format!("{text:?}")
 }
 
+/// Why `separator` cannot be a thousands separator, if it cannot. It may equal the delimiter:
+/// CSV quoting keeps `"1,234.5"` one field.
+pub fn thousands_separator_problem(separator: char) -> Option<&'static str> {
+    (separator.is_ascii_digit()
+        || matches!(separator, '.' | '+' | '-' | 'e' | 'E' | '"' | '\n' | '\r'))
+    .then_some("must not be a digit, '.', a sign, an exponent 'e', a quote or a newline")
+}
+
 fn check_data(data: &DataSettings, out: &mut Problems) {
     out.at_least("data.synthetic_rows", data.synthetic_rows, 1);
     out.at_least(
@@ -178,6 +186,26 @@ fn check_data(data: &DataSettings, out: &mut Problems) {
     }
     if let Some(target) = &data.target {
         out.non_empty("data.target", target);
+    }
+    out.at_least(
+        "data.max_quoted_field_lines",
+        data.max_quoted_field_lines,
+        1,
+    );
+    out.at_least(
+        "data.max_quoted_field_bytes",
+        data.max_quoted_field_bytes,
+        1,
+    );
+    if let Some(problem) = data
+        .thousands_separator
+        .and_then(thousands_separator_problem)
+    {
+        out.push(
+            "data.thousands_separator",
+            quoted(&data.thousands_separator.unwrap_or_default().to_string()),
+            problem,
+        );
     }
     if let Some(reference) = data.date_reference.as_ref().filter(|r| !is_iso_date(r)) {
         out.push(

@@ -613,3 +613,26 @@ fn derive_keys_and_column_names_keep_their_case() {
     );
     assert_eq!(data.derive.len(), 1);
 }
+
+#[test]
+fn csv_reading_limits_and_thousands_separator_are_checked() {
+    let found = problems(
+        "[data]\nmax_quoted_field_lines = 0\nmax_quoted_field_bytes = 0\nthousands_separator = \".\"\n",
+        &[],
+    );
+    let keys: BTreeSet<_> = found.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        BTreeSet::from([
+            "data.max_quoted_field_lines",
+            "data.max_quoted_field_bytes",
+            "data.thousands_separator",
+        ])
+    );
+    assert_eq!(
+        problem_for(&found, "data.thousands_separator").value,
+        "\".\""
+    );
+    let settings = load("[data]\nthousands_separator = \",\"\n", &[]).unwrap();
+    assert_eq!(settings.data().thousands_separator, Some(','));
+}

@@ -315,12 +315,14 @@ pub fn load_dataset(
     let Ingested {
         table,
         schema,
+        lines_read,
         rows_read,
         rejected,
         duplicate_rows,
         missing,
+        issues: ingest_issues,
     } = read_csv(path, params)?;
-    let mut issues = Vec::new();
+    let mut issues = ingest_issues;
     let target = params.target().ok_or(DataError::NoTarget)?.to_string();
     let derive_rule = params.params().derive.get(&target);
     let labels = match derive_rule {
@@ -540,6 +542,7 @@ pub fn load_dataset(
     let report = ValidationReport {
         format_version: REPORT_FORMAT_VERSION,
         file: path.display().to_string(),
+        lines_read,
         rows_read,
         rows_loaded: n_rows,
         rows_rejected: rejected,

@@ -60,7 +60,7 @@ pub enum DataError {
         row: u64,
         /// Column name (`*` when the whole record is at fault, e.g. a ragged row).
         column: String,
-        /// The offending value (or record), as read.
+        /// The offending value (or record): at most 80 characters, personal data as `***`.
         value: String,
         /// What is wrong.
         problem: String,
@@ -139,7 +139,7 @@ pub enum DataError {
         /// The table's row count.
         n_rows: usize,
     },
-    /// The CSV reader or the reject-file writer failed.
+    /// The reject-file writer failed.
     #[error("{file}: CSV error")]
     Csv {
         /// The file being read or written.

@@ -4,18 +4,24 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io::BufWriter;
+use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
 
 use crate::date::parse_date;
 use crate::error::DataError;
+use crate::excerpt::{cell_excerpt, personal_data_mask, record_excerpt};
 use crate::params::{DataValidParams, DeriveRuleKind};
 use crate::pipeline::FittedPipeline;
-use crate::schema::{ColumnSchema, Role, Schema, ValueKind, infer_column};
+use crate::records::{Read, Record, RecordReader, UnterminatedQuote};
+use crate::report::{Issue, Severity};
+use crate::schema::{ColumnSchema, Role, Schema, ValueKind, infer_column, numeric_shortfall};
 use crate::table::{Column, MISSING_BOOL, MISSING_CODE, MISSING_DAY, Table};
-use crate::text::{NOT_A_NUMBER, is_missing, parse_bool, parse_number};
+use crate::text::{
+    NOT_A_NUMBER, TOO_LARGE_FOR_F32, fits_f32, is_missing, parse_bool, parse_number,
+    parse_number_with,
+};
 
 /// Rows read before the schema is inferred.
 pub const INFERENCE_SAMPLE_ROWS: usize = 10_000;
@@ -60,10 +66,15 @@ type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 pub(crate) struct Ingested {
     pub table: Table,
     pub schema: Schema,
+    /// Physical lines of the file, the header included.
+    pub lines_read: u64,
+    /// Records (rows) read, rejected ones included.
     pub rows_read: usize,
     pub rejected: usize,
     pub duplicate_rows: usize,
     pub missing: Vec<usize>,
+    /// Findings of ingestion for the report (mostly-numeric columns read as text).
+    pub issues: Vec<Issue>,
 }
 
 enum Builder {
@@ -81,6 +92,18 @@ enum Builder {
     Skip,
 }
 
+impl Builder {
+    fn into_column(self) -> Column {
+        match self {
+            Builder::Numeric(v) => Column::Numeric(v),
+            Builder::Categorical { codes, labels, .. } => Column::Categorical { codes, labels },
+            Builder::Boolean(v) => Column::Boolean(v),
+            Builder::Date { days, .. } => Column::Date(days),
+            Builder::Skip => Column::Skipped,
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Parsed {
     Num(f64),
@@ -96,33 +119,11 @@ struct RowProblem {
     problem: String,
 }
 
-fn read_error(file: &Path, source: csv::Error) -> DataError {
-    if source.is_io_error()
-        && let csv::ErrorKind::Io(_) = source.kind()
-    {
-        return match source.into_kind() {
-            csv::ErrorKind::Io(e) => DataError::Io {
-                file: file.to_path_buf(),
-                source: e,
-            },
-            _ => DataError::Empty {
-                file: file.to_path_buf(),
-                problem: "unreadable".into(),
-            },
-        };
-    }
-    DataError::Csv {
+fn read_error(file: &Path, source: std::io::Error) -> DataError {
+    DataError::Io {
         file: file.to_path_buf(),
         source,
     }
-}
-
-fn record_text(rec: &ByteRecord, delimiter: u8) -> String {
-    let fields: Vec<String> = rec
-        .iter()
-        .map(|f| String::from_utf8_lossy(f).into_owned())
-        .collect();
-    fields.join(&char::from(delimiter).to_string())
 }
 
 struct Rejects {
@@ -131,12 +132,12 @@ struct Rejects {
 }
 
 impl Rejects {
-    fn write(&mut self, line: u64, reason: &str, rec: &ByteRecord) -> Result<(), DataError> {
+    fn write(&mut self, line: u64, reason: &str, rec: &Record) -> Result<(), DataError> {
         let line_text = line.to_string();
         let mut out = ByteRecord::new();
         out.push_field(line_text.as_bytes());
         out.push_field(reason.as_bytes());
-        for f in rec {
+        for f in rec.iter() {
             out.push_field(f);
         }
         self.writer
@@ -256,6 +257,8 @@ struct Loader<'p> {
     file: PathBuf,
     params: &'p DataValidParams,
     names: Vec<String>,
+    /// Personal-data columns, never quoted in errors.
+    masked: Vec<bool>,
     builders: Vec<Builder>,
     required: Vec<bool>,
     parsed: Vec<Parsed>,
@@ -267,12 +270,7 @@ struct Loader<'p> {
 }
 
 impl Loader<'_> {
-    fn reject_or_fail(
-        &mut self,
-        line: u64,
-        rec: &ByteRecord,
-        p: RowProblem,
-    ) -> Result<(), DataError> {
+    fn reject_or_fail(&mut self, line: u64, rec: &Record, p: RowProblem) -> Result<(), DataError> {
         match &mut self.rejects {
             Some(rejects) => {
                 let reason = format!("column `{}`: {} (value {:?})", p.column, p.problem, p.value);
@@ -290,11 +288,43 @@ impl Loader<'_> {
         }
     }
 
-    fn add(&mut self, rec: &ByteRecord, line: u64) -> Result<(), DataError> {
+    /// A quoted field that never closed: its first line is the bad record.
+    fn unterminated(&mut self, q: &UnterminatedQuote) -> Result<(), DataError> {
+        let limits = self.params.quote_limits();
+        let how = if q.at_end_of_file {
+            format!(
+                "is never closed: it runs on to the end of the file ({} lines, {} bytes)",
+                q.lines, q.bytes
+            )
+        } else {
+            format!(
+                "is still open after {} lines, {} bytes (limits: data.max_quoted_field_lines = {}, data.max_quoted_field_bytes = {})",
+                q.lines, q.bytes, limits.max_lines, limits.max_bytes
+            )
+        };
+        // The open field runs over the later columns: it is masked if any of them is.
+        let mut masked = self.masked.clone();
+        if let Some(open) = masked.get_mut(q.field) {
+            *open = self.masked.iter().skip(q.field).any(|&m| m);
+        }
+        let p = RowProblem {
+            column: self
+                .names
+                .get(q.field)
+                .cloned()
+                .unwrap_or_else(|| "*".into()),
+            value: record_excerpt(q.first_line.iter(), &masked, self.params.delimiter()),
+            problem: format!("unterminated quote: the quoted field that starts on this line {how}"),
+        };
+        self.reject_or_fail(q.line, &q.first_line, p)
+    }
+
+    fn add(&mut self, rec: &Record) -> Result<(), DataError> {
+        let line = rec.line();
         if rec.len() != self.names.len() {
             let p = RowProblem {
                 column: "*".into(),
-                value: record_text(rec, self.params.delimiter()),
+                value: record_excerpt(rec.iter(), &self.masked, self.params.delimiter()),
                 problem: format!(
                     "ragged row: {} fields, the header has {}",
                     rec.len(),
@@ -311,7 +341,8 @@ impl Loader<'_> {
     }
 
     /// Phase 1: parse every stored cell; nothing is stored yet, so a bad row leaves no trace.
-    fn parse(&mut self, rec: &ByteRecord) -> Result<(), RowProblem> {
+    fn parse(&mut self, rec: &Record) -> Result<(), RowProblem> {
+        let separator = self.params.thousands_separator();
         for (i, ((field, builder), slot)) in rec
             .iter()
             .zip(&self.builders)
@@ -320,7 +351,10 @@ impl Loader<'_> {
         {
             let problem = |value: &str, problem: String| RowProblem {
                 column: self.names.get(i).cloned().unwrap_or_default(),
-                value: value.to_string(),
+                value: cell_excerpt(
+                    value.as_bytes(),
+                    self.masked.get(i).copied().unwrap_or(false),
+                ),
                 problem,
             };
             if matches!(builder, Builder::Skip) {
@@ -339,17 +373,33 @@ impl Loader<'_> {
             }
             *slot = match builder {
                 Builder::Numeric(_) if missing => Parsed::Num(f64::NAN),
-                Builder::Numeric(_) => Parsed::Num(parse_number(text).ok_or_else(|| {
-                    problem(text, format!("{NOT_A_NUMBER} in a numeric column (set data.categorical to treat it as text)"))
-                })?),
+                Builder::Numeric(_) => {
+                    let x = parse_number_with(text, separator).ok_or_else(|| {
+                        problem(text, format!("{NOT_A_NUMBER} in a numeric column (set data.categorical to treat it as text)"))
+                    })?;
+                    if !fits_f32(x) {
+                        return Err(problem(text, TOO_LARGE_FOR_F32.into()));
+                    }
+                    Parsed::Num(x)
+                }
                 Builder::Boolean(_) if missing => Parsed::Bool(MISSING_BOOL),
-                Builder::Boolean(_) => Parsed::Bool(u8::from(
-                    parse_bool(text).ok_or_else(|| problem(text, "not a boolean (true/false, yes/no, 1/0)".into()))?,
-                )),
+                Builder::Boolean(_) => {
+                    Parsed::Bool(u8::from(parse_bool(text).ok_or_else(|| {
+                        problem(text, "not a boolean (true/false, yes/no, 1/0)".into())
+                    })?))
+                }
                 Builder::Date { .. } if missing => Parsed::Day(MISSING_DAY),
-                Builder::Date { format, .. } => Parsed::Day(parse_date(text, *format).ok_or_else(|| {
-                    problem(text, format!("not a date in the column's format {} (or YYYY-MM-DD)", format.pattern()))
-                })?),
+                Builder::Date { format, .. } => {
+                    Parsed::Day(parse_date(text, *format).ok_or_else(|| {
+                        problem(
+                            text,
+                            format!(
+                                "not a date in the column's format {} (or YYYY-MM-DD)",
+                                format.pattern()
+                            ),
+                        )
+                    })?)
+                }
                 Builder::Categorical { .. } => Parsed::Cat,
                 Builder::Skip => Parsed::Skip,
             };
@@ -357,8 +407,21 @@ impl Loader<'_> {
         Ok(())
     }
 
+    /// The stored columns as a table (the loader's bookkeeping is dropped).
+    fn into_table(self) -> Table {
+        Table {
+            columns: self
+                .builders
+                .into_iter()
+                .map(Builder::into_column)
+                .collect(),
+            names: self.names,
+            n_rows: self.n_rows,
+        }
+    }
+
     /// Phase 2: store the parsed row.
-    fn push(&mut self, rec: &ByteRecord) {
+    fn push(&mut self, rec: &Record) {
         let mut hasher = FxHasher::default();
         for (i, ((field, builder), parsed)) in rec
             .iter()
@@ -419,31 +482,32 @@ impl Loader<'_> {
 }
 
 /// Opens a CSV file and reads its header (names trimmed, BOM removed, unique and non-empty).
-fn open_csv(
-    file: &Path,
-    params: &DataValidParams,
-) -> Result<(csv::Reader<File>, Vec<String>), DataError> {
-    let handle = File::open(file).map_err(|e| DataError::Io {
-        file: file.to_path_buf(),
-        source: e,
-    })?;
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(params.delimiter())
-        .has_headers(true)
-        .flexible(true)
-        .buffer_capacity(1 << 20)
-        .from_reader(handle);
-    let header = reader
-        .byte_headers()
-        .map_err(|e| read_error(file, e))?
-        .clone();
-    if header.is_empty()
-        || (header.len() == 1 && header.get(0).is_some_and(|h| h.is_empty()) && reader.is_done())
-    {
-        return Err(DataError::Empty {
-            file: file.to_path_buf(),
-            problem: "file is empty".into(),
-        });
+fn open_csv(file: &Path, params: &DataValidParams) -> Result<(CsvReader, Vec<String>), DataError> {
+    let handle = File::open(file).map_err(|e| read_error(file, e))?;
+    let mut reader = RecordReader::new(
+        BufReader::with_capacity(1 << 20, handle),
+        params.delimiter(),
+        params.quote_limits(),
+    );
+    let mut header = Record::default();
+    match reader.read(&mut header).map_err(|e| read_error(file, e))? {
+        Read::Record => {}
+        Read::End => {
+            return Err(DataError::Empty {
+                file: file.to_path_buf(),
+                problem: "file is empty".into(),
+            });
+        }
+        Read::Unterminated(q) => {
+            return Err(DataError::BadHeader {
+                file: file.to_path_buf(),
+                problem: format!(
+                    "unterminated quote in column {} of the header (line {})",
+                    q.field + 1,
+                    q.line
+                ),
+            });
+        }
     }
     let mut names: Vec<String> = Vec::with_capacity(header.len());
     let mut seen = HashMap::new();
@@ -477,6 +541,28 @@ fn open_csv(
     Ok((reader, names))
 }
 
+type CsvReader = RecordReader<BufReader<File>>;
+
+/// One step of reading the data records.
+enum Next {
+    /// A record is in the buffer.
+    Record,
+    /// A line opens a quoted field that never closes; the lines after it come next.
+    Unterminated(UnterminatedQuote),
+}
+
+fn next_record(
+    reader: &mut CsvReader,
+    rec: &mut Record,
+    file: &Path,
+) -> Result<Option<Next>, DataError> {
+    Ok(match reader.read(rec).map_err(|e| read_error(file, e))? {
+        Read::Record => Some(Next::Record),
+        Read::Unterminated(q) => Some(Next::Unterminated(q)),
+        Read::End => None,
+    })
+}
+
 /// Read a CSV file into a typed table, inferring the schema from the first rows.
 pub(crate) fn read_csv(file: &Path, params: &DataValidParams) -> Result<Ingested, DataError> {
     let (mut reader, names) = open_csv(file, params)?;
@@ -505,20 +591,21 @@ pub(crate) fn read_csv(file: &Path, params: &DataValidParams) -> Result<Ingested
         _ => None,
     };
 
-    // Sample for inference; ragged rows are set aside and handled (error or reject) in order below.
-    let mut sample: Vec<(ByteRecord, u64)> = Vec::new();
-    let mut rec = ByteRecord::new();
+    // Sample for inference; ragged rows and unterminated quotes are set aside and handled
+    // (error or reject) in order below. Each kept record holds only its own bytes.
+    let mut sample: Vec<Next> = Vec::new();
+    let mut sample_records: Vec<Record> = Vec::new();
+    let mut rec = Record::default();
     let mut rows_read = 0usize;
-    while sample.len() < INFERENCE_SAMPLE_ROWS {
-        if !reader
-            .read_byte_record(&mut rec)
-            .map_err(|e| read_error(file, e))?
-        {
+    while sample_records.len() < INFERENCE_SAMPLE_ROWS {
+        let Some(next) = next_record(&mut reader, &mut rec, file)? else {
             break;
-        }
+        };
         rows_read += 1;
-        let line = rec.position().map_or(0, |p| p.line());
-        sample.push((rec.clone(), line));
+        if let Next::Record = next {
+            sample_records.push(rec.compact());
+        }
+        sample.push(next);
     }
     if sample.is_empty() {
         return Err(DataError::Empty {
@@ -527,17 +614,26 @@ pub(crate) fn read_csv(file: &Path, params: &DataValidParams) -> Result<Ingested
         });
     }
     let n_cols = names.len();
-    let good_rows = sample.iter().filter(|(r, _)| r.len() == n_cols).count();
+    let good_rows = sample_records.iter().filter(|r| r.len() == n_cols).count();
     let mut columns = Vec::with_capacity(n_cols);
+    let mut issues = Vec::new();
     for (i, name) in names.iter().enumerate() {
-        let values: Vec<&str> = sample
+        let (values, lines): (Vec<&str>, Vec<u64>) = sample_records
             .iter()
-            .filter(|(r, _)| r.len() == n_cols)
-            .filter_map(|(r, _)| r.get(i).and_then(|f| std::str::from_utf8(f).ok()))
-            .map(str::trim)
-            .filter(|v| !is_missing(v))
-            .collect();
-        columns.push(infer_column(name, &values, good_rows, params));
+            .filter(|r| r.len() == n_cols)
+            .filter_map(|r| Some((std::str::from_utf8(r.get(i)?).ok()?.trim(), r.line())))
+            .filter(|(v, _)| !is_missing(v))
+            .unzip();
+        let shortfall = numeric_shortfall(&values, &lines, params.thousands_separator());
+        let column = infer_column(name, &values, good_rows, params, shortfall.as_ref());
+        if let Some(short) = shortfall.filter(|_| column.kind != ValueKind::Numeric) {
+            issues.push(Issue {
+                severity: Severity::Warning,
+                column: Some(name.clone()),
+                message: short.warning(),
+            });
+        }
+        columns.push(column);
     }
     let schema = Schema {
         columns,
@@ -552,6 +648,7 @@ pub(crate) fn read_csv(file: &Path, params: &DataValidParams) -> Result<Ingested
     let mut loader = Loader {
         file: file.to_path_buf(),
         params,
+        masked: personal_data_mask(&names, params, Some(&schema)),
         builders: schema
             .columns
             .iter()
@@ -566,17 +663,25 @@ pub(crate) fn read_csv(file: &Path, params: &DataValidParams) -> Result<Ingested
         rejected: 0,
         rejects: rejects.take(),
     };
-    for (r, line) in &sample {
-        loader.add(r, *line)?;
+    let mut kept = sample_records.iter();
+    for next in &sample {
+        match next {
+            Next::Record => {
+                if let Some(r) = kept.next() {
+                    loader.add(r)?;
+                }
+            }
+            Next::Unterminated(q) => loader.unterminated(q)?,
+        }
     }
     drop(sample);
-    while reader
-        .read_byte_record(&mut rec)
-        .map_err(|e| read_error(file, e))?
-    {
+    drop(sample_records);
+    while let Some(next) = next_record(&mut reader, &mut rec, file)? {
         rows_read += 1;
-        let line = rec.position().map_or(0, |p| p.line());
-        loader.add(&rec, line)?;
+        match next {
+            Next::Record => loader.add(&rec)?,
+            Next::Unterminated(q) => loader.unterminated(&q)?,
+        }
     }
     if let Some(mut r) = loader.rejects.take() {
         r.writer.flush().map_err(|e| DataError::Io {
@@ -606,29 +711,17 @@ pub(crate) fn read_csv(file: &Path, params: &DataValidParams) -> Result<Ingested
     let duplicate_rows = hashes.len() - unique;
     drop(hashes);
 
-    let columns = loader
-        .builders
-        .into_iter()
-        .map(|b| match b {
-            Builder::Numeric(v) => Column::Numeric(v),
-            Builder::Categorical { codes, labels, .. } => Column::Categorical { codes, labels },
-            Builder::Boolean(v) => Column::Boolean(v),
-            Builder::Date { days, .. } => Column::Date(days),
-            Builder::Skip => Column::Skipped,
-        })
-        .collect();
-    let table = Table {
-        names: loader.names,
-        columns,
-        n_rows: loader.n_rows,
-    };
+    let rejected = loader.rejected;
+    let missing = std::mem::take(&mut loader.missing);
     Ok(Ingested {
-        table,
+        table: loader.into_table(),
         schema,
+        lines_read: reader.lines_read(),
         rows_read,
-        rejected: loader.rejected,
+        rejected,
         duplicate_rows,
-        missing: loader.missing,
+        missing,
+        issues,
     })
 }
 
@@ -702,6 +795,7 @@ pub fn load_records(
     let mut loader = Loader {
         file: file.to_path_buf(),
         params,
+        masked: personal_data_mask(&names, params, None),
         builders,
         names,
         required: vec![false; n_cols],
@@ -713,13 +807,16 @@ pub fn load_records(
         rejects: None,
     };
     let mut y = target.map(|_| Vec::new());
-    let mut rec = ByteRecord::new();
-    while reader
-        .read_byte_record(&mut rec)
-        .map_err(|e| read_error(file, e))?
-    {
-        let line = rec.position().map_or(0, |p| p.line());
-        loader.add(&rec, line)?;
+    let mut rec = Record::default();
+    while let Some(next) = next_record(&mut reader, &mut rec, file)? {
+        let line = rec.line();
+        match next {
+            Next::Record => loader.add(&rec)?,
+            Next::Unterminated(q) => {
+                loader.unterminated(&q)?;
+                continue;
+            }
+        }
         if let (Some(y), Some(ti), Some((t, classes))) = (&mut y, target_index, target) {
             let text = rec
                 .get(ti)
@@ -729,7 +826,7 @@ pub fn load_records(
                 file: file.to_path_buf(),
                 row: line,
                 column: t.to_string(),
-                value: text.clone(),
+                value: cell_excerpt(text.as_bytes(), false),
                 problem,
             };
             if is_missing(&text) {
@@ -756,20 +853,6 @@ pub fn load_records(
             problem: "header but no data rows".into(),
         });
     }
-    let table = Table {
-        columns: loader
-            .builders
-            .into_iter()
-            .map(|b| match b {
-                Builder::Numeric(v) => Column::Numeric(v),
-                Builder::Categorical { codes, labels, .. } => Column::Categorical { codes, labels },
-                Builder::Boolean(v) => Column::Boolean(v),
-                Builder::Date { days, .. } => Column::Date(days),
-                Builder::Skip => Column::Skipped,
-            })
-            .collect(),
-        names: loader.names,
-        n_rows: loader.n_rows,
-    };
+    let table = loader.into_table();
     Ok((table, y))
 }

@@ -50,6 +50,7 @@
 mod dataset;
 mod date;
 mod error;
+mod excerpt;
 mod generate;
 mod ingest;
 mod leakage;
@@ -57,6 +58,7 @@ mod params;
 mod pipeline;
 mod profile;
 mod raw;
+mod records;
 mod report;
 mod rng;
 mod schema;
@@ -81,7 +83,7 @@ pub use report::{
     ClassCount, ColumnReport, FeatureAuc, Issue, LeakageFinding, LeakageKind,
     REPORT_FORMAT_VERSION, Severity, TargetReport, ValidationReport,
 };
-pub use rng::Rng;
+pub use rng::{Rng, splitmix64};
 pub use schema::{ColumnSchema, Role, Schema, ValueKind};
 pub use split::{stratified_kfold, stratified_split};
 pub use table::{Column, Table};

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::date::{DateFormat, parse_date};
 use crate::error::DataError;
+use crate::records::QuoteLimits;
 
 // The derive and date-difference types are finbeh-config's own, so a `[data]` table means the
 // same thing whether finbeh-config or `DataParams::from_toml_str` read it.
@@ -199,6 +200,22 @@ impl DataParams {
                 "lenient mode needs a reject file, so that no row is dropped silently",
             ));
         }
+        for (field, value) in [
+            ("max_quoted_field_lines", self.max_quoted_field_lines),
+            ("max_quoted_field_bytes", self.max_quoted_field_bytes),
+        ] {
+            if value == 0 {
+                return Err(invalid(field, "must be at least 1"));
+            }
+        }
+        if let Some(separator) = self.thousands_separator
+            && let Some(problem) = finbeh_config::thousands_separator_problem(separator)
+        {
+            return Err(invalid(
+                "thousands_separator",
+                format!("{separator:?} {problem}"),
+            ));
+        }
         let delimiter = self.delimiter as u8;
         Ok(DataValidParams {
             params: self,
@@ -253,6 +270,17 @@ impl DataValidParams {
     /// Leakage AUC threshold.
     pub fn leakage_auc_threshold(&self) -> f64 {
         self.params.leakage_auc_threshold
+    }
+    /// How far a quoted field may run on before it is an unterminated quote.
+    pub(crate) fn quote_limits(&self) -> QuoteLimits {
+        QuoteLimits {
+            max_lines: self.params.max_quoted_field_lines,
+            max_bytes: self.params.max_quoted_field_bytes,
+        }
+    }
+    /// The thousands separator accepted in numbers, if any.
+    pub fn thousands_separator(&self) -> Option<char> {
+        self.params.thousands_separator
     }
 }
 

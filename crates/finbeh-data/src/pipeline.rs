@@ -9,7 +9,10 @@ use crate::params::DataValidParams;
 use crate::raw::{ColumnKind, InputColumn, RawValue};
 use crate::schema::{Role, Schema, ValueKind};
 use crate::table::{Column, MISSING_BOOL, MISSING_CODE, MISSING_DAY, Table};
-use crate::text::{NOT_A_NUMBER, canonical_number, is_missing, parse_bool, parse_number};
+use crate::text::{
+    NOT_A_NUMBER, TOO_LARGE_FOR_F32, canonical_number, fits_f32, is_missing, parse_bool,
+    parse_number,
+};
 
 /// Version of the serialized [`FittedPipeline`] layout; bumped on any incompatible change.
 pub const PIPELINE_FORMAT_VERSION: u32 = 1;
@@ -298,14 +301,19 @@ fn bad(column: &str, value: &RawValue<'_>, problem: impl Into<String>) -> DataEr
 }
 
 fn raw_number(column: &str, v: &RawValue<'_>) -> Result<f64, DataError> {
-    match v {
-        RawValue::Missing => Ok(f64::NAN),
-        RawValue::Number(x) if x.is_finite() => Ok(*x),
-        RawValue::Number(_) => Err(bad(column, v, "not a finite number")),
-        RawValue::Bool(b) => Ok(f64::from(u8::from(*b))),
-        RawValue::Text(t) if is_missing(t) => Ok(f64::NAN),
+    let x = match v {
+        RawValue::Missing => f64::NAN,
+        RawValue::Number(x) if x.is_finite() => *x,
+        RawValue::Number(_) => return Err(bad(column, v, "not a finite number")),
+        RawValue::Bool(b) => f64::from(u8::from(*b)),
+        RawValue::Text(t) if is_missing(t) => f64::NAN,
         RawValue::Text(t) => parse_number(t)
-            .ok_or_else(|| bad(column, v, format!("{NOT_A_NUMBER} in a numeric column"))),
+            .ok_or_else(|| bad(column, v, format!("{NOT_A_NUMBER} in a numeric column")))?,
+    };
+    if fits_f32(x) {
+        Ok(x)
+    } else {
+        Err(bad(column, v, TOO_LARGE_FOR_F32))
     }
 }
 

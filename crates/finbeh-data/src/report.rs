@@ -7,8 +7,8 @@ use serde::Serialize;
 use crate::error::DataError;
 use crate::schema::{Role, ValueKind};
 
-/// Version of the serialized [`ValidationReport`] layout.
-pub const REPORT_FORMAT_VERSION: u32 = 1;
+/// Version of the serialized [`ValidationReport`] layout (2 added `lines_read`).
+pub const REPORT_FORMAT_VERSION: u32 = 2;
 
 /// How serious an [`Issue`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -119,7 +119,9 @@ pub struct ValidationReport {
     pub format_version: u32,
     /// The data file.
     pub file: String,
-    /// Data records in the file (header excluded).
+    /// Physical lines in the file, the header included (a record may span several lines).
+    pub lines_read: u64,
+    /// Data records in the file (header excluded), rejected ones included.
     pub rows_read: usize,
     /// Records loaded.
     pub rows_loaded: usize,
@@ -174,7 +176,8 @@ impl fmt::Display for ValidationReport {
         writeln!(f, "Validation report for {}", self.file)?;
         writeln!(
             f,
-            "  rows read: {}, loaded: {}, rejected: {}{}; columns: {}; duplicate rows: {}",
+            "  lines: {}, rows read: {}, loaded: {}, rejected: {}{}; columns: {}; duplicate rows: {}",
+            self.lines_read,
             self.rows_read,
             self.rows_loaded,
             self.rows_rejected,

@@ -5,9 +5,10 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::date::{DateFormat, best_format};
+use crate::excerpt::cell_excerpt;
 use crate::params::DataValidParams;
 use crate::raw::ColumnKind;
-use crate::text::{is_bool_word, parse_number};
+use crate::text::{is_bool_word, parse_number_with};
 
 /// What a column's values look like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,12 +173,79 @@ fn looks_like_email(v: &str) -> bool {
         .is_some_and(|(a, b)| !a.is_empty() && b.contains('.') && !v.contains(' '))
 }
 
+/// Values in the inference sample that stop a mostly-numeric column from being numeric.
+#[derive(Debug, Clone)]
+pub(crate) struct NumericShortfall {
+    numbers: usize,
+    values: usize,
+    /// The first few values that are not numbers, with their lines.
+    examples: Vec<(String, u64)>,
+}
+
+impl NumericShortfall {
+    fn summary(&self) -> String {
+        let examples: Vec<String> = self
+            .examples
+            .iter()
+            .map(|(v, line)| format!("{v:?} (line {line})"))
+            .collect();
+        format!(
+            "mostly numeric: {} of {} sample values are numbers, {} are not, e.g. {}",
+            self.numbers,
+            self.values,
+            self.values.saturating_sub(self.numbers),
+            examples.join(", ")
+        )
+    }
+
+    /// The report's warning: what was found and what to do.
+    pub(crate) fn warning(&self) -> String {
+        format!(
+            "{}; the column is not used as a number. Fix those values, set data.thousands_separator if they use one, or list the column in data.numeric to make each bad value a located error (a rejected row in lenient mode)",
+            self.summary()
+        )
+    }
+}
+
+/// Examples quoted in a [`NumericShortfall`].
+const SHORTFALL_EXAMPLES: usize = 3;
+
+/// A few stray values (at most 1 % of a sample of 100 or more) do not change a column's kind.
+fn tolerated(n_values: usize) -> usize {
+    if n_values >= 100 { n_values / 100 } else { 0 }
+}
+
+/// At least half the (non-missing) sample values are numbers, but too few for a numeric column.
+/// `lines[i]` is the file line of `values[i]`.
+pub(crate) fn numeric_shortfall(
+    values: &[&str],
+    lines: &[u64],
+    separator: Option<char>,
+) -> Option<NumericShortfall> {
+    let mut numbers = 0usize;
+    let mut examples = Vec::new();
+    for (v, line) in values.iter().zip(lines) {
+        if parse_number_with(v, separator).is_some() {
+            numbers += 1;
+        } else if examples.len() < SHORTFALL_EXAMPLES {
+            examples.push((cell_excerpt(v.as_bytes(), false), *line));
+        }
+    }
+    let numeric = numbers + tolerated(values.len()) >= values.len();
+    (!numeric && numbers * 2 >= values.len()).then_some(NumericShortfall {
+        numbers,
+        values: values.len(),
+        examples,
+    })
+}
+
 /// Infer one column from its non-missing sample values (trimmed).
 pub(crate) fn infer_column(
     name: &str,
     values: &[&str],
     sample_rows: usize,
     params: &DataValidParams,
+    shortfall: Option<&NumericShortfall>,
 ) -> ColumnSchema {
     let p = params.params();
     let listed = |list: &Vec<String>| list.iter().any(|c| c == name);
@@ -192,7 +260,14 @@ pub(crate) fn infer_column(
     };
 
     let is_target = params.target() == Some(name);
-    let detected = infer_kind(values, distinct, max_card);
+    let separator = params.thousands_separator();
+    let detected = infer_kind(values, distinct, max_card, separator);
+    let detected = match shortfall {
+        Some(short) if detected.0 != ValueKind::Numeric => {
+            (detected.0, format!("{}; {}", detected.1, short.summary()))
+        }
+        _ => detected,
+    };
 
     // 1. Explicit kind overrides: the user wants this column as a feature of that kind.
     let forced = if listed(&p.numeric) {
@@ -251,7 +326,7 @@ pub(crate) fn infer_column(
         let integers = kind == ValueKind::Numeric
             && values
                 .iter()
-                .all(|v| parse_number(v).is_some_and(|x| x.fract() == 0.0));
+                .all(|v| parse_number_with(v, separator).is_some_and(|x| x.fract() == 0.0));
         if values.len() >= 50
             && distinct == values.len()
             && (integers || matches!(kind, ValueKind::Text | ValueKind::Categorical))
@@ -280,18 +355,22 @@ pub(crate) fn infer_column(
     }
 }
 
-fn infer_kind(values: &[&str], distinct: usize, max_card: usize) -> (ValueKind, String) {
+fn infer_kind(
+    values: &[&str],
+    distinct: usize,
+    max_card: usize,
+    separator: Option<char>,
+) -> (ValueKind, String) {
     if values.is_empty() {
         return (ValueKind::Empty, "no values in the inference sample".into());
     }
-    // A few stray values (at most 1 % of a sample of 100 or more) do not change the kind: they
-    // are reported as bad rows, which is more useful than silently turning a column into text.
-    let tolerated = if values.len() >= 100 {
-        values.len() / 100
-    } else {
-        0
-    };
-    let numbers = values.iter().filter(|v| parse_number(v).is_some()).count();
+    // Stray values are reported as bad rows, which is more useful than silently turning a
+    // column into text.
+    let tolerated = tolerated(values.len());
+    let numbers = values
+        .iter()
+        .filter(|v| parse_number_with(v, separator).is_some())
+        .count();
     if numbers + tolerated >= values.len() {
         let how = if numbers == values.len() {
             "every value"

@@ -26,6 +26,43 @@ pub fn parse_number(text: &str) -> Option<f64> {
     t.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
+/// [`parse_number`], also accepting `separator` between groups of three digits of the integer
+/// part (`1,234.5` with `Some(',')`; `12,34` is not a number).
+pub fn parse_number_with(text: &str, separator: Option<char>) -> Option<f64> {
+    let t = text.trim();
+    match separator {
+        Some(sep) if t.contains(sep) => parse_number(&without_separators(t, sep)?),
+        _ => parse_number(t),
+    }
+}
+
+fn without_separators(t: &str, sep: char) -> Option<String> {
+    let unsigned = t.trim_start_matches(['-', '+']);
+    let sign = t.get(..t.len() - unsigned.len())?;
+    let int_end = unsigned
+        .find(|c: char| c != sep && !c.is_ascii_digit())
+        .unwrap_or(unsigned.len());
+    let (int_part, rest) = unsigned.split_at(int_end);
+    if rest.contains(sep) {
+        return None;
+    }
+    let mut groups = int_part.split(sep);
+    let first = groups.next()?;
+    if first.is_empty() || first.len() > 3 || groups.any(|g| g.len() != 3) {
+        return None;
+    }
+    Some(format!("{sign}{}{rest}", int_part.replace(sep, "")))
+}
+
+/// Why a number cannot be a feature: the model's features are 32-bit floats.
+pub const TOO_LARGE_FOR_F32: &str =
+    "too large for the model's 32-bit float features (the magnitude must be at most 3.4e38)";
+
+/// True when `x` is finite as an `f32` feature (NaN, the missing value, passes).
+pub fn fits_f32(x: f64) -> bool {
+    x.is_nan() || x.abs() <= f64::from(f32::MAX)
+}
+
 /// A boolean spelled `true/false`, `yes/no`, `y/n`, `t/f` (any case) or `1/0`.
 pub fn parse_bool(text: &str) -> Option<bool> {
     let t = text.trim();
@@ -84,6 +121,22 @@ mod tests {
         assert_eq!(parse_number("NaN"), None);
         assert_eq!(parse_number("1e400"), None);
         assert_eq!(parse_number("abc"), None);
+    }
+
+    #[test]
+    fn thousands_separators_and_f32_range() {
+        assert_eq!(parse_number_with("1,234.5", Some(',')), Some(1234.5));
+        assert_eq!(
+            parse_number_with("-12,345,678", Some(',')),
+            Some(-12_345_678.0)
+        );
+        assert_eq!(parse_number_with("1 234", Some(' ')), Some(1234.0));
+        assert_eq!(parse_number_with("1,234.5", None), None);
+        for bad in ["12,34", ",123", "1,2345", "1,234.5,6", "1,,234"] {
+            assert_eq!(parse_number_with(bad, Some(',')), None, "{bad}");
+        }
+        assert!(fits_f32(3.0e38) && fits_f32(-3.0e38) && fits_f32(f64::NAN));
+        assert!(!fits_f32(1e39) && !fits_f32(-1e308));
     }
 
     #[test]

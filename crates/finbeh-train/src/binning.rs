@@ -6,7 +6,7 @@
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
-use crate::rng::Rng;
+use finbeh_data::Rng;
 
 /// Above this many rows, edges are computed from a seeded row sample (like LightGBM's
 /// `bin_construct_sample_cnt`): quantiles of 200k values are as good as of 1M, at a fifth the sort.

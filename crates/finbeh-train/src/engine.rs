@@ -637,7 +637,7 @@ mod tests {
         k: usize,
         grid: u64,
     ) -> PreorderTree {
-        let mut next = || crate::rng::splitmix64(state);
+        let mut next = || finbeh_data::splitmix64(state);
         let mut nodes = Vec::new();
         let mut leaf_values = Vec::new();
         let mut stack = vec![0u32];
@@ -672,7 +672,7 @@ mod tests {
         // Grid values (often equal to thresholds), values beyond them and in between.
         let n = 300;
         let rows: Vec<f32> = (0..n * nf)
-            .map(|_| (crate::rng::splitmix64(&mut state) % 26) as f32 / 4.0 - 3.0 + 0.0)
+            .map(|_| (finbeh_data::splitmix64(&mut state) % 26) as f32 / 4.0 - 3.0 + 0.0)
             .collect();
         let mut batch = vec![0.0; n * k];
         forest.accumulate_rows(&rows, &mut batch);
@@ -713,7 +713,7 @@ mod tests {
         assert!(compiled.n_tests > 4096, "{} tests", compiled.n_tests);
         for n in [1, 15, 16, 17, 63, 64, 65, 200] {
             let rows: Vec<f32> = (0..n * nf)
-                .map(|_| (crate::rng::splitmix64(&mut state) % 250) as f32 / 4.0 - 3.0)
+                .map(|_| (finbeh_data::splitmix64(&mut state) % 250) as f32 / 4.0 - 3.0)
                 .collect();
             let mut batch = vec![0.0; n * k];
             forest.accumulate_rows(&rows, &mut batch);
@@ -748,7 +748,7 @@ mod tests {
         // Whole blocks, so the first forest leaves full masks behind.
         let n = 128;
         let rows: Vec<f32> = (0..n * 8)
-            .map(|_| (crate::rng::splitmix64(&mut state) % 220) as f32 / 4.0 - 3.0)
+            .map(|_| (finbeh_data::splitmix64(&mut state) % 220) as f32 / 4.0 - 3.0)
             .collect();
         for forest in [&big, &small, &big, &small] {
             let mut batch = vec![0.0; n];

@@ -13,8 +13,8 @@ use crate::engine::FlatForest;
 use crate::error::{Result, TrainError};
 use crate::metrics;
 use crate::params::{ClassWeight, RandomForestValidParams};
-use crate::rng::Rng;
 use crate::tree::{self, LEAF, TreeConfig};
+use finbeh_data::Rng;
 
 /// Rows per parallel prediction task.
 const PREDICT_CHUNK: usize = 1024;

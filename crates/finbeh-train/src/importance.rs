@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, TrainError};
 use crate::forest::RandomForest;
 use crate::metrics;
-use crate::rng::Rng;
+use finbeh_data::Rng;
 
 /// What a permutation is scored by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

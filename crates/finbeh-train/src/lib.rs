@@ -51,7 +51,6 @@ mod job;
 mod linfa_impl;
 mod metrics;
 mod params;
-mod rng;
 mod search;
 mod settings;
 mod tree;

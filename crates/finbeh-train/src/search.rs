@@ -9,7 +9,7 @@ use crate::error::{Result, TrainError};
 use crate::forest::RandomForest;
 use crate::metrics;
 use crate::params::{ClassWeight, RandomForestParams, RandomForestValidParams};
-use crate::rng::Rng;
+use finbeh_data::Rng;
 
 /// Train/test row indices of one fold.
 pub type Fold = (Vec<usize>, Vec<usize>);
@@ -337,7 +337,7 @@ pub fn random_search(
     check_folds(folds, x.nrows())?;
     let started = Instant::now();
     let budget = params.time_budget_seconds.map(Duration::from_secs_f64);
-    let mut rng = Rng::new(params.seed);
+    let mut rng = Rng::seed_from_u64(params.seed);
     let mut trials: Vec<Trial> = Vec::with_capacity(params.n_iter);
     let mut stopped_by_time_budget = false;
     for index in 0..params.n_iter {

@@ -8,7 +8,7 @@
 
 use crate::binning::BinnedMatrix;
 use crate::params::Criterion;
-use crate::rng::Rng;
+use finbeh_data::Rng;
 
 /// Impurities at or below this are pure (scikit-learn's EPSILON test).
 const PURE_EPSILON: f64 = f64::EPSILON;
