@@ -317,9 +317,18 @@ mod tests {
         assert_eq!(schema.kind_at(&path("serve.port")), Some(Kind::Integer));
         assert_eq!(schema.kind_at(&path("serve.primary_key")), Some(Kind::Text));
         assert_eq!(schema.kind_at(&path("data.id")), Some(Kind::TextList));
-        assert_eq!(schema.kind_at(&path("data.date_differences")), Some(Kind::TableList));
-        assert_eq!(schema.kind_at(&path("data.derive.Any.value")), Some(Kind::NumberOrText));
-        assert_eq!(schema.kind_at(&path("model.threshold.value")), Some(Kind::Float));
+        assert_eq!(
+            schema.kind_at(&path("data.date_differences")),
+            Some(Kind::TableList)
+        );
+        assert_eq!(
+            schema.kind_at(&path("data.derive.Any.value")),
+            Some(Kind::NumberOrText)
+        );
+        assert_eq!(
+            schema.kind_at(&path("model.threshold.value")),
+            Some(Kind::Float)
+        );
         assert_eq!(schema.kind_at(&path("serve.nope")), None);
     }
 }

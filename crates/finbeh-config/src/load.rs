@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use config::{Config, ConfigBuilder, File, FileFormat, Map, Source, Value, ValueKind};
 use config::builder::DefaultState;
+use config::{Config, ConfigBuilder, File, FileFormat, Map, Source, Value, ValueKind};
 
 use crate::error::ConfigError;
 use crate::kinds::Schema;
@@ -121,7 +121,9 @@ impl Loader {
         for (table, tag) in TAGGED_TABLES {
             let path = format!("{table}.{tag}");
             let chosen = lookup(&user, &path).map(|value| &value.kind);
-            if chosen.is_some_and(|chosen| lookup(&defaults, &path).map(|d| &d.kind) != Some(chosen)) {
+            if chosen
+                .is_some_and(|chosen| lookup(&defaults, &path).map(|d| &d.kind) != Some(chosen))
+            {
                 remove_path(&mut defaults, table);
             }
         }
@@ -238,7 +240,10 @@ fn insert_path(tree: &mut Map<String, Value>, path: &[String], value: Value) {
 /// Deserializes the merged tree. Serde stops at the first type error, so each time one is hit it
 /// is recorded and the offending key removed (falling back to its default) before retrying; the
 /// result is then validated and all problems are reported together.
-fn deserialize_all(mut tree: Value, mut problems: Vec<Problem>) -> Result<ValidSettings, ConfigError> {
+fn deserialize_all(
+    mut tree: Value,
+    mut problems: Vec<Problem>,
+) -> Result<ValidSettings, ConfigError> {
     let mut last_removed = String::new();
     for _ in 0..MAX_TYPE_PROBLEMS {
         match tree.clone().try_deserialize::<Settings>() {

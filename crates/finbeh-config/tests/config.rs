@@ -187,14 +187,46 @@ fn environment_values_follow_one_parse_rule_per_type() {
     assert_eq!(ok.data().id, ["A", " B"]);
 
     for (var, text, expected) in [
-        ("FINBEH__MODEL__BOOTSTRAP", "TRUE", "expected a boolean: true or false"),
-        ("FINBEH__MODEL__BOOTSTRAP", "1", "expected a boolean: true or false"),
-        ("FINBEH__DATA__LENIENT", "yes", "expected a boolean: true or false"),
-        ("FINBEH__SERVE__PORT", "80.0", "expected an integer such as 8080"),
-        ("FINBEH__SERVE__PORT", "8e3", "expected an integer such as 8080"),
-        ("FINBEH__SERVE__PORT", " 80", "expected an integer such as 8080"),
-        ("FINBEH__SERVE__REQUEST_TIMEOUT_MS", "1.5", "expected an integer such as 8080"),
-        ("FINBEH__MODEL__TEST_SIZE", "a quarter", "expected a number such as 0.25"),
+        (
+            "FINBEH__MODEL__BOOTSTRAP",
+            "TRUE",
+            "expected a boolean: true or false",
+        ),
+        (
+            "FINBEH__MODEL__BOOTSTRAP",
+            "1",
+            "expected a boolean: true or false",
+        ),
+        (
+            "FINBEH__DATA__LENIENT",
+            "yes",
+            "expected a boolean: true or false",
+        ),
+        (
+            "FINBEH__SERVE__PORT",
+            "80.0",
+            "expected an integer such as 8080",
+        ),
+        (
+            "FINBEH__SERVE__PORT",
+            "8e3",
+            "expected an integer such as 8080",
+        ),
+        (
+            "FINBEH__SERVE__PORT",
+            " 80",
+            "expected an integer such as 8080",
+        ),
+        (
+            "FINBEH__SERVE__REQUEST_TIMEOUT_MS",
+            "1.5",
+            "expected an integer such as 8080",
+        ),
+        (
+            "FINBEH__MODEL__TEST_SIZE",
+            "a quarter",
+            "expected a number such as 0.25",
+        ),
     ] {
         let found = problems("", &[(var, text)]);
         assert_eq!(found.len(), 1, "{var}={text}: {found:#?}");
@@ -216,11 +248,27 @@ fn environment_values_follow_one_parse_rule_per_type() {
 
 #[test]
 fn host_is_an_ip_address_or_a_host_name() {
-    for good in ["127.0.0.1", "0.0.0.0", "::1", "localhost", "api-1.example.com", "host."] {
+    for good in [
+        "127.0.0.1",
+        "0.0.0.0",
+        "::1",
+        "localhost",
+        "api-1.example.com",
+        "host.",
+    ] {
         let settings = load(&format!("[serve]\nhost = {good:?}\n"), &[]);
         assert!(settings.is_ok(), "{good}: {settings:?}");
     }
-    for bad in ["127", "1.2.3", "", "bad host", "-x.example", "x_y", "a..b", "300.1.1.1"] {
+    for bad in [
+        "127",
+        "1.2.3",
+        "",
+        "bad host",
+        "-x.example",
+        "x_y",
+        "a..b",
+        "300.1.1.1",
+    ] {
         let found = problems(&format!("[serve]\nhost = {bad:?}\n"), &[]);
         assert_eq!(found.len(), 1, "{bad}: {found:#?}");
         assert_eq!(found[0].key, "serve.host");
@@ -246,10 +294,19 @@ fn partial_tables_merge_with_the_defaults() {
     .unwrap();
     let defaults = Settings::default().deploy;
     assert_eq!(settings.deploy().local.blue_port, 6001);
-    assert_eq!(settings.deploy().local.green_port, defaults.local.green_port);
-    assert_eq!(settings.deploy().local.registry_dir, defaults.local.registry_dir);
+    assert_eq!(
+        settings.deploy().local.green_port,
+        defaults.local.green_port
+    );
+    assert_eq!(
+        settings.deploy().local.registry_dir,
+        defaults.local.registry_dir
+    );
     assert_eq!(settings.deploy().azure.region, "westeurope");
-    assert_eq!(settings.deploy().azure.endpoint_name, defaults.azure.endpoint_name);
+    assert_eq!(
+        settings.deploy().azure.endpoint_name,
+        defaults.azure.endpoint_name
+    );
 
     // A different rule does not inherit the default rule's value.
     let settings = load("", &[("FINBEH__MODEL__THRESHOLD__RULE", "best_f1")]).unwrap();

@@ -16,7 +16,9 @@ use sha2::{Digest, Sha256};
 use crate::error::{Result, TrainError};
 use crate::forest::{OobScore, RandomForest, argmax};
 use crate::importance::PermutationImportances;
-use crate::metrics::{EvaluationReport, ThresholdRule};
+use finbeh_config::ThresholdRule;
+
+use crate::metrics::EvaluationReport;
 use crate::params::RandomForestValidParams;
 
 /// Version of the artifact format (semver). Readers accept every `1.x.y`; a newer major is refused.
@@ -62,6 +64,7 @@ pub struct DecisionThreshold {
     /// Predict the positive class when P(positive) >= `value`.
     pub value: f64,
     /// The configured rule.
+    #[serde(with = "crate::threshold_wire")]
     pub rule: ThresholdRule,
     /// Which predictions the rule was applied to (never the test rows).
     pub chosen_on: String,

@@ -64,7 +64,7 @@ fn small_artifact() -> ModelArtifact {
         classes: data.classes.clone(),
         threshold: Some(DecisionThreshold {
             value: 0.5,
-            rule: ThresholdRule::Fixed(0.5),
+            rule: ThresholdRule::Fixed { value: 0.5 },
             chosen_on: "fixed".into(),
         }),
         ignored_columns: Vec::new(),
