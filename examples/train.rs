@@ -104,6 +104,11 @@ fn try_main() -> anyhow::Result<bool> {
         s.roc_auc,
         s.accuracy
     );
+    let metadata = outcome.artifact.metadata();
+    println!("the model scores the {}", metadata.probability_meaning());
+    for warning in metadata.evaluation_warnings() {
+        println!("WARNING: {warning}");
+    }
     println!(
         "{}",
         serde_json::json!({

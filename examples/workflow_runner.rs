@@ -101,6 +101,11 @@ fn try_main() -> anyhow::Result<bool> {
             None => "multi-class: argmax decision".to_string(),
         }
     );
+    let metadata = outcome.artifact.metadata();
+    println!("  the model scores the {}", metadata.probability_meaning());
+    for warning in metadata.evaluation_warnings() {
+        println!("  WARNING: {warning}");
+    }
 
     let out_dir = &settings.model().output_dir;
     std::fs::create_dir_all(out_dir)?;

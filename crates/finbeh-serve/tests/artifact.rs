@@ -260,6 +260,10 @@ async fn swagger_lists_the_artifacts_input_columns_and_types() {
     let artifact = artifact();
     let (app, _state) = served();
     let swagger = send(&app, get("/swagger.json")).await.json();
+    assert_eq!(
+        swagger["components"]["schemas"]["ScoreResponse"]["properties"]["probabilities"]["description"],
+        "Per row, the probability that Anomaly = -1 (the positive class)."
+    );
     let record = &swagger["components"]["schemas"]["Record"];
     let properties = record["properties"].as_object().unwrap();
     let names: Vec<&String> = properties.keys().collect();

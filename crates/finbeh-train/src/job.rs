@@ -343,6 +343,7 @@ impl TrainingJob<'_> {
             model_name: model.name.clone(),
             model_version: model.version.clone(),
             classes: dataset.classes.clone(),
+            target: self.data_params.target().map(str::to_owned),
             threshold,
             ignored_columns: dataset
                 .schema

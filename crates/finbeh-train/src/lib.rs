@@ -56,6 +56,7 @@ mod search;
 mod settings;
 mod threshold_wire;
 mod tree;
+mod verdict;
 
 pub use artifact::{
     ARTIFACT_EXTENSION, ARTIFACT_FORMAT_VERSION, ARTIFACT_MAGIC, ArtifactMetadata, ArtifactParts,
@@ -80,3 +81,4 @@ pub use search::{
     CrossValidationReport, Fold, FoldScore, IntRange, RandomSearchParams, RandomSearchValidParams,
     SearchReport, SearchSpace, Trial, cross_validate, random_search,
 };
+pub use verdict::ONE_CLASS_SHARE;
