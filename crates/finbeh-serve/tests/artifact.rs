@@ -138,7 +138,8 @@ async fn every_request_form_reproduces_the_golden_set_bit_for_bit() {
             json["model"],
             json!({"name": "bank-anomaly", "version": "3"})
         );
-        // Binary labels "-1"/"1" come back as numbers, decided at the artifact's threshold.
+        // Binary labels "-1"/"1" come back as numbers, decided at the artifact's threshold on
+        // P(Anomaly = -1), the positive (minority) class.
         let threshold = artifact.threshold().unwrap();
         for (prediction, p) in json["predictions"]
             .as_array()
@@ -146,7 +147,7 @@ async fn every_request_form_reproduces_the_golden_set_bit_for_bit() {
             .iter()
             .zip(&expected)
         {
-            assert_eq!(prediction, &json!(if *p >= threshold { 1 } else { -1 }));
+            assert_eq!(prediction, &json!(if *p >= threshold { -1 } else { 1 }));
         }
     }
     // One bare record.
