@@ -102,8 +102,12 @@ fn try_main() -> anyhow::Result<()> {
         println!("WARNING:   {warning}");
     }
     if let Some(s) = &m.search {
+        let auc_name = m
+            .evaluation
+            .as_ref()
+            .map_or("ROC AUC", |e| e.roc_auc_name());
         println!(
-            "search:    {} of {} trials, best {}-fold CV ROC AUC {:.4} ± {:.4}",
+            "search:    {} of {} trials, best {}-fold CV {auc_name} {:.4} ± {:.4}",
             s.trials_run, s.iterations, s.cv_folds, s.best_mean_roc_auc, s.best_std_roc_auc
         );
         let p = &s.best_params;
