@@ -50,6 +50,7 @@ fn try_main() -> anyhow::Result<()> {
         m.classes.join(", "),
         m.positive_class.as_deref().unwrap_or("none: multi-class")
     );
+    println!("scores:    {}", m.probability_meaning());
     match &m.threshold {
         Some(t) => println!(
             "threshold: {} (rule {:?}; {})",
@@ -72,8 +73,12 @@ fn try_main() -> anyhow::Result<()> {
     println!("inputs:    {} raw columns", m.input_columns.len());
     if let Some(e) = &m.evaluation {
         println!(
-            "metrics:   ROC AUC {:.4}, accuracy {:.4}, log loss {:.4}, macro F1 {:.4}",
-            e.roc_auc, e.accuracy, e.log_loss, e.macro_f1
+            "metrics:   {} {:.4}, accuracy {:.4}, log loss {:.4}, macro F1 {:.4}",
+            e.roc_auc_name(),
+            e.roc_auc,
+            e.accuracy,
+            e.log_loss,
+            e.macro_f1
         );
         if let Some(b) = &e.binary {
             println!(
@@ -81,10 +86,28 @@ fn try_main() -> anyhow::Result<()> {
                 b.precision, b.recall, b.f1, b.pr_auc, b.brier_score
             );
         }
+        let predicted: Vec<String> = m
+            .classes
+            .iter()
+            .zip(e.predicted_counts())
+            .map(|(class, n)| format!("{class} x {n}"))
+            .collect();
+        println!(
+            "predicted: {} of {} evaluation rows",
+            predicted.join(", "),
+            e.n_samples
+        );
+    }
+    for warning in m.evaluation_warnings() {
+        println!("WARNING:   {warning}");
     }
     if let Some(s) = &m.search {
+        let auc_name = m
+            .evaluation
+            .as_ref()
+            .map_or("ROC AUC", |e| e.roc_auc_name());
         println!(
-            "search:    {} of {} trials, best {}-fold CV ROC AUC {:.4} ± {:.4}",
+            "search:    {} of {} trials, best {}-fold CV {auc_name} {:.4} ± {:.4}",
             s.trials_run, s.iterations, s.cv_folds, s.best_mean_roc_auc, s.best_std_roc_auc
         );
         let p = &s.best_params;

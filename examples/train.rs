@@ -95,15 +95,24 @@ fn try_main() -> anyhow::Result<bool> {
         serde_json::to_vec_pretty(&report)?,
     )?;
     let s = &outcome.summary;
+    let metadata = outcome.artifact.metadata();
     println!(
-        "trained {} trees on {} rows x {} features in {:.2}s; test ROC AUC {:.4}, accuracy {:.4}",
+        "trained {} trees on {} rows x {} features in {:.2}s; test {} {:.4}, accuracy {:.4}",
         outcome.artifact.forest().n_trees(),
         s.rows,
         s.features,
         s.fit_seconds,
+        metadata
+            .evaluation
+            .as_ref()
+            .map_or("ROC AUC", |e| e.roc_auc_name()),
         s.roc_auc,
         s.accuracy
     );
+    println!("the model scores the {}", metadata.probability_meaning());
+    for warning in metadata.evaluation_warnings() {
+        println!("WARNING: {warning}");
+    }
     println!(
         "{}",
         serde_json::json!({

@@ -91,9 +91,14 @@ fn try_main() -> anyhow::Result<bool> {
         "stage train: {} rows x {} features, fit {:.2}s",
         s.rows, s.features, s.fit_seconds
     );
+    let metadata = outcome.artifact.metadata();
     println!(
-        "stage evaluate: {} held-out rows, ROC AUC {:.4}, accuracy {:.4}, {}",
+        "stage evaluate: {} held-out rows, {} {:.4}, accuracy {:.4}, {}",
         s.test_rows,
+        metadata
+            .evaluation
+            .as_ref()
+            .map_or("ROC AUC", |e| e.roc_auc_name()),
         s.roc_auc,
         s.accuracy,
         match s.threshold {
@@ -101,6 +106,10 @@ fn try_main() -> anyhow::Result<bool> {
             None => "multi-class: argmax decision".to_string(),
         }
     );
+    println!("  the model scores the {}", metadata.probability_meaning());
+    for warning in metadata.evaluation_warnings() {
+        println!("  WARNING: {warning}");
+    }
 
     let out_dir = &settings.model().output_dir;
     std::fs::create_dir_all(out_dir)?;

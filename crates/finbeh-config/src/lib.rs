@@ -8,6 +8,21 @@
 //! 3. `AZURE_SUBSCRIPTION_ID`, `AZURE_RESOURCE_GROUP`, `AZURE_WORKSPACE_NAME`,
 //! 4. `FINBEH__SECTION__KEY` variables (nested with `__`, e.g. `FINBEH__DEPLOY__AZURE__REGION`).
 //!
+//! Tables merge key by key, so a partial table keeps the defaults it leaves out
+//! (`[model.threshold]` with only `value = 0.3` is the `fixed` rule at 0.3; a different `rule`
+//! inherits nothing). Types are strict: a value of the wrong TOML type is a problem, never
+//! converted (`request_timeout_ms = 1.5`, `host = 127`, `include_pii = "on"`). Environment values
+//! are text, parsed by the type of their key:
+//!
+//! * boolean: exactly `true` or `false`;
+//! * integer: decimal digits with an optional sign, no fraction, no exponent (`8080`);
+//! * number: any decimal or exponent form Rust's `f64` parser reads (`0.25`, `1e-3`, `1`);
+//! * string: the text as it is (`FINBEH__MODEL__VERSION=007` is `"007"`);
+//! * list of strings: split at commas, nothing trimmed;
+//! * `data.derive.*.value` (number or string): a number when the text reads as one, else text.
+//!
+//! An empty `FINBEH__…` variable is an error (unset it to keep the value).
+//!
 //! Loading ends with validation, linfa style: [`Settings::check`] turns the raw [`Settings`]
 //! into [`ValidSettings`], which the rest of finbeh takes. Every problem is reported at once, each
 //! naming the key, the bad value and what was expected ([`Problem`]). Unknown keys are errors.
@@ -36,6 +51,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod kinds;
 mod load;
 mod logging;
 mod secret;

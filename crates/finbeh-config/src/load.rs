@@ -3,9 +3,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use config::{Config, Environment, File, FileFormat, Map, Source, Value, ValueKind};
+use config::builder::DefaultState;
+use config::{Config, ConfigBuilder, File, FileFormat, Map, Source, Value, ValueKind};
 
 use crate::error::ConfigError;
+use crate::kinds::Schema;
 use crate::secret::REDACTED;
 use crate::settings::Settings;
 use crate::validate::{Problem, ValidSettings};
@@ -23,17 +25,9 @@ pub const AZURE_ENV_KEYS: [(&str, &str); 3] = [
     ("AZURE_WORKSPACE_NAME", "deploy.azure.workspace_name"),
 ];
 
-/// List settings that may be given in the environment as comma-separated values.
-const LIST_KEYS: [&str; 8] = [
-    "data.numeric",
-    "data.categorical",
-    "data.boolean",
-    "data.date",
-    "data.id",
-    "data.ignore",
-    "data.pii_columns",
-    "data.allow_leakage",
-];
+/// Tables whose `tag` key picks a variant: the default table is merged under the user's only
+/// while the variant stays the default one (a `best_f1` threshold takes no default `value`).
+const TAGGED_TABLES: [(&str, &str); 1] = [("model.threshold", "rule")];
 
 /// Key names whose values are never shown in problems.
 const SECRET_KEYS: [&str; 3] = ["primary_key", "secondary_key", "client_secret"];
@@ -94,6 +88,8 @@ impl Loader {
 
     /// Loads and validates, reporting every problem found (type errors and invalid values).
     pub fn load(&self) -> Result<ValidSettings, ConfigError> {
+        let schema = Schema::new()?;
+        // The user's layers are merged first, without the defaults, so their types can be checked.
         let mut builder = Config::builder();
         if let Some(text) = self.read_file()? {
             builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
@@ -106,29 +102,62 @@ impl Loader {
                 Some(((*key).to_owned(), Value::new(Some(&origin), value.clone())))
             })
             .collect();
-        builder = builder.add_source(Layer(azure));
-        let env_map: Map<String, String> = self
-            .env
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let mut environment = Environment::with_prefix(ENV_PREFIX)
-            .prefix_separator("__")
-            .separator("__")
-            .try_parsing(true)
-            .ignore_empty(true)
-            .list_separator(",");
-        for key in LIST_KEYS {
-            environment = environment.with_list_parse_key(key);
+        let (environment, mut problems) = self.environment(&schema);
+        let mut user = collect(
+            builder
+                .add_source(Layer(azure))
+                .add_source(Layer(environment)),
+        )?;
+        problems.extend(schema.check(&mut user));
+
+        // Then the defaults go underneath, so a partial table keeps the keys it does not set.
+        let mut defaults = Value::new(
+            None,
+            ValueKind::Table(collect(Config::builder().add_source(
+                Config::try_from(&Settings::default()).map_err(sources_error)?,
+            ))?),
+        );
+        let user = Value::new(None, ValueKind::Table(user));
+        for (table, tag) in TAGGED_TABLES {
+            let path = format!("{table}.{tag}");
+            let chosen = lookup(&user, &path).map(|value| &value.kind);
+            if chosen
+                .is_some_and(|chosen| lookup(&defaults, &path).map(|d| &d.kind) != Some(chosen))
+            {
+                remove_path(&mut defaults, table);
+            }
         }
-        builder = builder.add_source(environment.source(Some(env_map)));
-        let merged = builder
-            .build()
-            .and_then(|config| config.collect())
-            .map_err(|error| ConfigError::Sources(error.to_string()))?;
-        deserialize_all(Value::new(None, ValueKind::Table(merged)))
+        let merged = collect(
+            Config::builder()
+                .add_source(Layer::from(defaults))
+                .add_source(Layer::from(user)),
+        )?;
+        deserialize_all(Value::new(None, ValueKind::Table(merged)), problems)
     }
 
+    /// The `FINBEH__*` variables as a tree of typed values, parsed by each key's type, and the
+    /// problems with the ones that do not parse.
+    fn environment(&self, schema: &Schema) -> (Map<String, Value>, Vec<Problem>) {
+        let mut tree = Map::new();
+        let mut problems = Vec::new();
+        let prefix = format!("{ENV_PREFIX}__");
+        for (var, text) in &self.env {
+            let Some(rest) = var.strip_prefix(&prefix) else {
+                continue;
+            };
+            let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+            let key = path.join(".");
+            match schema.env_value(&path, text) {
+                Ok(value) => insert_path(&mut tree, &path, value),
+                Err(expected) => problems.push(Problem {
+                    value: show_value(&key, &Value::new(None, text.clone())),
+                    key,
+                    expected: format!("{expected} (from {var})"),
+                }),
+            }
+        }
+        (tree, problems)
+    }
     /// The configuration file's text, if there is one to read.
     fn read_file(&self) -> Result<Option<String>, ConfigError> {
         let path = match &self.file {
@@ -152,9 +181,19 @@ impl Loader {
     }
 }
 
-/// A fixed set of already-keyed values, used for the `AZURE_*` layer.
+/// A fixed set of already-keyed values: the `AZURE_*` variables, the environment, a tree.
 #[derive(Debug, Clone)]
 struct Layer(Map<String, Value>);
+
+impl From<Value> for Layer {
+    /// A tree's top-level entries (nothing for a tree that is not a table).
+    fn from(tree: Value) -> Self {
+        match tree.kind {
+            ValueKind::Table(entries) => Self(entries),
+            _ => Self(Map::new()),
+        }
+    }
+}
 
 impl Source for Layer {
     fn clone_into_box(&self) -> Box<dyn Source + Send + Sync> {
@@ -166,11 +205,45 @@ impl Source for Layer {
     }
 }
 
+fn sources_error(error: config::ConfigError) -> ConfigError {
+    ConfigError::Sources(error.to_string())
+}
+
+fn collect(builder: ConfigBuilder<DefaultState>) -> Result<Map<String, Value>, ConfigError> {
+    builder
+        .build()
+        .and_then(|config| config.collect())
+        .map_err(sources_error)
+}
+
+/// Sets `path` in a tree of tables, replacing anything in the way.
+fn insert_path(tree: &mut Map<String, Value>, path: &[String], value: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut table = tree;
+    for segment in parents {
+        let node = table
+            .entry(segment.clone())
+            .or_insert_with(|| Value::new(None, Map::<String, Value>::new()));
+        if !matches!(node.kind, ValueKind::Table(_)) {
+            *node = Value::new(None, Map::<String, Value>::new());
+        }
+        let ValueKind::Table(inner) = &mut node.kind else {
+            return;
+        };
+        table = inner;
+    }
+    table.insert(last.clone(), value);
+}
+
 /// Deserializes the merged tree. Serde stops at the first type error, so each time one is hit it
 /// is recorded and the offending key removed (falling back to its default) before retrying; the
 /// result is then validated and all problems are reported together.
-fn deserialize_all(mut tree: Value) -> Result<ValidSettings, ConfigError> {
-    let mut problems = Vec::new();
+fn deserialize_all(
+    mut tree: Value,
+    mut problems: Vec<Problem>,
+) -> Result<ValidSettings, ConfigError> {
     let mut last_removed = String::new();
     for _ in 0..MAX_TYPE_PROBLEMS {
         match tree.clone().try_deserialize::<Settings>() {
@@ -193,7 +266,8 @@ fn deserialize_all(mut tree: Value) -> Result<ValidSettings, ConfigError> {
                 };
                 // Removing a bad required value (an enum tag, say) makes it missing next time
                 // round: that is the same problem, not a new one.
-                if failure.problem.key != last_removed {
+                let reported = problems.iter().any(|p| p.key == failure.problem.key);
+                if failure.problem.key != last_removed && !reported {
                     problems.push(failure.problem);
                 }
                 last_removed = failure.remove.clone();
@@ -307,11 +381,25 @@ fn split_key(error: config::ConfigError) -> (Option<String>, config::ConfigError
     }
 }
 
+/// `parent.child`, written the way problems name keys: `a.b[0].c` (config gives `[0]c` pieces).
 fn join(parent: Option<&str>, child: &str) -> String {
-    match parent {
-        Some(parent) if !parent.is_empty() => format!("{parent}.{child}"),
-        _ => child.to_owned(),
+    let joined = match parent {
+        Some(parent) if !parent.is_empty() && !child.starts_with('[') => {
+            format!("{parent}.{child}")
+        }
+        Some(parent) => format!("{parent}{child}"),
+        None => child.to_owned(),
+    };
+    let mut out = String::with_capacity(joined.len() + 2);
+    let mut after_index = false;
+    for c in joined.chars() {
+        if after_index && c != '.' && c != '[' {
+            out.push('.');
+        }
+        after_index = c == ']';
+        out.push(c);
     }
+    out
 }
 
 fn backticked_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
@@ -389,7 +477,7 @@ fn is_secret_name(name: &str) -> bool {
 }
 
 /// A value as TOML-like text, with anything under a secret-looking key shown as `***`.
-fn show_value(key: &str, value: &Value) -> String {
+pub(crate) fn show_value(key: &str, value: &Value) -> String {
     let name = key.rsplit('.').next().unwrap_or(key);
     let name = name.split('[').next().unwrap_or(name);
     if is_secret_name(name) {

@@ -275,18 +275,18 @@ impl Default for ModelSettings {
             search_iterations: 0,
             golden_set_size: 32,
             output_dir: PathBuf::from("out/model"),
-            threshold: ThresholdRule::Fixed { value: 0.5 },
+            threshold: ThresholdRule::default(),
         }
     }
 }
 
-/// Split quality measure.
+/// Split quality (node impurity) measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Criterion {
-    /// Gini impurity.
+    /// Gini impurity `1 - Σ p²`.
     Gini,
-    /// Shannon entropy.
+    /// Shannon entropy in bits `-Σ p log2 p`.
     Entropy,
 }
 
@@ -294,15 +294,17 @@ pub enum Criterion {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClassWeight {
-    /// Every sample weighs 1.
+    /// Every sample weighs 1 (times its bootstrap count).
     None,
-    /// Weights inversely proportional to class frequencies.
+    /// `n_samples / (n_classes_present * count(class))` computed on the whole training set.
     Balanced,
-    /// Like `balanced`, computed on each tree's bootstrap sample.
+    /// Like `Balanced`, recomputed on each tree's bootstrap sample.
     BalancedSubsample,
 }
 
-/// How the decision threshold on the positive-class probability is chosen.
+/// How the decision threshold on the positive-class probability is chosen (predict positive
+/// when P(positive) >= threshold). The settings file writes it as `rule = "fixed"`,
+/// `value = 0.5`; model artifacts keep their own wire form (see finbeh-train).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "rule", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ThresholdRule {
@@ -311,26 +313,47 @@ pub enum ThresholdRule {
         /// The threshold.
         value: f64,
     },
-    /// The threshold maximising F1 on held-out data.
+    /// The score threshold maximising F1 on the evaluated rows (highest such threshold on ties).
     BestF1,
-    /// The highest threshold reaching this recall, in (0, 1].
+    /// The highest score threshold whose recall reaches the target, in (0, 1].
     TargetRecall {
         /// The recall to reach.
         value: f64,
     },
 }
 
-/// Parsed form of [`ModelSettings::max_features`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+impl Default for ThresholdRule {
+    fn default() -> Self {
+        Self::Fixed { value: 0.5 }
+    }
+}
+
+/// Parsed form of [`ModelSettings::max_features`]; model artifacts store it as `"sqrt"`,
+/// `"log2"`, `"all"` or `{"fraction": 0.3}`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum MaxFeatures {
-    /// Square root of the feature count.
+    /// `max(1, floor(sqrt(n_features)))` (scikit-learn's classifier default).
     Sqrt,
-    /// Base-2 logarithm of the feature count.
+    /// `max(1, floor(log2(n_features)))`.
     Log2,
-    /// Every feature.
+    /// Every feature at every split.
     All,
-    /// This fraction of the features, in (0, 1].
+    /// `max(1, floor(fraction * n_features))`, fraction in (0, 1].
     Fraction(f64),
+}
+
+impl MaxFeatures {
+    /// The number of candidate features for `n_features` columns.
+    pub fn resolve(self, n_features: usize) -> usize {
+        let k = match self {
+            Self::Sqrt => (n_features as f64).sqrt().floor() as usize,
+            Self::Log2 => (n_features as f64).log2().floor() as usize,
+            Self::Fraction(f) => (f * n_features as f64).floor() as usize,
+            Self::All => n_features,
+        };
+        k.clamp(1, n_features.max(1))
+    }
 }
 
 impl FromStr for MaxFeatures {

@@ -351,7 +351,13 @@ fn check_model(model: &ModelSettings, out: &mut Problems) {
 }
 
 fn check_serve(serve: &ServeSettings, out: &mut Problems) {
-    out.non_empty("serve.host", &serve.host);
+    if !is_host(&serve.host) {
+        out.push(
+            "serve.host",
+            quoted(&serve.host),
+            "must be an IP address (such as 127.0.0.1 or ::1) or a host name (such as localhost)",
+        );
+    }
     if serve.port == 0 {
         out.push("serve.port", 0, PORT_EXPECTATION);
     }
@@ -374,6 +380,29 @@ fn check_serve(serve: &ServeSettings, out: &mut Problems) {
         1,
     );
     out.at_least("serve.request_timeout_ms", serve.request_timeout_ms, 1);
+}
+
+/// An IP address, or a DNS host name: dot-separated labels of 1 to 63 letters, digits and
+/// hyphens, not starting or ending with a hyphen, at most 253 characters in all, the last label
+/// not all digits (`127` would be read as an address).
+fn is_host(host: &str) -> bool {
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    let labels: Vec<&str> = host.strip_suffix('.').unwrap_or(host).split('.').collect();
+    let good_label = |label: &&str| {
+        (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    host.len() <= 253
+        && labels.iter().all(good_label)
+        && labels
+            .last()
+            .is_some_and(|last| !last.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn check_monitor(monitor: &MonitorSettings, out: &mut Problems) {

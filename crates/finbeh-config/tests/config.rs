@@ -96,9 +96,226 @@ fn environment_overrides_file_with_typed_values() {
 }
 
 #[test]
-fn empty_environment_variable_counts_as_unset() {
-    let settings = load("[serve]\nport = 6000\n", &[("FINBEH__SERVE__PORT", "")]).unwrap();
-    assert_eq!(settings.serve().port, 6000);
+fn empty_environment_variable_is_an_error() {
+    let found = problems("[serve]\nport = 6000\n", &[("FINBEH__SERVE__PORT", "")]);
+    assert_eq!(
+        found[0].to_string(),
+        "serve.port = \"\": an empty variable is an error: unset it to keep the value \
+         (from FINBEH__SERVE__PORT)"
+    );
+    assert_eq!(found.len(), 1, "{found:#?}");
+    for var in [
+        "FINBEH__MODEL__VERSION",
+        "FINBEH__MODEL__BOOTSTRAP",
+        "FINBEH__MODEL__TEST_SIZE",
+        "FINBEH__DATA__ID",
+        "FINBEH__SERVE__PRIMARY_KEY",
+    ] {
+        let found = problems("", &[(var, "")]);
+        assert_eq!(found.len(), 1, "{var}: {found:#?}");
+        assert!(found[0].expected.contains(var), "{}", found[0]);
+    }
+}
+
+/// The issue's list: each was silently converted (1.5 -> 2, 127 -> "127", "on" -> true, ...).
+#[test]
+fn wrong_types_are_listed_together_and_never_converted() {
+    let found = problems(
+        "[data]\ninclude_pii = \"on\"\nlenient = \"yes\"\n\
+         [model]\nbootstrap = \"0\"\n\
+         [serve]\nhost = 127\nrequest_timeout_ms = 1.5\nmax_concurrent_requests = 2.9\n",
+        &[],
+    );
+    let shown: Vec<String> = found.iter().map(Problem::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "data.include_pii = \"on\": expected a boolean (true or false)",
+            "data.lenient = \"yes\": expected a boolean (true or false)",
+            "model.bootstrap = \"0\": expected a boolean (true or false)",
+            "serve.host = 127: expected a string",
+            "serve.max_concurrent_requests = 2.9: expected an integer (no fraction)",
+            "serve.request_timeout_ms = 1.5: expected an integer (no fraction)",
+        ]
+    );
+}
+
+#[test]
+fn nested_values_lists_and_secrets_are_type_checked() {
+    let found = problems(
+        "[data]\nid = [\"a\", 7]\ntarget = 3\n\
+         [[data.date_differences]]\nname = 1\nstart = \"s\"\nend = \"e\"\n\
+         [data.derive.Big]\nfrom = \"Amount\"\nrule = \"above\"\nvalue = true\n\
+         [model]\nthreshold = 0.5\n\
+         [serve]\nprimary_key = 12345\n",
+        &[],
+    );
+    let shown: BTreeSet<String> = found.iter().map(Problem::to_string).collect();
+    assert_eq!(
+        shown,
+        BTreeSet::from([
+            "data.date_differences[0].name = 1: expected a string".to_owned(),
+            "data.derive.Big.value = true: expected a number or a string".to_owned(),
+            "data.id = [\"a\", 7]: expected an array of strings".to_owned(),
+            "data.target = 3: expected a string".to_owned(),
+            "model.threshold = 0.5: expected a table".to_owned(),
+            "serve.primary_key = ***: expected a string".to_owned(),
+        ])
+    );
+}
+
+/// The documented parse rule of each type, for `FINBEH__*` values.
+#[test]
+fn environment_values_follow_one_parse_rule_per_type() {
+    let ok = load(
+        "",
+        &[
+            ("FINBEH__MODEL__BOOTSTRAP", "false"),
+            ("FINBEH__MODEL__OOB_SCORE", "false"),
+            ("FINBEH__SERVE__PORT", "8080"),
+            ("FINBEH__MODEL__TEST_SIZE", "1e-1"),
+            ("FINBEH__MODEL__MIN_IMPURITY_DECREASE", "0"),
+            ("FINBEH__MODEL__VERSION", "007"),
+            ("FINBEH__DATA__ID", "A, B"),
+        ],
+    )
+    .unwrap();
+    assert!(!ok.model().bootstrap);
+    assert_eq!(ok.serve().port, 8080);
+    assert_eq!(ok.model().test_size, 0.1);
+    assert_eq!(ok.model().version, "007");
+    assert_eq!(ok.data().id, ["A", " B"]);
+
+    for (var, text, expected) in [
+        (
+            "FINBEH__MODEL__BOOTSTRAP",
+            "TRUE",
+            "expected a boolean: true or false",
+        ),
+        (
+            "FINBEH__MODEL__BOOTSTRAP",
+            "1",
+            "expected a boolean: true or false",
+        ),
+        (
+            "FINBEH__DATA__LENIENT",
+            "yes",
+            "expected a boolean: true or false",
+        ),
+        (
+            "FINBEH__SERVE__PORT",
+            "80.0",
+            "expected an integer such as 8080",
+        ),
+        (
+            "FINBEH__SERVE__PORT",
+            "8e3",
+            "expected an integer such as 8080",
+        ),
+        (
+            "FINBEH__SERVE__PORT",
+            " 80",
+            "expected an integer such as 8080",
+        ),
+        (
+            "FINBEH__SERVE__REQUEST_TIMEOUT_MS",
+            "1.5",
+            "expected an integer such as 8080",
+        ),
+        (
+            "FINBEH__MODEL__TEST_SIZE",
+            "a quarter",
+            "expected a number such as 0.25",
+        ),
+    ] {
+        let found = problems("", &[(var, text)]);
+        assert_eq!(found.len(), 1, "{var}={text}: {found:#?}");
+        assert_eq!(found[0].value, format!("{text:?}"));
+        assert!(
+            found[0].expected.starts_with(expected) && found[0].expected.contains(var),
+            "{var}={text}: {}",
+            found[0]
+        );
+    }
+    // A string setting takes the text as it is: `127` stays "127", which is not a host.
+    let found = problems("", &[("FINBEH__SERVE__HOST", "127")]);
+    assert_eq!(
+        problem_for(&found, "serve.host").value,
+        "\"127\"",
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn host_is_an_ip_address_or_a_host_name() {
+    for good in [
+        "127.0.0.1",
+        "0.0.0.0",
+        "::1",
+        "localhost",
+        "api-1.example.com",
+        "host.",
+    ] {
+        let settings = load(&format!("[serve]\nhost = {good:?}\n"), &[]);
+        assert!(settings.is_ok(), "{good}: {settings:?}");
+    }
+    for bad in [
+        "127",
+        "1.2.3",
+        "",
+        "bad host",
+        "-x.example",
+        "x_y",
+        "a..b",
+        "300.1.1.1",
+    ] {
+        let found = problems(&format!("[serve]\nhost = {bad:?}\n"), &[]);
+        assert_eq!(found.len(), 1, "{bad}: {found:#?}");
+        assert_eq!(found[0].key, "serve.host");
+        assert!(found[0].expected.contains("IP address"), "{}", found[0]);
+    }
+}
+
+/// "Keep only the lines you change": a partial table merges with the defaults.
+#[test]
+fn partial_tables_merge_with_the_defaults() {
+    let fixed = ThresholdRule::Fixed { value: 0.3 };
+    let settings = load("[model.threshold]\nvalue = 0.3\n", &[]).unwrap();
+    assert_eq!(settings.model().threshold, fixed);
+    let settings = load("", &[("FINBEH__MODEL__THRESHOLD__VALUE", "0.3")]).unwrap();
+    assert_eq!(settings.model().threshold, fixed);
+    let settings = load("[model]\nthreshold = { value = 0.3 }\n", &[]).unwrap();
+    assert_eq!(settings.model().threshold, fixed);
+
+    let settings = load(
+        "[deploy.local]\nblue_port = 6001\n",
+        &[("FINBEH__DEPLOY__AZURE__REGION", "westeurope")],
+    )
+    .unwrap();
+    let defaults = Settings::default().deploy;
+    assert_eq!(settings.deploy().local.blue_port, 6001);
+    assert_eq!(
+        settings.deploy().local.green_port,
+        defaults.local.green_port
+    );
+    assert_eq!(
+        settings.deploy().local.registry_dir,
+        defaults.local.registry_dir
+    );
+    assert_eq!(settings.deploy().azure.region, "westeurope");
+    assert_eq!(
+        settings.deploy().azure.endpoint_name,
+        defaults.azure.endpoint_name
+    );
+
+    // A different rule does not inherit the default rule's value.
+    let settings = load("", &[("FINBEH__MODEL__THRESHOLD__RULE", "best_f1")]).unwrap();
+    assert_eq!(settings.model().threshold, ThresholdRule::BestF1);
+    let found = problems("[model.threshold]\nrule = \"target_recall\"\n", &[]);
+    assert_eq!(
+        found[0].to_string(),
+        "model.threshold.value = (not set): is required"
+    );
 }
 
 #[test]
@@ -335,11 +552,8 @@ fn threshold_rules_are_checked() {
         &[],
     );
     assert_eq!(problem_for(&found, "model.threshold.value").value, "0");
-    let found = problems("[model.threshold]\nrule = \"fixed\"\n", &[]);
-    assert_eq!(
-        problem_for(&found, "model.threshold.value").expected,
-        "is required"
-    );
+    let ok = load("[model.threshold]\nrule = \"fixed\"\n", &[]).unwrap();
+    assert_eq!(ok.model().threshold, ThresholdRule::Fixed { value: 0.5 });
     let found = problems("[model.threshold]\nrule = \"best\"\n", &[]);
     assert_eq!(
         found,
@@ -525,37 +739,7 @@ fn example_file_documents_every_key() {
         }
     }
 
-    let mut full = Settings::default();
-    full.data.path = Some("x".into());
-    full.data.positive_class = Some("1".into());
-    full.data.date_reference = Some("2024-01-31".into());
-    full.data.reject_path = Some("r".into());
-    full.data
-        .date_differences
-        .push(finbeh_config::DateDifference {
-            name: "n".into(),
-            start: "s".into(),
-            end: "e".into(),
-        });
-    full.data.derive.insert(
-        "HighAmount".into(),
-        DeriveRule {
-            from: "f".into(),
-            rule: DeriveRuleKind::Above,
-            value: DeriveValue::Number(1.0),
-        },
-    );
-    full.serve.model_path = Some("m".into());
-    full.serve.primary_key = Some(Secret::new("k".into()));
-    full.serve.secondary_key = Some(Secret::new("k".into()));
-    let azure = &mut full.deploy.azure;
-    azure.subscription_id = Some("s".into());
-    azure.resource_group = Some("g".into());
-    azure.workspace_name = Some("w".into());
-    azure.tenant_id = Some("t".into());
-    azure.client_id = Some("c".into());
-    azure.client_secret = Some(Secret::new("c".into()));
-
+    let full = Settings::every_key_set();
     let table: toml::Table = toml::from_str(&toml::to_string(&full).unwrap()).unwrap();
     let mut missing = Vec::new();
     collect_leaf_keys(&table, "", &mut |key| {

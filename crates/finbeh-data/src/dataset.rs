@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use crate::balance::class_balance_issues;
 use crate::error::DataError;
 use crate::ingest::{Ingested, read_csv};
 use crate::leakage::{column_auc, difference_auc, sample_rows};
@@ -152,9 +153,10 @@ fn derive_labels(name: &str, rule: &DeriveRule, table: &Table) -> Result<Labels,
     })
 }
 
-const NATURAL_PAIRS: [(&str, &str); 7] = [
+/// Label pairs whose positive is plain. `{-1, 1}` is not one: outlier detectors mark the anomaly
+/// `-1`, other data marks the event `1`, so such a target takes the minority class.
+const NATURAL_PAIRS: [(&str, &str); 6] = [
     ("0", "1"),
-    ("-1", "1"),
     ("false", "true"),
     ("no", "yes"),
     ("n", "y"),
@@ -238,7 +240,7 @@ fn column_labels(
                 || (same(&lower[0], pos) && same(&lower[1], neg));
             set_matches.then(|| lower.iter().position(|c| same(c, pos)).unwrap_or(1))
         }) {
-            positive_reason = Some("the natural positive of the label pair (1, true, yes); set data.positive_class to change it".into());
+            positive_reason = Some("the natural positive of the label pair (1 of 0/1, true, yes); set data.positive_class to change it".into());
             i
         } else {
             // Minority class; on a tie the later label in sorted order.
@@ -440,20 +442,14 @@ pub fn load_dataset(
             fraction: n as f64 / n_rows as f64,
         })
         .collect();
-    if let Some(min) = classes.iter().min_by_key(|c| c.count)
-        && min.fraction < 0.01
-    {
-        issues.push(Issue {
-            severity: Severity::Warning,
-            column: Some(target.clone()),
-            message: format!(
-                "class {:?} has only {} rows ({:.2} %): metrics will be noisy",
-                min.label,
-                min.count,
-                min.fraction * 100.0
-            ),
-        });
-    }
+    let positive_class = (n_classes == 2)
+        .then(|| labels.classes.get(1).cloned())
+        .flatten();
+    issues.extend(class_balance_issues(
+        &target,
+        &classes,
+        positive_class.as_deref(),
+    ));
 
     // Leakage: the source of a derived target, then single-feature separability.
     let allowed = |c: &str| params.params().allow_leakage.iter().any(|a| a == c);
@@ -536,9 +532,6 @@ pub fn load_dataset(
     }
     aucs.truncate(5);
 
-    let positive_class = (n_classes == 2)
-        .then(|| labels.classes.get(1).cloned())
-        .flatten();
     let report = ValidationReport {
         format_version: REPORT_FORMAT_VERSION,
         file: path.display().to_string(),

@@ -16,8 +16,11 @@
 //! Row numbers in errors and reject files are 1-based physical line numbers (header = line 1).
 //!
 //! **Positive class** of a binary target (class index 1): `data.positive_class` if set; else the
-//! natural positive of the label pair (`1` of {0, 1} or {−1, 1}, `true`, `yes`, `y`, `t`,
-//! `positive`, any case); else the minority class (on a tie, the later label in sorted order).
+//! natural positive of the label pair (`1` of {0, 1}, `true`, `yes`, `y`, `t`, `positive`, any
+//! case); else the minority class (on a tie, the later label in sorted order). A {−1, 1} target
+//! takes the minority class: conventions disagree (outlier detectors mark the anomaly −1), and
+//! the rare class is the one worth detecting. The validation report warns when the positive class
+//! is the majority and when the minority class is under [`IMBALANCE_SHARE`] of the rows.
 //! A derived target's positive class is `1` (the rule holds). Multi-class labels are sorted
 //! (numerically when all labels are numbers).
 //!
@@ -47,6 +50,7 @@
 
 #![deny(missing_docs)]
 
+mod balance;
 mod dataset;
 mod date;
 mod error;
@@ -66,6 +70,7 @@ mod split;
 mod table;
 mod text;
 
+pub use balance::IMBALANCE_SHARE;
 pub use dataset::{LoadedDataset, load_dataset};
 pub use date::{DateFormat, civil_from_days, days_from_civil, parse_date};
 pub use error::DataError;

@@ -242,6 +242,11 @@ impl fmt::Display for ValidationReport {
             }
             if let (Some(p), Some(why)) = (&t.positive_class, &t.positive_reason) {
                 writeln!(f, "    positive class: {p:?} ({why})")?;
+                writeln!(
+                    f,
+                    "    a binary model's score is the probability that {} = {p}",
+                    t.name
+                )?;
             }
         }
         if !self.strongest_features.is_empty() {

@@ -300,7 +300,10 @@ fn positive_class_rules() {
         p.positive_class = positive.map(str::to_string);
         load_dataset(&path, &p.check().unwrap()).map(|d| (d.classes, d.y))
     };
-    assert_eq!(load(&["1", "-1", "1"], None).unwrap().0, ["-1", "1"]);
+    // {-1, 1} has no natural positive: the minority class is positive, whichever it is.
+    assert_eq!(load(&["1", "-1", "1"], None).unwrap().0, ["1", "-1"]);
+    assert_eq!(load(&["-1", "1", "-1"], None).unwrap().0, ["-1", "1"]);
+    assert_eq!(load(&["0", "1", "1"], None).unwrap().0, ["0", "1"]);
     assert_eq!(load(&["Yes", "No", "No"], None).unwrap().0, ["No", "Yes"]);
     assert_eq!(load(&["true", "false"], None).unwrap().0, ["false", "true"]);
     let (classes, y) = load(&["ok", "fraud", "ok", "ok"], None).unwrap();
@@ -499,4 +502,43 @@ fn duplicate_rows_are_counted() {
     assert_eq!(data.report.duplicate_rows, 2);
     let json = data.report.to_json().unwrap();
     assert!(json.contains("\"duplicate_rows\": 2"));
+}
+
+/// The default run: the synthetic `Anomaly` target (-1 = anomaly, about 6 %) scores the anomaly.
+#[test]
+fn the_synthetic_anomaly_target_scores_the_anomaly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = generated(&dir, 3000, 42);
+    let params = DataParams::default()
+        .with_target("Anomaly")
+        .check()
+        .unwrap();
+    let data = load_dataset(&path, &params).unwrap();
+    assert_eq!(data.classes, ["1", "-1"]);
+    let target = data.report.target.as_ref().unwrap();
+    assert_eq!(target.positive_class.as_deref(), Some("-1"));
+    assert!(
+        target
+            .positive_reason
+            .as_deref()
+            .unwrap()
+            .contains("minority"),
+        "{target:?}"
+    );
+    let warnings: Vec<&str> = data
+        .report
+        .issues
+        .iter()
+        .map(|i| i.message.as_str())
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|m| m.starts_with("imbalanced target: the minority class \"-1\"")),
+        "{warnings:?}"
+    );
+    assert!(
+        !warnings.iter().any(|m| m.contains("is the majority")),
+        "{warnings:?}"
+    );
 }

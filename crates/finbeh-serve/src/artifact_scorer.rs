@@ -55,6 +55,7 @@ impl ArtifactScorer {
             input_columns: artifact.input_columns().to_vec(),
             ignored_columns: artifact.metadata().ignored_columns.clone(),
             classes: artifact.classes().to_vec(),
+            target: metadata.target.clone(),
         };
         Self { artifact, info }
     }

@@ -179,7 +179,7 @@ impl<'de> Visitor<'de> for Row<'_, '_, '_> {
 }
 
 /// One cell: a number for a non-date column, or `null`; the same conversions as the general
-/// decoder (`i64`/`u64` as `f64`).
+/// decoder (`i64`/`u64` as `f64`, but as exact text in a categorical column beyond 2^53).
 struct Cell(ColumnKind);
 
 impl<'de> DeserializeSeed<'de> for Cell {
@@ -190,6 +190,14 @@ impl<'de> DeserializeSeed<'de> for Cell {
 }
 
 impl Cell {
+    /// An integer: exact text for a categorical column (see [`request::integer_category`]).
+    fn integer<E: de::Error>(&self, integer: i128) -> Result<RawValue<'static>, E> {
+        match self.0 {
+            ColumnKind::Categorical => Ok(crate::request::integer_category(integer)),
+            _ => self.number(integer as f64),
+        }
+    }
+
     fn number<E: de::Error>(&self, number: f64) -> Result<RawValue<'static>, E> {
         match self.0 {
             ColumnKind::Date => Err(give_up()),
@@ -206,10 +214,10 @@ impl Visitor<'_> for Cell {
         f.write_str("a number or null")
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        self.number(v as f64)
+        self.integer(i128::from(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        self.number(v as f64)
+        self.integer(i128::from(v))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
         self.number(v)
@@ -296,6 +304,40 @@ mod tests {
             assert_eq!(rows, vec![RawValue::Missing], "{body}");
         }
         decoded
+    }
+
+    /// Categories are compared by text: an integer beyond 2^53 keeps its exact digits (as `f64`
+    /// it would round to a neighbour's and be "unseen"), on the fast path and the general one.
+    #[test]
+    fn large_integer_identifiers_keep_their_exact_text() {
+        let cols = columns(
+            &[ColumnKind::Categorical, ColumnKind::Numeric],
+            &["id", "x"],
+        );
+        let body = r#"{"data": [[12345678901234567891, 12345678901234567891],
+                                [-9007199254740993, 1], [9007199254740992, 2], [7, 3]]}"#;
+        let (served, general) = both(body, &cols, 10);
+        assert_eq!(served, general);
+        let expected = Ok::<_, ()>((
+            4,
+            vec![
+                Bits::Text("12345678901234567891".into()),
+                Bits::Number((12345678901234567891_u64 as f64).to_bits()),
+                Bits::Text("-9007199254740993".into()),
+                Bits::Number(1.0_f64.to_bits()),
+                Bits::Number(9007199254740992.0_f64.to_bits()),
+                Bits::Number(2.0_f64.to_bits()),
+                Bits::Number(7.0_f64.to_bits()),
+                Bits::Number(3.0_f64.to_bits()),
+            ],
+        ));
+        assert_eq!(served, format!("{expected:?}"));
+        let named = r#"{"dataframe_records": [{"id": 12345678901234567891, "x": 1}]}"#;
+        let (served, _) = both(named, &cols, 10);
+        assert!(
+            served.contains(r#"Text("12345678901234567891")"#),
+            "{served}"
+        );
     }
 
     #[test]

@@ -37,6 +37,7 @@
 //!         version: "1".into(),
 //!         input_columns: vec![InputColumn { name: "Age".into(), kind: ColumnKind::Numeric }],
 //!         classes: vec!["0".into(), "1".into()],
+//!         target: Some("Churn".into()),
 //!         ignored_columns: vec!["Customer_ID".into()],
 //!     };
 //!     Ok(Arc::new(Constant(info)) as Arc<dyn Scorer>)

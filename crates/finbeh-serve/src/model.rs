@@ -26,6 +26,9 @@ pub struct ModelInfo {
     /// Class labels; index `i` is the class of probability `i`. Two classes make a binary model
     /// whose positive class is index 1.
     pub classes: Vec<String>,
+    /// The target column the classes are values of, when known: `/swagger.json` then says
+    /// "probability that Anomaly = -1" rather than "probability of class -1".
+    pub target: Option<String>,
     /// Columns of the training file the model does not read (ids, personal data, ignored
     /// columns, the target): a named-column request may carry them and they are skipped.
     /// Any other unknown column is refused.

@@ -13,7 +13,7 @@ fn cell_schema(column: &InputColumn) -> Value {
         ),
         ColumnKind::Categorical => (
             json!({"oneOf": [{"type": "string"}, {"type": "number"}]}),
-            "categorical label; null = missing",
+            "categorical label, matched by its text (a JSON integer by its exact digits, even beyond 2^53); null = missing",
         ),
         ColumnKind::Boolean => (
             json!({"oneOf": [{"type": "boolean"}, {"type": "string"}, {"type": "number"}]}),
@@ -43,8 +43,13 @@ pub(crate) fn document(info: &ModelInfo, auth_required: bool) -> Vec<u8> {
     let n_cols = positional.len();
     let binary = info.classes.len() == 2;
     let probabilities = if binary {
+        let positive = info.classes.get(1).map_or("", String::as_str);
+        let meaning = match &info.target {
+            Some(target) => format!("probability that {target} = {positive}"),
+            None => format!("probability of class {positive:?}"),
+        };
         json!({"type": "array", "items": {"type": "number"},
-               "description": format!("P(class {}) per row", info.classes.get(1).map_or("1", String::as_str))})
+               "description": format!("Per row, the {meaning} (the positive class).")})
     } else {
         json!({"type": "array", "items": {"type": "array", "items": {"type": "number"}},
                "description": format!("per row, the probability of each class in order {:?}", info.classes)})
@@ -134,7 +139,9 @@ pub(crate) fn document(info: &ModelInfo, auth_required: bool) -> Vec<u8> {
                 "required": ["predictions", "probabilities", "model"],
                 "properties": {
                     "predictions": {"type": "array", "items": {"oneOf": [{"type": "integer"}, {"type": "string"}]},
-                                    "description": format!("Predicted class label per row; classes: {:?}", info.classes)},
+                                    "description": format!("Predicted class label per row, exactly as written in the training file: \
+                                        a label that is an integer written plainly (-1, 0, 42) is a JSON number, \
+                                        any other (\"007\", \"1.50\", \"1e3\", \"abc\") a JSON string; classes: {:?}", info.classes)},
                     "probabilities": probabilities,
                     "model": {"type": "object", "properties": {"name": {"type": "string"}, "version": {"type": "string"}}}
                 }

@@ -21,6 +21,8 @@ pub(crate) enum Json<'a> {
     Null,
     Bool(bool),
     Number(f64),
+    /// A number written without fraction or exponent, kept exact (identifiers beyond 2^53).
+    Integer(i128),
     Str(Cow<'a, str>),
     Array(Vec<Json<'a>>),
     Object(Vec<(Cow<'a, str>, Json<'a>)>),
@@ -50,10 +52,10 @@ impl<'de> Visitor<'de> for JsonVisitor {
         Ok(Json::Bool(v))
     }
     fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Json::Number(v as f64))
+        Ok(Json::Integer(i128::from(v)))
     }
     fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(Json::Number(v as f64))
+        Ok(Json::Integer(i128::from(v)))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
         Ok(Json::Number(v))
@@ -113,7 +115,7 @@ impl Json<'_> {
         match self {
             Json::Null => "null",
             Json::Bool(_) => "a boolean",
-            Json::Number(_) => "a number",
+            Json::Number(_) | Json::Integer(_) => "a number",
             Json::Str(_) => "a string",
             Json::Array(_) => "an array",
             Json::Object(_) => "an object",
@@ -709,6 +711,11 @@ fn convert<'a>(
     let kind = column.kind;
     let problem = match value {
         Json::Null => return RawValue::Missing,
+        Json::Integer(integer) => match kind {
+            ColumnKind::Categorical => return integer_category(integer),
+            ColumnKind::Numeric | ColumnKind::Boolean => return RawValue::Number(integer as f64),
+            ColumnKind::Date => "expected a date string, got a number".to_owned(),
+        },
         Json::Number(number) => match kind {
             ColumnKind::Numeric | ColumnKind::Categorical | ColumnKind::Boolean => {
                 return RawValue::Number(number);
@@ -732,6 +739,19 @@ fn convert<'a>(
     };
     problems.push(Some(row), Some(&column.name), problem);
     RawValue::Missing
+}
+
+/// Integers up to this magnitude are exact as `f64`, whose text is then the integer's decimal text.
+pub(crate) const MAX_EXACT_INTEGER: u128 = 1 << 53;
+
+/// A JSON integer sent for a categorical column: categories are compared by text, so an integer
+/// too large for `f64` keeps its exact decimal text (`12345678901234567891`, not `…7900`).
+pub(crate) fn integer_category(integer: i128) -> RawValue<'static> {
+    if integer.unsigned_abs() <= MAX_EXACT_INTEGER {
+        RawValue::Number(integer as f64)
+    } else {
+        RawValue::Text(Cow::Owned(integer.to_string()))
+    }
 }
 
 fn expected(kind: ColumnKind) -> &'static str {

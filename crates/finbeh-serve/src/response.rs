@@ -13,11 +13,18 @@ use crate::state::LoadedModel;
 
 pub(crate) const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
-/// The JSON token of a class label: a number when it parses as an integer, else a string.
+/// The JSON token of a class label, which always carries the label's exact text: a label that
+/// is an integer written canonically (`-1`, `0`, `42`: no sign but `-`, no leading zero, at most
+/// 64 bits) is that JSON number, whose text is the label; any other label (`"007"`, `"1.50"`,
+/// `"1e3"`, `"+5"`, `"abc"`) is a JSON string.
 pub(crate) fn label_token(label: &str) -> Box<[u8]> {
-    let token = match label.parse::<i64>() {
-        Ok(number) => number.to_string(),
-        Err(_) => json_string(label),
+    let canonical_integer = label
+        .parse::<i64>()
+        .is_ok_and(|number| number.to_string() == label);
+    let token = if canonical_integer {
+        label.to_owned()
+    } else {
+        json_string(label)
     };
     token.into_bytes().into_boxed_slice()
 }
@@ -172,3 +179,35 @@ pub(crate) const UNSUPPORTED_MEDIA_TYPE: &str = r#"{"error":{"code":"unsupported
 pub(crate) const REQUEST_ID_TOO_LONG: &str = r#"{"error":{"code":"request_header_fields_too_large","message":"x-request-id is longer than 100 characters","details":[]}}"#;
 pub(crate) const INTERNAL_ERROR: &str = r#"{"error":{"code":"internal_error","message":"the server failed while handling this request; it has been logged","details":[]}}"#;
 pub(crate) const REQUEST_TIMEOUT: &str = r#"{"error":{"code":"request_timeout","message":"the request body did not arrive in time","details":[]}}"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_keep_their_exact_text() {
+        for (label, token) in [
+            ("-1", "-1"),
+            ("0", "0"),
+            ("42", "42"),
+            ("9223372036854775807", "9223372036854775807"),
+            ("007", r#""007""#),
+            ("1.50", r#""1.50""#),
+            ("1e3", r#""1e3""#),
+            ("+5", r#""+5""#),
+            ("-0", r#""-0""#),
+            ("9223372036854775808", r#""9223372036854775808""#),
+            ("abc", r#""abc""#),
+            ("say \"hi\"", r#""say \"hi\"""#),
+        ] {
+            let text = String::from_utf8(label_token(label).into_vec()).unwrap();
+            assert_eq!(text, token, "{label}");
+            // The JSON value's text (a string's content, a number's digits) is the label.
+            let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let back = parsed
+                .as_str()
+                .map_or_else(|| parsed.to_string(), str::to_owned);
+            assert_eq!(back, label);
+        }
+    }
+}

@@ -138,7 +138,8 @@ async fn every_request_form_reproduces_the_golden_set_bit_for_bit() {
             json["model"],
             json!({"name": "bank-anomaly", "version": "3"})
         );
-        // Binary labels "-1"/"1" come back as numbers, decided at the artifact's threshold.
+        // Binary labels "-1"/"1" come back as numbers, decided at the artifact's threshold on
+        // P(Anomaly = -1), the positive (minority) class.
         let threshold = artifact.threshold().unwrap();
         for (prediction, p) in json["predictions"]
             .as_array()
@@ -146,7 +147,7 @@ async fn every_request_form_reproduces_the_golden_set_bit_for_bit() {
             .iter()
             .zip(&expected)
         {
-            assert_eq!(prediction, &json!(if *p >= threshold { 1 } else { -1 }));
+            assert_eq!(prediction, &json!(if *p >= threshold { -1 } else { 1 }));
         }
     }
     // One bare record.
@@ -260,6 +261,10 @@ async fn swagger_lists_the_artifacts_input_columns_and_types() {
     let artifact = artifact();
     let (app, _state) = served();
     let swagger = send(&app, get("/swagger.json")).await.json();
+    assert_eq!(
+        swagger["components"]["schemas"]["ScoreResponse"]["properties"]["probabilities"]["description"],
+        "Per row, the probability that Anomaly = -1 (the positive class)."
+    );
     let record = &swagger["components"]["schemas"]["Record"];
     let properties = record["properties"].as_object().unwrap();
     let names: Vec<&String> = properties.keys().collect();

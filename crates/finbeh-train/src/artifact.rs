@@ -16,11 +16,13 @@ use sha2::{Digest, Sha256};
 use crate::error::{Result, TrainError};
 use crate::forest::{OobScore, RandomForest, argmax};
 use crate::importance::PermutationImportances;
-use crate::metrics::{EvaluationReport, ThresholdRule};
+use finbeh_config::ThresholdRule;
+
+use crate::metrics::EvaluationReport;
 use crate::params::RandomForestValidParams;
 
 /// Version of the artifact format (semver). Readers accept every `1.x.y`; a newer major is refused.
-pub const ARTIFACT_FORMAT_VERSION: &str = "1.1.0";
+pub const ARTIFACT_FORMAT_VERSION: &str = "1.2.0";
 /// Major component of [`ARTIFACT_FORMAT_VERSION`].
 const FORMAT_MAJOR: u64 = 1;
 /// File extension of an artifact (without the dot).
@@ -62,6 +64,7 @@ pub struct DecisionThreshold {
     /// Predict the positive class when P(positive) >= `value`.
     pub value: f64,
     /// The configured rule.
+    #[serde(with = "crate::threshold_wire")]
     pub rule: ThresholdRule,
     /// Which predictions the rule was applied to (never the test rows).
     pub chosen_on: String,
@@ -179,6 +182,10 @@ pub struct ArtifactMetadata {
     pub classes: Vec<String>,
     /// The positive class of a binary model.
     pub positive_class: Option<String>,
+    /// Name of the target column the classes are values of. Since format 1.2.0; `None` when
+    /// reading an older file.
+    #[serde(default)]
+    pub target: Option<String>,
     /// The decision threshold of a binary model (multi-class models use the argmax).
     pub threshold: Option<DecisionThreshold>,
     /// The raw columns a record must supply, in order.
@@ -204,6 +211,25 @@ pub struct ArtifactMetadata {
     pub golden_set: Vec<GoldenRecord>,
 }
 
+impl ArtifactMetadata {
+    /// What the model's probability means, in words: `probability that Anomaly = -1` for a
+    /// binary model (`probability of class "-1"` when the file predates the target's name).
+    pub fn probability_meaning(&self) -> String {
+        match (&self.positive_class, &self.target) {
+            (Some(positive), Some(target)) => format!("probability that {target} = {positive}"),
+            (Some(positive), None) => format!("probability of class {positive:?}"),
+            (None, _) => format!("probability of each class, in the order {:?}", self.classes),
+        }
+    }
+
+    /// The evaluation's warnings, with class labels (see [`EvaluationReport::warnings`]).
+    pub fn evaluation_warnings(&self) -> Vec<String> {
+        self.evaluation
+            .as_ref()
+            .map_or_else(Vec::new, |e| e.warnings(&self.classes))
+    }
+}
+
 /// What the training job knows about a model, for [`ModelArtifact::build`]; the format version,
 /// writer, creation time, input columns, feature names and the golden set's expected values are
 /// filled in by the artifact itself.
@@ -215,6 +241,8 @@ pub struct ArtifactParts {
     pub model_version: String,
     /// Class labels (index = class index).
     pub classes: Vec<String>,
+    /// Name of the target column.
+    pub target: Option<String>,
     /// The decision threshold of a binary model.
     pub threshold: Option<DecisionThreshold>,
     /// Columns of the training file the model does not read (see
@@ -357,6 +385,7 @@ impl ModelArtifact {
             model_version: parts.model_version,
             classes: parts.classes,
             positive_class,
+            target: parts.target,
             threshold: parts.threshold,
             input_columns: pipeline.input_columns().to_vec(),
             ignored_columns: parts.ignored_columns,

@@ -22,7 +22,9 @@ use crate::artifact::{
 use crate::error::{Result, TrainError};
 use crate::forest::RandomForest;
 use crate::importance::{PermutationImportances, PermutationScoring};
-use crate::metrics::{EvaluationReport, ThresholdRule, choose_threshold, evaluate};
+use finbeh_config::ThresholdRule;
+
+use crate::metrics::{EvaluationReport, choose_threshold, evaluate};
 use crate::params::{RandomForestParams, RandomForestValidParams};
 use crate::search::{RandomSearchParams, SearchReport, random_search};
 
@@ -254,10 +256,10 @@ impl TrainingJob<'_> {
         let fit_seconds = fit_started.elapsed().as_secs_f64();
 
         // The threshold: fixed, or chosen on out-of-fold predictions of the training rows.
-        let rule = ThresholdRule::from(model.threshold);
+        let rule = model.threshold;
         let threshold = if !binary {
             None
-        } else if let ThresholdRule::Fixed(value) = rule {
+        } else if let ThresholdRule::Fixed { value } = rule {
             if !(value.is_finite() && (0.0..=1.0).contains(&value)) {
                 return Err(TrainError::InvalidSetting {
                     key: "model.threshold.value",
@@ -305,7 +307,9 @@ impl TrainingJob<'_> {
         };
         let x_test = pipeline.transform_table(&test_table, Some(&test_rows))?;
         let proba = forest.predict_proba(x_test.view())?;
-        let eval_rule = ThresholdRule::Fixed(threshold.as_ref().map_or(0.5, |t| t.value));
+        let eval_rule = ThresholdRule::Fixed {
+            value: threshold.as_ref().map_or(0.5, |t| t.value),
+        };
         let evaluation: EvaluationReport = evaluate(&y_test, proba.view(), eval_rule)?;
         let permutation: PermutationImportances = forest.permutation_importances(
             x_test.view(),
@@ -339,6 +343,7 @@ impl TrainingJob<'_> {
             model_name: model.name.clone(),
             model_version: model.version.clone(),
             classes: dataset.classes.clone(),
+            target: self.data_params.target().map(str::to_owned),
             threshold,
             ignored_columns: dataset
                 .schema

@@ -32,7 +32,7 @@
 //! let params = RandomForestParams::new().n_estimators(20).n_jobs(1).progress(false).check()?;
 //! let forest = RandomForest::fit(&params, x.view(), &y)?;
 //! let proba = forest.predict_proba(x.view())?;
-//! let report = evaluate(&y, proba.view(), ThresholdRule::Fixed(0.5))?;
+//! let report = evaluate(&y, proba.view(), ThresholdRule::Fixed { value: 0.5 })?;
 //! assert!(report.accuracy > 0.95);
 //! assert!(forest.impurity_importances()[0] > forest.impurity_importances()[1]);
 //! # Ok::<(), finbeh_train::TrainError>(())
@@ -53,7 +53,9 @@ mod metrics;
 mod params;
 mod search;
 mod settings;
+mod threshold_wire;
 mod tree;
+mod verdict;
 
 pub use artifact::{
     ARTIFACT_EXTENSION, ARTIFACT_FORMAT_VERSION, ARTIFACT_MAGIC, ArtifactMetadata, ArtifactParts,
@@ -61,14 +63,15 @@ pub use artifact::{
     SearchSummary, TrainingSummary, UNSEEN_CATEGORY, WriterInfo,
 };
 pub use error::{Result, TrainError};
+pub use finbeh_config::ThresholdRule;
 pub use forest::{FOREST_FORMAT_VERSION, OobScore, RandomForest};
 pub use importance::{PermutationImportances, PermutationScoring};
 pub use job::{TrainingJob, TrainingOutcome, TrainingRunSummary, golden_inputs};
 pub use metrics::{
     BinaryMetrics, CALIBRATION_BINS, CalibrationBin, ConfusionMatrix, EVALUATION_REPORT_VERSION,
-    EvaluationReport, LOG_LOSS_EPS, ThresholdRule, accuracy, average_precision, binary_log_loss,
-    brier_score, calibration_table, choose_threshold, evaluate, log_loss, macro_ovr_roc_auc,
-    roc_auc, roc_auc_of_proba,
+    EvaluationReport, LOG_LOSS_EPS, accuracy, average_precision, binary_log_loss, brier_score,
+    calibration_table, choose_threshold, evaluate, log_loss, macro_ovr_roc_auc, roc_auc,
+    roc_auc_of_proba,
 };
 pub use params::{
     ClassWeight, Criterion, MaxFeatures, RandomForestParams, RandomForestValidParams,
@@ -77,3 +80,4 @@ pub use search::{
     CrossValidationReport, Fold, FoldScore, IntRange, RandomSearchParams, RandomSearchValidParams,
     SearchReport, SearchSpace, Trial, cross_validate, random_search,
 };
+pub use verdict::ONE_CLASS_SHARE;

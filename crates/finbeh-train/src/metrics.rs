@@ -3,6 +3,7 @@
 //! Binary problems: class 1 is positive, scores are P(class 1), a row is predicted positive when
 //! its score is `>=` the threshold.
 
+use finbeh_config::ThresholdRule;
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
@@ -306,24 +307,6 @@ pub fn calibration_table(
         .collect())
 }
 
-/// How the binary decision threshold is chosen (predict positive when P(class 1) >= threshold).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ThresholdRule {
-    /// A fixed threshold in [0, 1].
-    Fixed(f64),
-    /// The score threshold maximising F1 on the evaluated rows (highest such threshold on ties).
-    BestF1,
-    /// The highest score threshold whose recall reaches the target, in (0, 1].
-    TargetRecall(f64),
-}
-
-impl Default for ThresholdRule {
-    fn default() -> Self {
-        Self::Fixed(0.5)
-    }
-}
-
 /// Applies `rule` to scores `p1` against `y_true`.
 pub fn choose_threshold(rule: ThresholdRule, y_true: &[usize], p1: &[f64]) -> Result<f64> {
     check_len("probabilities vs y_true", y_true.len(), p1.len())?;
@@ -335,22 +318,22 @@ pub fn choose_threshold(rule: ThresholdRule, y_true: &[usize], p1: &[f64]) -> Re
         reason,
     };
     match rule {
-        ThresholdRule::Fixed(t) => {
+        ThresholdRule::Fixed { value: t } => {
             if t.is_finite() && (0.0..=1.0).contains(&t) {
                 Ok(t)
             } else {
                 Err(invalid(t, "a fixed threshold must be in [0, 1]"))
             }
         }
-        ThresholdRule::TargetRecall(r) if !(r.is_finite() && r > 0.0 && r <= 1.0) => {
+        ThresholdRule::TargetRecall { value: r } if !(r.is_finite() && r > 0.0 && r <= 1.0) => {
             Err(invalid(r, "target recall must be in (0, 1]"))
         }
-        ThresholdRule::BestF1 | ThresholdRule::TargetRecall(_) => {
+        ThresholdRule::BestF1 | ThresholdRule::TargetRecall { value: _ } => {
             both_classes(pos, neg)?;
             let mut best: Option<(f64, f64)> = None;
             for (s, tp, fp) in counts_at_distinct_thresholds(y_true, p1) {
                 match rule {
-                    ThresholdRule::TargetRecall(r) => {
+                    ThresholdRule::TargetRecall { value: r } => {
                         if tp as f64 / pos as f64 >= r {
                             return Ok(s);
                         }
@@ -374,6 +357,7 @@ pub struct BinaryMetrics {
     /// The decision threshold used for the threshold-dependent metrics.
     pub threshold: f64,
     /// The rule that chose it.
+    #[serde(with = "crate::threshold_wire")]
     pub threshold_rule: ThresholdRule,
     /// TP / (TP + FP) (0 when nothing is predicted positive).
     pub precision: f64,
@@ -628,7 +612,7 @@ mod tests {
         assert!(close(b.recall, 2.0 / 3.0));
         assert!(close(b.f1, 2.0 / 3.0));
         assert_eq!(report.confusion_matrix.counts, vec![vec![1, 1], vec![1, 2]]);
-        assert_eq!(b.threshold_rule, ThresholdRule::Fixed(0.5));
+        assert_eq!(b.threshold_rule, ThresholdRule::Fixed { value: 0.5 });
         // Positives outrank negatives in 5 of 6 pairs (0.4 < 0.6 is the miss).
         assert!(close(report.roc_auc, 5.0 / 6.0));
         let json = serde_json::to_string(&report).unwrap();
@@ -647,16 +631,16 @@ mod tests {
         );
         // Recall per threshold: .9→1/3, .7→2/3 ≥ .6 → 0.7.
         assert_eq!(
-            choose_threshold(ThresholdRule::TargetRecall(0.6), &y, &p).unwrap(),
+            choose_threshold(ThresholdRule::TargetRecall { value: 0.6 }, &y, &p).unwrap(),
             0.7
         );
         assert_eq!(
-            choose_threshold(ThresholdRule::TargetRecall(1.0), &y, &p).unwrap(),
+            choose_threshold(ThresholdRule::TargetRecall { value: 1.0 }, &y, &p).unwrap(),
             0.4
         );
-        let err = choose_threshold(ThresholdRule::Fixed(1.5), &y, &p).unwrap_err();
+        let err = choose_threshold(ThresholdRule::Fixed { value: 1.5 }, &y, &p).unwrap_err();
         assert!(err.to_string().contains("threshold_rule"), "{err}");
-        assert!(choose_threshold(ThresholdRule::TargetRecall(0.0), &y, &p).is_err());
+        assert!(choose_threshold(ThresholdRule::TargetRecall { value: 0.0 }, &y, &p).is_err());
     }
 
     #[test]

@@ -2,56 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use finbeh_config::{ClassWeight, Criterion, MaxFeatures};
+
 use crate::error::{Result, TrainError};
-
-/// How many features are drawn as split candidates at every node.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MaxFeatures {
-    /// `max(1, floor(sqrt(n_features)))` (scikit-learn's classifier default).
-    Sqrt,
-    /// `max(1, floor(log2(n_features)))`.
-    Log2,
-    /// `max(1, floor(fraction * n_features))`, fraction in (0, 1].
-    Fraction(f64),
-    /// Every feature at every split.
-    All,
-}
-
-impl MaxFeatures {
-    /// The number of candidate features for `n_features` columns.
-    pub fn resolve(self, n_features: usize) -> usize {
-        let k = match self {
-            Self::Sqrt => (n_features as f64).sqrt().floor() as usize,
-            Self::Log2 => (n_features as f64).log2().floor() as usize,
-            Self::Fraction(f) => (f * n_features as f64).floor() as usize,
-            Self::All => n_features,
-        };
-        k.clamp(1, n_features.max(1))
-    }
-}
-
-/// Node impurity measure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Criterion {
-    /// Gini impurity `1 - Σ p²`.
-    Gini,
-    /// Shannon entropy in bits `-Σ p log2 p`.
-    Entropy,
-}
-
-/// Per-class sample weights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClassWeight {
-    /// Every sample weighs 1 (times its bootstrap count).
-    None,
-    /// `n_samples / (n_classes_present * count(class))` computed on the whole training set.
-    Balanced,
-    /// Like `Balanced`, recomputed on each tree's bootstrap sample.
-    BalancedSubsample,
-}
 
 /// Validated random-forest hyperparameters; obtained from `RandomForestParams` through
 /// [`linfa::ParamGuard::check`].

@@ -1,50 +1,9 @@
-//! `[model]` settings from finbeh-config mapped, once, onto this crate's parameter types.
+//! `[model]` settings from finbeh-config mapped, once, onto the forest's parameters.
 
 use finbeh_config::ModelSettings;
 
 use crate::error::TrainError;
-use crate::metrics::ThresholdRule;
-use crate::params::{ClassWeight, Criterion, MaxFeatures, RandomForestParams};
-
-impl From<finbeh_config::MaxFeatures> for MaxFeatures {
-    fn from(rule: finbeh_config::MaxFeatures) -> Self {
-        match rule {
-            finbeh_config::MaxFeatures::Sqrt => Self::Sqrt,
-            finbeh_config::MaxFeatures::Log2 => Self::Log2,
-            finbeh_config::MaxFeatures::All => Self::All,
-            finbeh_config::MaxFeatures::Fraction(f) => Self::Fraction(f),
-        }
-    }
-}
-
-impl From<finbeh_config::Criterion> for Criterion {
-    fn from(c: finbeh_config::Criterion) -> Self {
-        match c {
-            finbeh_config::Criterion::Gini => Self::Gini,
-            finbeh_config::Criterion::Entropy => Self::Entropy,
-        }
-    }
-}
-
-impl From<finbeh_config::ClassWeight> for ClassWeight {
-    fn from(w: finbeh_config::ClassWeight) -> Self {
-        match w {
-            finbeh_config::ClassWeight::None => Self::None,
-            finbeh_config::ClassWeight::Balanced => Self::Balanced,
-            finbeh_config::ClassWeight::BalancedSubsample => Self::BalancedSubsample,
-        }
-    }
-}
-
-impl From<finbeh_config::ThresholdRule> for ThresholdRule {
-    fn from(rule: finbeh_config::ThresholdRule) -> Self {
-        match rule {
-            finbeh_config::ThresholdRule::Fixed { value } => Self::Fixed(value),
-            finbeh_config::ThresholdRule::BestF1 => Self::BestF1,
-            finbeh_config::ThresholdRule::TargetRecall { value } => Self::TargetRecall(value),
-        }
-    }
-}
+use crate::params::RandomForestParams;
 
 impl TryFrom<&ModelSettings> for RandomForestParams {
     type Error = TrainError;
@@ -66,9 +25,9 @@ impl TryFrom<&ModelSettings> for RandomForestParams {
             .min_samples_split(model.min_samples_split)
             .min_samples_leaf(model.min_samples_leaf)
             .min_impurity_decrease(model.min_impurity_decrease)
-            .max_features(max_features.into())
-            .criterion(model.criterion.into())
-            .class_weight(model.class_weight.into())
+            .max_features(max_features)
+            .criterion(model.criterion)
+            .class_weight(model.class_weight)
             .bootstrap(model.bootstrap)
             .oob_score(model.oob_score)
             .max_bins(model.max_bins)
@@ -80,6 +39,7 @@ impl TryFrom<&ModelSettings> for RandomForestParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use finbeh_config::{ClassWeight, Criterion, MaxFeatures};
     use linfa::ParamGuard;
 
     #[test]
@@ -89,10 +49,6 @@ mod tests {
             .check()
             .unwrap();
         assert_eq!(from_settings, RandomForestParams::new().check().unwrap());
-        assert_eq!(
-            ThresholdRule::from(ModelSettings::default().threshold),
-            ThresholdRule::Fixed(0.5)
-        );
     }
 
     #[test]
@@ -130,10 +86,6 @@ mod tests {
         assert_eq!(p.max_bins(), 64);
         assert_eq!(p.seed(), 9);
         assert_eq!(p.n_jobs(), 2);
-        assert_eq!(
-            ThresholdRule::from(settings.threshold),
-            ThresholdRule::TargetRecall(0.8)
-        );
     }
 
     #[test]

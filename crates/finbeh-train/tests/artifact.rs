@@ -65,9 +65,10 @@ fn small_artifact() -> ModelArtifact {
         model_name: "test-model".into(),
         model_version: "7".into(),
         classes: data.classes.clone(),
+        target: Some("Anomaly".into()),
         threshold: Some(DecisionThreshold {
             value: 0.5,
-            rule: ThresholdRule::Fixed(0.5),
+            rule: ThresholdRule::Fixed { value: 0.5 },
             chosen_on: "fixed".into(),
         }),
         ignored_columns: Vec::new(),
@@ -141,6 +142,10 @@ const FIXTURE_V1_1: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/model-v1.1.0.finbeh"
 );
+const FIXTURE_V1_2: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/model-v1.2.0.finbeh"
+);
 
 fn current_fixture_path() -> String {
     format!(
@@ -177,6 +182,28 @@ fn the_committed_v1_1_fixture_loads_and_lists_the_columns_it_ignores() {
             .iter()
             .any(|c| ignored.contains(&c.name))
     );
+}
+
+#[test]
+fn the_committed_v1_2_fixture_names_its_target_and_scores_the_anomaly() {
+    let artifact = check_fixture(FIXTURE_V1_2, "1.2.0");
+    let m = artifact.metadata();
+    assert_eq!(m.target.as_deref(), Some("Anomaly"));
+    assert_eq!(m.positive_class.as_deref(), Some("-1"));
+    assert_eq!(m.probability_meaning(), "probability that Anomaly = -1");
+}
+
+#[test]
+fn older_fixtures_read_without_a_target() {
+    for (path, version) in [(FIXTURE, "1.0.0"), (FIXTURE_V1_1, "1.1.0")] {
+        let artifact = check_fixture(path, version);
+        assert_eq!(artifact.metadata().target, None);
+        // They were written when a {-1, 1} target's positive class was 1.
+        assert_eq!(
+            artifact.metadata().probability_meaning(),
+            "probability of class \"1\""
+        );
+    }
 }
 
 fn check_fixture(path: &str, version: &str) -> ModelArtifact {

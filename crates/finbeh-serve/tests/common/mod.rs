@@ -146,6 +146,7 @@ pub fn info(name: &str, version: &str, classes: &[&str]) -> ModelInfo {
         version: version.into(),
         input_columns: columns(),
         classes: classes.iter().map(|c| c.to_string()).collect(),
+        target: Some("Anomaly".into()),
         ignored_columns: vec![IGNORED_COLUMN.to_string()],
     }
 }
