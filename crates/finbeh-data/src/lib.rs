@@ -60,9 +60,11 @@ mod raw;
 mod report;
 mod rng;
 mod schema;
+mod separability;
 mod split;
 mod table;
 mod text;
+mod value_signature;
 
 pub use dataset::{LoadedDataset, load_dataset};
 pub use date::{DateFormat, civil_from_days, days_from_civil, parse_date};
@@ -79,7 +81,7 @@ pub use profile::{
 pub use raw::{ColumnKind, InputColumn, RawValue};
 pub use report::{
     ClassCount, ColumnReport, FeatureAuc, Issue, LeakageFinding, LeakageKind,
-    REPORT_FORMAT_VERSION, Severity, TargetReport, ValidationReport,
+    REPORT_FORMAT_VERSION, Severity, TargetReport, ValidationReport, ValueSignature,
 };
 pub use rng::Rng;
 pub use schema::{ColumnSchema, Role, Schema, ValueKind};
