@@ -43,7 +43,7 @@ if has forest; then
   cat "$OUT/train.time" | tail -n 1
   echo "## forest: finbeh predict on the test rows repeated 10x"
   { head -n 1 "$DATA/test.csv"; for _ in $(seq 10); do tail -n +2 "$DATA/test.csv"; done; } >"$OUT/test10.csv"
-  "$BIN/predict" --model "$OUT/model/model.finbeh" --data "$OUT/test10.csv" --out "$OUT/pred10.csv" | tail -n 1 | tee "$OUT/predict.json"
+  "$BIN/predict" --model "$OUT/model/model.finbeh" --data "$OUT/test10.csv" --out "$OUT/pred10.csv" 2>&1 | tail -n 1 | tee "$OUT/predict.json"
 fi
 
 if has serve; then

@@ -96,7 +96,7 @@ struct RowProblem {
     problem: String,
 }
 
-fn read_error(file: &Path, source: csv::Error) -> DataError {
+pub(crate) fn read_error(file: &Path, source: csv::Error) -> DataError {
     if source.is_io_error()
         && let csv::ErrorKind::Io(_) = source.kind()
     {
@@ -419,7 +419,7 @@ impl Loader<'_> {
 }
 
 /// Opens a CSV file and reads its header (names trimmed, BOM removed, unique and non-empty).
-fn open_csv(
+pub(crate) fn open_csv(
     file: &Path,
     params: &DataValidParams,
 ) -> Result<(csv::Reader<File>, Vec<String>), DataError> {

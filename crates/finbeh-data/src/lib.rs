@@ -52,6 +52,7 @@ mod date;
 mod error;
 mod generate;
 mod ingest;
+mod kept_columns;
 mod leakage;
 mod params;
 mod pipeline;
@@ -71,6 +72,7 @@ pub use date::{DateFormat, civil_from_days, days_from_civil, parse_date};
 pub use error::DataError;
 pub use generate::{BANKING_COLUMNS, generate_banking_csv};
 pub use ingest::{INFERENCE_SAMPLE_ROWS, load_records};
+pub use kept_columns::{KeepColumns, KeptColumns, read_kept_columns};
 pub use params::{
     DataParams, DataValidParams, DateDifference, DeriveRule, DeriveRuleKind, DeriveValue,
 };
