@@ -16,8 +16,8 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use finbeh::train::{MaxFeatures, RandomForest, RandomForestParams, RandomForestValidParams};
 use linfa::ParamGuard;
 use linfa::traits::{Fit, Predict};
@@ -128,9 +128,10 @@ fn bench_fit(c: &mut Criterion) {
     let mut group = slow_group(c, "fit_forest_20k_x_12");
     let bagged_1 = finbeh_params(BAGGED_TREES, true, 1);
     let bagged_all = finbeh_params(BAGGED_TREES, true, 0);
-    group.bench_function(format!("finbeh_{BAGGED_TREES}_bagged_trees_1_thread"), |b| {
-        b.iter(|| RandomForest::fit(&bagged_1, x.view(), &y).expect("fit"))
-    });
+    group.bench_function(
+        format!("finbeh_{BAGGED_TREES}_bagged_trees_1_thread"),
+        |b| b.iter(|| RandomForest::fit(&bagged_1, x.view(), &y).expect("fit")),
+    );
     group.bench_function(
         format!("linfa_trees_{BAGGED_TREES}_bagged_trees_1_thread"),
         |b| b.iter(|| linfa_bagged_fit(&x, &y, BAGGED_TREES)),
@@ -172,14 +173,17 @@ fn bench_predict(c: &mut Criterion) {
     });
     group.finish();
 
-    let forest = RandomForest::fit(&finbeh_params(BAGGED_TREES, true, 0), x.view(), &y)
-        .expect("fit");
+    let forest =
+        RandomForest::fit(&finbeh_params(BAGGED_TREES, true, 0), x.view(), &y).expect("fit");
     let linfa_forest = linfa_bagged_fit(&x, &y, BAGGED_TREES);
     let mut group = c.benchmark_group("predict_forest_20k_rows");
     group.throughput(rows);
-    group.bench_function(format!("finbeh_{BAGGED_TREES}_bagged_trees_batch_1_thread"), |b| {
-        b.iter(|| pool.install(|| forest.predict_proba(black_box(xt.view())).expect("predict")))
-    });
+    group.bench_function(
+        format!("finbeh_{BAGGED_TREES}_bagged_trees_batch_1_thread"),
+        |b| {
+            b.iter(|| pool.install(|| forest.predict_proba(black_box(xt.view())).expect("predict")))
+        },
+    );
     group.bench_function(
         format!("finbeh_{BAGGED_TREES}_bagged_trees_row_by_row_1_thread"),
         |b| {

@@ -31,6 +31,9 @@ fn logs_to_a_pipe_have_no_colour_codes() {
         .unwrap();
     assert!(output.status.success(), "{output:?}");
     let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(stderr.contains("scored") && stderr.contains("rows"), "{stderr}");
+    assert!(
+        stderr.contains("scored") && stderr.contains("rows"),
+        "{stderr}"
+    );
     assert!(!stderr.contains('\u{1b}'), "colour codes in {stderr:?}");
 }

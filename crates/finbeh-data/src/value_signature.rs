@@ -181,7 +181,12 @@ mod tests {
         let y: Vec<usize> = (0..200).map(|r| usize::from(r >= 100)).collect();
         let hit = value_signature(&Column::Numeric(values), &all(200), &y, 2, 0.8, 0.05).unwrap();
         assert_eq!(
-            (hit.value.as_str(), hit.class, hit.class_hits, hit.other_hits),
+            (
+                hit.value.as_str(),
+                hit.class,
+                hit.class_hits,
+                hit.other_hits
+            ),
             ("0", 0, 100, 3)
         );
     }

@@ -68,7 +68,11 @@ fn auc_levels_give_a_warning_and_an_error_and_the_signature_fires_below_both() {
         (error.kind, error.severity),
         (LeakageKind::NearPerfectSeparation, Severity::Error)
     );
-    assert!(error.reason.contains("data.leakage_error_auc 0.99"), "{}", error.reason);
+    assert!(
+        error.reason.contains("data.leakage_error_auc 0.99"),
+        "{}",
+        error.reason
+    );
 
     let warning = finding(found, "strong");
     assert_eq!(
@@ -77,7 +81,11 @@ fn auc_levels_give_a_warning_and_an_error_and_the_signature_fires_below_both() {
     );
     let auc = warning.auc.unwrap();
     assert!((0.95..0.99).contains(&auc), "{auc}");
-    assert!(warning.reason.contains("data.leakage_warn_auc 0.95"), "{}", warning.reason);
+    assert!(
+        warning.reason.contains("data.leakage_warn_auc 0.95"),
+        "{}",
+        warning.reason
+    );
 
     let signature = finding(found, "balance_change");
     assert_eq!(
@@ -88,7 +96,10 @@ fn auc_levels_give_a_warning_and_an_error_and_the_signature_fires_below_both() {
     let value = signature.signature.as_ref().unwrap();
     assert_eq!((value.value.as_str(), value.class.as_str()), ("0", "0"));
     assert_eq!(value.class_share, 1.0);
-    assert!(value.other_share > 0.0 && value.other_share < 0.05, "{value:?}");
+    assert!(
+        value.other_share > 0.0 && value.other_share < 0.05,
+        "{value:?}"
+    );
 
     // Every finding is an issue naming the column and why.
     let issue = report
@@ -97,7 +108,9 @@ fn auc_levels_give_a_warning_and_an_error_and_the_signature_fires_below_both() {
         .find(|i| i.column.as_deref() == Some("balance_change"))
         .unwrap();
     assert!(
-        issue.message.contains("the value 0 covers 100.0 % of class \"0\""),
+        issue
+            .message
+            .contains("the value 0 covers 100.0 % of class \"0\""),
         "{}",
         issue.message
     );

@@ -99,7 +99,11 @@ pub fn predict_csv(
     let mut record: Vec<String> = Vec::with_capacity(columns.len());
     for (row, (class, p)) in decided.iter().zip(proba.outer_iter()).enumerate() {
         record.clear();
-        record.extend(kept.values.iter().map(|v| v.get(row).cloned().unwrap_or_default()));
+        record.extend(
+            kept.values
+                .iter()
+                .map(|v| v.get(row).cloned().unwrap_or_default()),
+        );
         record.push(labels.get(*class).cloned().unwrap_or_default());
         record.extend(
             probabilities

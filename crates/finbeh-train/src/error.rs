@@ -139,10 +139,10 @@ pub enum TrainError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// A column copied into the predictions has the name of a prediction column.
+    /// A column copied into the predictions is listed twice or has a prediction column's name.
     #[error(
-        "column `{column}` of the input would be written twice: the predictions have a column of \
-         that name (keep a different set of columns with --keep)"
+        "column `{column}` would be written twice: it is kept twice, or the predictions have a \
+         column of that name (keep a different set of columns with --keep)"
     )]
     KeptColumnClash {
         /// The column.

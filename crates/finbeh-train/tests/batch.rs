@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use finbeh_config::ModelSettings;
-use finbeh_data::{DataError, DataParams, DataValidParams, KeepColumns, load_dataset, load_records};
+use finbeh_data::{
+    DataError, DataParams, DataValidParams, KeepColumns, load_dataset, load_records,
+};
 use finbeh_train::{ModelArtifact, TrainError, TrainingJob, predict_csv};
 
 /// 400 `;`-delimited records with a `Customer_ID`; `amount` tells the classes apart.
@@ -106,8 +108,17 @@ fn multi_class_models_name_one_probability_column_per_class() {
     let keep = KeepColumns::Listed(vec!["channel".into(), "Customer_ID".into()]);
     predict_csv(&artifact, &input, &params, &keep, Some(&out)).unwrap();
     let (header, rows) = read_output(&out);
-    let mut expected = vec!["channel".to_string(), "Customer_ID".into(), "prediction".into()];
-    expected.extend(artifact.classes().iter().map(|c| format!("probability_{c}")));
+    let mut expected = vec![
+        "channel".to_string(),
+        "Customer_ID".into(),
+        "prediction".into(),
+    ];
+    expected.extend(
+        artifact
+            .classes()
+            .iter()
+            .map(|c| format!("probability_{c}")),
+    );
     assert_eq!(header, expected);
     assert_eq!(header.len(), 6);
     assert_eq!((rows[0][0].as_str(), rows[0][1].as_str()), ("web", "C1000"));
@@ -124,7 +135,11 @@ fn kept_columns_must_exist_and_must_not_clash_with_the_predictions() {
     let out = dir.path().join("predictions.csv");
     let keep = KeepColumns::Listed(vec!["Customer_ID".into(), "Account".into()]);
     let err = predict_csv(&artifact, &input, &params, &keep, Some(&out)).unwrap_err();
-    assert!(err.to_string().contains("lacks the column(s) to keep: Account"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("lacks the column(s) to keep: Account"),
+        "{err}"
+    );
 
     let clashing = dir.path().join("clash.csv");
     let text = std::fs::read_to_string(&input)
@@ -148,7 +163,14 @@ fn without_an_output_file_the_predictions_go_to_stdout() {
         let dir = PathBuf::from(dir);
         let artifact = ModelArtifact::read(dir.join("model.finbeh")).unwrap();
         let input = dir.join("records_2.csv");
-        predict_csv(&artifact, &input, &semicolon_params(), &KeepColumns::Ids, None).unwrap();
+        predict_csv(
+            &artifact,
+            &input,
+            &semicolon_params(),
+            &KeepColumns::Ids,
+            None,
+        )
+        .unwrap();
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -172,7 +194,9 @@ fn without_an_output_file_the_predictions_go_to_stdout() {
     assert!(output.status.success(), "{output:?}");
     let stdout = String::from_utf8(output.stdout).unwrap();
     // libtest writes its own lines around the test's output.
-    let start = stdout.find("Customer_ID,").unwrap_or_else(|| panic!("{stdout}"));
+    let start = stdout
+        .find("Customer_ID,")
+        .unwrap_or_else(|| panic!("{stdout}"));
     let csv_lines: Vec<&str> = stdout[start..]
         .lines()
         .take_while(|l| l.starts_with('C'))
