@@ -7,71 +7,49 @@
 use finbeh_config::DataSettings;
 
 use crate::error::DataError;
-use crate::params::DataValidParams;
+use crate::params::{DataValidParams, invalid};
 use crate::report::{FeatureAuc, Issue, LeakageFinding, LeakageKind, Severity, ValueSignature};
 use crate::schema::{Role, Schema};
 use crate::separability::{column_auc, difference_column, sample_rows};
 use crate::table::{Column, Table};
 use crate::value_signature::{SignatureHit, value_signature};
 
-/// The validated `data.leakage_*` settings.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct LeakageLevels {
-    warn_auc: f64,
-    error_auc: f64,
-    class_share: f64,
-    other_share: f64,
-}
-
-fn invalid(field: &str, problem: String) -> DataError {
-    DataError::InvalidSetting {
-        field: field.to_string(),
-        problem,
+/// Checks the `data.leakage_*` settings: both AUC levels in (0.5, 1] with warn <= error; class
+/// share in (0.5, 1] (so that one value per class at most qualifies) and other share in
+/// [0, class share).
+pub(crate) fn check_leakage_settings(data: &DataSettings) -> Result<(), DataError> {
+    for (field, auc) in [
+        ("leakage_warn_auc", data.leakage_warn_auc),
+        ("leakage_error_auc", data.leakage_error_auc),
+    ] {
+        if !(auc > 0.5 && auc <= 1.0) {
+            return Err(invalid(field, format!("{auc} is not in (0.5, 1]")));
+        }
     }
-}
-
-impl LeakageLevels {
-    /// Both AUC levels in (0.5, 1] with warn <= error; class share in (0.5, 1] (so that one
-    /// value per class at most qualifies) and other share in [0, class share).
-    pub(crate) fn check(data: &DataSettings) -> Result<Self, DataError> {
-        for (field, auc) in [
-            ("leakage_warn_auc", data.leakage_warn_auc),
-            ("leakage_error_auc", data.leakage_error_auc),
-        ] {
-            if !(auc > 0.5 && auc <= 1.0) {
-                return Err(invalid(field, format!("{auc} is not in (0.5, 1]")));
-            }
-        }
-        if data.leakage_warn_auc > data.leakage_error_auc {
-            return Err(invalid(
-                "leakage_warn_auc",
-                format!(
-                    "{} exceeds leakage_error_auc = {}",
-                    data.leakage_warn_auc, data.leakage_error_auc
-                ),
-            ));
-        }
-        let class_share = data.leakage_value_class_share;
-        if !(class_share > 0.5 && class_share <= 1.0) {
-            return Err(invalid(
-                "leakage_value_class_share",
-                format!("{class_share} is not in (0.5, 1]"),
-            ));
-        }
-        let other_share = data.leakage_value_other_share;
-        if !(0.0..class_share).contains(&other_share) {
-            return Err(invalid(
-                "leakage_value_other_share",
-                format!("{other_share} is not in [0, leakage_value_class_share = {class_share})"),
-            ));
-        }
-        Ok(Self {
-            warn_auc: data.leakage_warn_auc,
-            error_auc: data.leakage_error_auc,
-            class_share,
-            other_share,
-        })
+    if data.leakage_warn_auc > data.leakage_error_auc {
+        return Err(invalid(
+            "leakage_warn_auc",
+            format!(
+                "{} exceeds leakage_error_auc = {}",
+                data.leakage_warn_auc, data.leakage_error_auc
+            ),
+        ));
     }
+    let class_share = data.leakage_value_class_share;
+    if !(class_share > 0.5 && class_share <= 1.0) {
+        return Err(invalid(
+            "leakage_value_class_share",
+            format!("{class_share} is not in (0.5, 1]"),
+        ));
+    }
+    let other_share = data.leakage_value_other_share;
+    if !(0.0..class_share).contains(&other_share) {
+        return Err(invalid(
+            "leakage_value_other_share",
+            format!("{other_share} is not in [0, leakage_value_class_share = {class_share})"),
+        ));
+    }
+    Ok(())
 }
 
 /// What the leakage check found.
@@ -111,7 +89,7 @@ pub(crate) fn check_leakage(
     target: &str,
     params: &DataValidParams,
 ) -> LeakageCheck {
-    let levels = params.leakage();
+    let levels = params.params();
     let allowed = |c: &str| params.params().allow_leakage.iter().any(|a| a == c);
     let finding = |column: &str, kind, severity, reason: String| LeakageFinding {
         column: column.to_string(),
@@ -161,8 +139,8 @@ pub(crate) fn check_leakage(
             rows,
             y,
             n_classes,
-            levels.class_share,
-            levels.other_share,
+            levels.leakage_value_class_share,
+            levels.leakage_value_other_share,
         ) {
             signatures.push((name.to_string(), hit));
         }
@@ -189,19 +167,19 @@ pub(crate) fn check_leakage(
     aucs.sort_by(|a, b| b.auc.total_cmp(&a.auc).then(a.column.cmp(&b.column)));
 
     for a in &aucs {
-        let (kind, severity, setting, level) = if a.auc >= levels.error_auc {
+        let (kind, severity, setting, level) = if a.auc >= levels.leakage_error_auc {
             (
                 LeakageKind::NearPerfectSeparation,
                 Severity::Error,
                 "leakage_error_auc",
-                levels.error_auc,
+                levels.leakage_error_auc,
             )
-        } else if a.auc >= levels.warn_auc {
+        } else if a.auc >= levels.leakage_warn_auc {
             (
                 LeakageKind::StrongSeparation,
                 Severity::Warning,
                 "leakage_warn_auc",
-                levels.warn_auc,
+                levels.leakage_warn_auc,
             )
         } else {
             continue;

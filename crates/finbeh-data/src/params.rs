@@ -56,7 +56,7 @@ impl From<&finbeh_config::DataSettings> for DataParams {
     }
 }
 
-fn invalid(field: &str, problem: impl Into<String>) -> DataError {
+pub(crate) fn invalid(field: &str, problem: impl Into<String>) -> DataError {
     DataError::InvalidSetting {
         field: field.to_string(),
         problem: problem.into(),
@@ -187,7 +187,7 @@ impl DataParams {
                 }
             }
         }
-        let leakage = crate::leakage::LeakageLevels::check(&self)?;
+        crate::leakage::check_leakage_settings(&self)?;
         if self.lenient && self.reject_path.is_none() {
             return Err(invalid(
                 "reject_path",
@@ -199,7 +199,6 @@ impl DataParams {
             params: self,
             delimiter,
             date_reference_day,
-            leakage,
         })
     }
 }
@@ -210,7 +209,6 @@ pub struct DataValidParams {
     params: DataParams,
     delimiter: u8,
     date_reference_day: Option<i32>,
-    leakage: crate::leakage::LeakageLevels,
 }
 
 impl DataValidParams {
@@ -246,10 +244,6 @@ impl DataValidParams {
     /// Categorical cardinality limit.
     pub fn max_categorical_cardinality(&self) -> usize {
         self.params.max_categorical_cardinality
-    }
-    /// The leakage check's levels.
-    pub(crate) fn leakage(&self) -> &crate::leakage::LeakageLevels {
-        &self.leakage
     }
 }
 
