@@ -1,20 +1,23 @@
 //! Batch scoring of raw records with a model artifact: the CSV must hold the model's input
-//! columns (extra columns, e.g. the target, are ignored). Writes the decided class and one
-//! probability per class. The last line is JSON: `rows`, `seconds` and `rows_per_second` time the
-//! scoring only (feature pipeline + forest, parallel over row chunks); `read_seconds` is the CSV
-//! read, reported separately.
+//! columns (extra columns, e.g. the target, are ignored) and is read with the `[data]` settings
+//! (`--config`, `finbeh.toml`, `FINBEH__DATA__*`), so a `;`-delimited file is read as at training.
 //!
-//! `cargo run --release --example predict -- --model PATH --data CSV [--out CSV]`
+//! Writes CSV (to `--out`, else stdout): the id columns (`data.id` and id-like names, or
+//! `--keep COL,...`), `prediction`, and the probabilities named after their class
+//! (`probability_<positive class>` for a binary model, `probability_<class>` for each class of a
+//! multi-class one). Timings go to stderr, the last line as JSON: `rows`, `seconds` and
+//! `rows_per_second` time the scoring only (feature pipeline + forest, parallel over row
+//! chunks); `read_seconds` (CSV read) and `write_seconds` are reported separately.
+//!
+//! `cargo run --release --example predict -- --model PATH --data CSV [--out CSV] [--config PATH] [--keep COL,...]`
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 
-use anyhow::Context;
 use clap::Parser;
-use finbeh_data::{DataParams, load_records};
-use finbeh_train::ModelArtifact;
+use finbeh_config::Loader;
+use finbeh_data::{DataParams, KeepColumns};
+use finbeh_train::{ModelArtifact, predict_csv};
 
 /// Score a CSV file of raw records.
 #[derive(Parser)]
@@ -25,9 +28,15 @@ struct Args {
     /// CSV of raw records.
     #[arg(long)]
     data: PathBuf,
-    /// Write predictions here (CSV).
+    /// Write predictions here (CSV); default: stdout.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// TOML settings file (default: ./finbeh.toml when present); FINBEH__DATA__* env vars apply.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Columns copied to the output (default: the id columns).
+    #[arg(long, value_delimiter = ',')]
+    keep: Option<Vec<String>>,
 }
 
 fn main() -> ExitCode {
@@ -42,42 +51,25 @@ fn main() -> ExitCode {
 
 fn try_main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let settings = Loader::new()
+        .file(args.config.as_deref())
+        .env_from_process()
+        .load()?;
+    let params = DataParams::from(settings.data()).check()?;
+    let keep = args.keep.map_or(KeepColumns::Ids, KeepColumns::Listed);
     let artifact = ModelArtifact::read(&args.model)?;
-    let read_start = Instant::now();
-    let params = DataParams::default().check()?;
-    let (table, _) = load_records(&args.data, artifact.pipeline(), None, &params)?;
-    let read_seconds = read_start.elapsed().as_secs_f64();
-
-    let start = Instant::now();
-    let proba = artifact.score_table(&table)?;
-    let classes = artifact.predict_classes(proba.view());
-    let seconds = start.elapsed().as_secs_f64();
-
-    if let Some(out) = &args.out {
-        let file =
-            std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
-        let mut w = std::io::BufWriter::new(file);
-        let labels = artifact.classes();
-        let header: Vec<String> = labels.iter().map(|c| format!("p_{c}")).collect();
-        writeln!(w, "prediction,{}", header.join(","))?;
-        for (class, p) in classes.iter().zip(proba.outer_iter()) {
-            let ps: Vec<String> = p.iter().map(f64::to_string).collect();
-            writeln!(
-                w,
-                "{},{}",
-                labels.get(*class).map_or("?", String::as_str),
-                ps.join(",")
-            )?;
-        }
-        w.flush()?;
-    }
-    let rows = table.n_rows();
-    println!("scored {rows} rows in {seconds:.3}s (CSV read {read_seconds:.3}s, not included)");
-    println!(
+    let run = predict_csv(&artifact, &args.data, &params, &keep, args.out.as_deref())?;
+    let (rows, seconds) = (run.rows, run.score_seconds);
+    eprintln!(
+        "scored {rows} rows in {seconds:.3}s (CSV read {:.3}s and write {:.3}s not included)",
+        run.read_seconds, run.write_seconds
+    );
+    eprintln!(
         "{}",
         serde_json::json!({
             "rows": rows, "seconds": seconds, "rows_per_second": rows as f64 / seconds.max(1e-9),
-            "read_seconds": read_seconds, "model": args.model.display().to_string(),
+            "read_seconds": run.read_seconds, "write_seconds": run.write_seconds,
+            "model": args.model.display().to_string(),
         })
     );
     Ok(())

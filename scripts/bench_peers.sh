@@ -10,6 +10,9 @@
 #   2. forest:  forest_peers.py (scikit-learn, XGBoost RF, LightGBM RF) vs `train` + `predict`
 #   3. serve:   finbeh `serve` (auth on) under wrk_any.sh; the Python server (serve_bench.sh);
 #               the nginx ceiling (nginx_bench.sh); RSS and time-to-ready of finbeh's server
+#   4. memory:  finbeh `train` on the peers' data at 1 000 000 rows (800 000 training rows),
+#               peak RSS and wall time (`/usr/bin/time`), and the artifact's size
+# Run some stages only with STAGES, e.g. STAGES="data forest" scripts/bench_peers.sh.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PEERS=$(cd "${1:-$ROOT/../shared/peers}" && pwd)
@@ -18,7 +21,8 @@ OUT=${OUT:-/tmp/finbeh-bench}
 DATA=${DATA:-/tmp/peers-data}
 PORT=${PORT:-5003}
 KEY=${KEY:-bench-key-$(date +%s)}
-STAGES=${STAGES:-data forest serve}
+STAGES=${STAGES:-data forest serve memory}
+DATA_1M=${DATA_1M:-/tmp/peers-1m}
 mkdir -p "$OUT"
 exec > >(tee "$OUT/bench_peers.log") 2>&1
 echo "## $(date -u +%FT%TZ) $(uname -srm) cores=$(nproc) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
@@ -43,7 +47,7 @@ if has forest; then
   cat "$OUT/train.time" | tail -n 1
   echo "## forest: finbeh predict on the test rows repeated 10x"
   { head -n 1 "$DATA/test.csv"; for _ in $(seq 10); do tail -n +2 "$DATA/test.csv"; done; } >"$OUT/test10.csv"
-  "$BIN/predict" --model "$OUT/model/model.finbeh" --data "$OUT/test10.csv" --out "$OUT/pred10.csv" | tail -n 1 | tee "$OUT/predict.json"
+  "$BIN/predict" --model "$OUT/model/model.finbeh" --data "$OUT/test10.csv" --out "$OUT/pred10.csv" 2>&1 | tail -n 1 | tee "$OUT/predict.json"
 fi
 
 if has serve; then
@@ -68,5 +72,13 @@ if has serve; then
   "$PEERS/serve_bench.sh" | tee "$OUT/serve_bench.txt"
   echo "## serve: nginx ceiling"
   "$PEERS/nginx_bench.sh" | tee "$OUT/nginx_bench.txt"
+fi
+if has memory; then
+  echo "## memory: finbeh train on 1 000 000 rows (80/20 held-out split inside train)"
+  "$VENV/bin/python" "$PEERS/make_data.py" 1000000 "$DATA_1M/data.csv"
+  /usr/bin/time -f "train_1m_peak_rss_kb=%M wall_s=%e" "$BIN/train" --data "$DATA_1M/data.csv" \
+    --target label --out "$OUT/model-1m" 2>"$OUT/train-1m.time" | tail -n 1 | tee "$OUT/train-1m.json"
+  tail -n 1 "$OUT/train-1m.time"
+  echo "artifact_bytes=$(stat -c %s "$OUT/model-1m/model.finbeh")"
 fi
 echo "## done; log at $OUT/bench_peers.log"

@@ -132,6 +132,7 @@ impl Settings {
         data.positive_class = Some("1".to_owned());
         data.date_reference = Some("2024-01-31".to_owned());
         data.reject_path = Some(PathBuf::from("rejected.csv"));
+        data.thousands_separator = Some(',');
         data.numeric.push("a".to_owned());
         data.categorical.push("b".to_owned());
         data.boolean.push("c".to_owned());

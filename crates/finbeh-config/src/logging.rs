@@ -1,5 +1,7 @@
 //! Global `tracing` subscriber set-up from `[logging]`.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -7,6 +9,7 @@ use crate::error::ConfigError;
 use crate::settings::{LogFormat, LoggingSettings};
 
 /// Installs a global `tracing` subscriber writing to stderr at `logging.level`, pretty or JSON.
+/// Colour codes are written only when stderr is a terminal, never into a file or a pipe.
 ///
 /// Safe to call more than once: if a global subscriber is already installed (by an earlier call
 /// or by someone else) this leaves it in place and returns `Ok`.
@@ -22,7 +25,8 @@ pub fn init_logging(logging: &LoggingSettings) -> Result<(), ConfigError> {
     })?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     // `try_init` fails only when a global subscriber already exists, which is fine.
     let _already_installed = match logging.format {
         LogFormat::Pretty => builder.finish().try_init(),

@@ -90,8 +90,14 @@ pub struct DataSettings {
     pub date_reference: Option<String>,
     /// Columns exempt from the leakage check (kept even when they predict the target too well).
     pub allow_leakage: Vec<String>,
-    /// A single feature predicting the target with an AUC at or above this is reported as leakage.
-    pub leakage_auc_threshold: f64,
+    /// A single feature predicting the target with an AUC at or above this is a leakage warning.
+    pub leakage_warn_auc: f64,
+    /// A single feature predicting the target with an AUC at or above this is a leakage error.
+    pub leakage_error_auc: f64,
+    /// Leakage signature: one value covering at least this share of one class ...
+    pub leakage_value_class_share: f64,
+    /// ... and at most this share of the other classes is a leakage warning, whatever the AUC.
+    pub leakage_value_other_share: f64,
     /// Skip bad rows (writing them to `reject_path`) instead of failing.
     pub lenient: bool,
     /// Where rejected rows are written in lenient mode.
@@ -129,7 +135,10 @@ impl Default for DataSettings {
             pii_columns: Vec::new(),
             date_reference: None,
             allow_leakage: Vec::new(),
-            leakage_auc_threshold: 0.99,
+            leakage_warn_auc: 0.95,
+            leakage_error_auc: 0.99,
+            leakage_value_class_share: 0.8,
+            leakage_value_other_share: 0.05,
             lenient: false,
             reject_path: None,
             max_quoted_field_lines: 100,

@@ -214,13 +214,7 @@ fn check_data(data: &DataSettings, out: &mut Problems) {
             "must be a date written YYYY-MM-DD",
         );
     }
-    if !(data.leakage_auc_threshold > 0.5 && data.leakage_auc_threshold <= 1.0) {
-        out.push(
-            "data.leakage_auc_threshold",
-            data.leakage_auc_threshold,
-            "must be in (0.5, 1]",
-        );
-    }
+    check_leakage(data, out);
     // A column may have one forced role only.
     let roles: [(&str, &Vec<String>); 6] = [
         ("numeric", &data.numeric),
@@ -278,6 +272,41 @@ fn check_data(data: &DataSettings, out: &mut Problems) {
 }
 
 /// `YYYY-MM-DD` with a real month and a day that exists in it.
+/// Leakage levels: warn <= error, both in (0.5, 1]; the signature's value covers most of a class
+/// (so at most one value per class qualifies) and less of the others.
+fn check_leakage(data: &DataSettings, out: &mut Problems) {
+    let (warn, error) = (data.leakage_warn_auc, data.leakage_error_auc);
+    if !(warn > 0.5 && warn <= 1.0) {
+        out.push("data.leakage_warn_auc", warn, "must be in (0.5, 1]");
+    }
+    if !(error > 0.5 && error <= 1.0) {
+        out.push("data.leakage_error_auc", error, "must be in (0.5, 1]");
+    } else if warn > error {
+        out.push(
+            "data.leakage_warn_auc",
+            warn,
+            format!("must not exceed data.leakage_error_auc ({error})"),
+        );
+    }
+    let (class_share, other_share) = (
+        data.leakage_value_class_share,
+        data.leakage_value_other_share,
+    );
+    if !(class_share > 0.5 && class_share <= 1.0) {
+        out.push(
+            "data.leakage_value_class_share",
+            class_share,
+            "must be in (0.5, 1]",
+        );
+    } else if !(0.0..class_share).contains(&other_share) {
+        out.push(
+            "data.leakage_value_other_share",
+            other_share,
+            format!("must be in [0, data.leakage_value_class_share = {class_share})"),
+        );
+    }
+}
+
 fn is_iso_date(text: &str) -> bool {
     let mut parts = text.split('-');
     let (Some(y), Some(m), Some(d), None) =

@@ -392,7 +392,7 @@ fn out_of_range_port_names_key_value_and_range() {
 #[test]
 fn range_problems_in_every_section() {
     let found = problems(
-        "[data]\nleakage_auc_threshold = 0.4\n\
+        "[data]\nleakage_warn_auc = 0.4\nleakage_value_class_share = 0.9\nleakage_value_other_share = 0.95\n\
          [model]\ntest_size = 1.0\ncv_folds = 1\nmax_bins = 300\ngolden_set_size = 10\n\
          [monitor]\nalert_error_rate = 1.5\n\
          [deploy.azure]\ninstance_count = 0\narm_base_url = \"ftp://x\"\n\
@@ -401,8 +401,12 @@ fn range_problems_in_every_section() {
     );
     for (key, expected) in [
         (
-            "data.leakage_auc_threshold",
-            "data.leakage_auc_threshold = 0.4: must be in (0.5, 1]",
+            "data.leakage_warn_auc",
+            "data.leakage_warn_auc = 0.4: must be in (0.5, 1]",
+        ),
+        (
+            "data.leakage_value_other_share",
+            "data.leakage_value_other_share = 0.95: must be in [0, data.leakage_value_class_share = 0.9)",
         ),
         ("model.test_size", "model.test_size = 1: must be in (0, 1)"),
         ("model.cv_folds", "model.cv_folds = 1: must be at least 2"),
@@ -430,7 +434,20 @@ fn range_problems_in_every_section() {
     ] {
         assert_eq!(problem_for(&found, key).to_string(), expected);
     }
-    assert_eq!(found.len(), 9, "{found:#?}");
+    assert_eq!(found.len(), 10, "{found:#?}");
+}
+
+#[test]
+fn leakage_warning_level_above_the_error_level_is_refused() {
+    let found = problems(
+        "[data]\nleakage_warn_auc = 0.995\nleakage_error_auc = 0.99\n",
+        &[],
+    );
+    assert_eq!(
+        problem_for(&found, "data.leakage_warn_auc").to_string(),
+        "data.leakage_warn_auc = 0.995: must not exceed data.leakage_error_auc (0.99)"
+    );
+    assert_eq!(found.len(), 1, "{found:#?}");
 }
 
 #[test]

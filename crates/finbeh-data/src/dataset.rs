@@ -5,11 +5,11 @@ use std::path::Path;
 use crate::balance::class_balance_issues;
 use crate::error::DataError;
 use crate::ingest::{Ingested, read_csv};
-use crate::leakage::{column_auc, difference_auc, sample_rows};
+use crate::leakage::check_leakage;
 use crate::params::{DataValidParams, DeriveRule, DeriveRuleKind, DeriveValue};
 use crate::report::{
-    ClassCount, ColumnReport, FeatureAuc, Issue, LeakageFinding, LeakageKind,
-    REPORT_FORMAT_VERSION, Severity, TargetReport, ValidationReport,
+    ClassCount, ColumnReport, FeatureAuc, Issue, REPORT_FORMAT_VERSION, Severity, TargetReport,
+    ValidationReport,
 };
 use crate::schema::{Role, Schema, ValueKind};
 use crate::table::{Column, MISSING_BOOL, MISSING_CODE, MISSING_DAY, Table};
@@ -451,86 +451,9 @@ pub fn load_dataset(
         positive_class.as_deref(),
     ));
 
-    // Leakage: the source of a derived target, then single-feature separability.
-    let allowed = |c: &str| params.params().allow_leakage.iter().any(|a| a == c);
-    let mut leakage = Vec::new();
-    if let Some(rule) = derive_rule
-        && schema
-            .column(&rule.from)
-            .is_some_and(|c| c.role == Role::Feature)
-    {
-        leakage.push(LeakageFinding {
-            column: rule.from.clone(),
-            kind: LeakageKind::DerivedTargetSource,
-            auc: None,
-            allowed: allowed(&rule.from),
-        });
-    }
-    let rows = sample_rows(n_rows);
-    let mut aucs: Vec<FeatureAuc> = Vec::new();
-    for (i, c) in schema.columns.iter().enumerate() {
-        if c.role != Role::Feature {
-            continue;
-        }
-        if let Some(auc) = table
-            .column(i)
-            .and_then(|col| column_auc(col, &rows, &labels.y, n_classes))
-        {
-            aucs.push(FeatureAuc {
-                column: c.name.clone(),
-                auc,
-            });
-        }
-    }
-    for d in &params.params().date_differences {
-        if let (Some(Column::Date(s)), Some(Column::Date(e))) =
-            (table.column_by_name(&d.start), table.column_by_name(&d.end))
-            && let Some(auc) = difference_auc(s, e, &rows, &labels.y, n_classes)
-        {
-            aucs.push(FeatureAuc {
-                column: d.name.clone(),
-                auc,
-            });
-        }
-    }
-    aucs.sort_by(|a, b| b.auc.total_cmp(&a.auc).then(a.column.cmp(&b.column)));
-    for a in aucs
-        .iter()
-        .filter(|a| a.auc >= params.leakage_auc_threshold())
-    {
-        leakage.push(LeakageFinding {
-            column: a.column.clone(),
-            kind: LeakageKind::NearPerfectSeparation,
-            auc: Some(a.auc),
-            allowed: allowed(&a.column),
-        });
-    }
-    for l in &leakage {
-        let what = match l.kind {
-            LeakageKind::DerivedTargetSource => {
-                format!("leakage: the target `{target}` is derived from this feature")
-            }
-            LeakageKind::NearPerfectSeparation => format!(
-                "leakage: this feature alone separates the classes (ROC AUC {:.4} >= data.leakage_auc_threshold {})",
-                l.auc.unwrap_or(1.0),
-                params.leakage_auc_threshold()
-            ),
-        };
-        let (severity, hint) = if l.allowed {
-            (Severity::Warning, "allowed by data.allow_leakage")
-        } else {
-            (
-                Severity::Error,
-                "add it to data.ignore, or to data.allow_leakage if this is intended",
-            )
-        };
-        issues.push(Issue {
-            severity,
-            column: Some(l.column.clone()),
-            message: format!("{what}; {hint}"),
-        });
-    }
-    aucs.truncate(5);
+    let leakage = check_leakage(&table, &schema, &labels.y, &labels.classes, &target, params);
+    issues.extend(leakage.issues());
+    let strongest_features: Vec<FeatureAuc> = leakage.aucs.into_iter().take(5).collect();
 
     let report = ValidationReport {
         format_version: REPORT_FORMAT_VERSION,
@@ -559,8 +482,8 @@ pub fn load_dataset(
                 None
             },
         }),
-        strongest_features: aucs,
-        leakage,
+        strongest_features,
+        leakage: leakage.findings,
         issues,
     };
     Ok(LoadedDataset {

@@ -73,6 +73,16 @@ pub enum DataError {
         /// The missing column names, comma-separated.
         missing: String,
     },
+    /// Columns asked to be copied through (`--keep`) are not in the file.
+    #[error("{file} lacks the column(s) to keep: {missing} (columns: {available})")]
+    MissingKeptColumns {
+        /// The data file.
+        file: PathBuf,
+        /// The missing column names, comma-separated.
+        missing: String,
+        /// The file's column names, comma separated.
+        available: String,
+    },
     /// The target column is not in the file.
     #[error("target column `{target}` is not in {file} (columns: {available})")]
     MissingTarget {

@@ -119,7 +119,7 @@ struct RowProblem {
     problem: String,
 }
 
-fn read_error(file: &Path, source: std::io::Error) -> DataError {
+pub(crate) fn read_error(file: &Path, source: std::io::Error) -> DataError {
     DataError::Io {
         file: file.to_path_buf(),
         source,
@@ -482,7 +482,10 @@ impl Loader<'_> {
 }
 
 /// Opens a CSV file and reads its header (names trimmed, BOM removed, unique and non-empty).
-fn open_csv(file: &Path, params: &DataValidParams) -> Result<(CsvReader, Vec<String>), DataError> {
+pub(crate) fn open_csv(
+    file: &Path,
+    params: &DataValidParams,
+) -> Result<(CsvReader, Vec<String>), DataError> {
     let handle = File::open(file).map_err(|e| read_error(file, e))?;
     let mut reader = RecordReader::new(
         BufReader::with_capacity(1 << 20, handle),

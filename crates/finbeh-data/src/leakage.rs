@@ -1,243 +1,234 @@
-//! Single-feature separability (ROC AUC) used by the leakage check.
+//! The leakage check: features that reveal the target rather than predict it.
+//!
+//! Three causes, one finding each: the source of a derived target (error); single-feature ROC
+//! AUC at or above `data.leakage_error_auc` (error) or `data.leakage_warn_auc` (warning); and the
+//! single-value signature of a column recorded after the outcome (warning, any AUC).
 
-use crate::table::{Column, MISSING_BOOL, MISSING_CODE, MISSING_DAY};
+use finbeh_config::DataSettings;
 
-/// At most this many rows (evenly strided) are used per column, to bound the cost on big files.
-pub(crate) const LEAKAGE_SAMPLE_ROWS: usize = 200_000;
+use crate::error::DataError;
+use crate::params::{DataValidParams, invalid};
+use crate::report::{FeatureAuc, Issue, LeakageFinding, LeakageKind, Severity, ValueSignature};
+use crate::schema::{Role, Schema};
+use crate::separability::{column_auc, difference_column, sample_rows};
+use crate::table::{Column, Table};
+use crate::value_signature::{SignatureHit, value_signature};
 
-/// Rows used for the check: all, or an even stride when there are many.
-pub(crate) fn sample_rows(n_rows: usize) -> Vec<usize> {
-    let step = n_rows.div_ceil(LEAKAGE_SAMPLE_ROWS).max(1);
-    (0..n_rows).step_by(step).collect()
+/// Checks the `data.leakage_*` settings: both AUC levels in (0.5, 1] with warn <= error; class
+/// share in (0.5, 1] (so that one value per class at most qualifies) and other share in
+/// [0, class share).
+pub(crate) fn check_leakage_settings(data: &DataSettings) -> Result<(), DataError> {
+    for (field, auc) in [
+        ("leakage_warn_auc", data.leakage_warn_auc),
+        ("leakage_error_auc", data.leakage_error_auc),
+    ] {
+        if !(auc > 0.5 && auc <= 1.0) {
+            return Err(invalid(field, format!("{auc} is not in (0.5, 1]")));
+        }
+    }
+    if data.leakage_warn_auc > data.leakage_error_auc {
+        return Err(invalid(
+            "leakage_warn_auc",
+            format!(
+                "{} exceeds leakage_error_auc = {}",
+                data.leakage_warn_auc, data.leakage_error_auc
+            ),
+        ));
+    }
+    let class_share = data.leakage_value_class_share;
+    if !(class_share > 0.5 && class_share <= 1.0) {
+        return Err(invalid(
+            "leakage_value_class_share",
+            format!("{class_share} is not in (0.5, 1]"),
+        ));
+    }
+    let other_share = data.leakage_value_other_share;
+    if !(0.0..class_share).contains(&other_share) {
+        return Err(invalid(
+            "leakage_value_other_share",
+            format!("{other_share} is not in [0, leakage_value_class_share = {class_share})"),
+        ));
+    }
+    Ok(())
 }
 
-/// max over classes c of max(AUC, 1 − AUC) when `scores` rank class c against the rest
-/// (ties get average ranks). `None` when fewer than two classes are present.
-pub(crate) fn ranked_auc(scores: &[f64], y: &[usize], n_classes: usize) -> Option<f64> {
-    let n = scores.len().min(y.len());
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_unstable_by(|&a, &b| {
-        scores
-            .get(a)
-            .unwrap_or(&0.0)
-            .total_cmp(scores.get(b).unwrap_or(&0.0))
-    });
-    let mut rank_sum = vec![0.0f64; n_classes];
-    let mut count = vec![0usize; n_classes];
-    let mut i = 0;
-    while i < n {
-        let key = order
-            .get(i)
-            .and_then(|&k| scores.get(k))
-            .copied()
-            .unwrap_or(0.0);
-        let mut j = i;
-        while j < n
-            && order
-                .get(j)
-                .and_then(|&k| scores.get(k))
-                .copied()
-                .unwrap_or(0.0)
-                == key
-        {
-            j += 1;
-        }
-        let avg_rank = (i + 1 + j) as f64 / 2.0;
-        for &row in order.get(i..j).unwrap_or(&[]) {
-            if let Some(&c) = y.get(row)
-                && c < n_classes
-            {
-                rank_sum[c] += avg_rank;
-                count[c] += 1;
+/// What the leakage check found.
+pub(crate) struct LeakageCheck {
+    /// Every feature's single-feature AUC, strongest first.
+    pub aucs: Vec<FeatureAuc>,
+    /// The findings, in the order: derived-target source, AUC findings (strongest first),
+    /// signatures (in column order).
+    pub findings: Vec<LeakageFinding>,
+}
+
+impl LeakageCheck {
+    /// One issue per finding, naming the column, the reason and what to do.
+    pub(crate) fn issues(&self) -> impl Iterator<Item = Issue> + '_ {
+        self.findings.iter().map(|l| {
+            let hint = if l.allowed {
+                "allowed by data.allow_leakage"
+            } else {
+                "add it to data.ignore, or to data.allow_leakage if this is intended"
+            };
+            Issue {
+                severity: l.severity,
+                column: Some(l.column.clone()),
+                message: format!("leakage: {}; {hint}", l.reason),
             }
-        }
-        i = j;
-    }
-    best_over_classes(n, &count, |c| {
-        let nc = count[c] as f64;
-        (rank_sum[c] - nc * (nc + 1.0) / 2.0) / (nc * (n as f64 - nc))
-    })
-}
-
-/// The best AUC any ordering of the codes achieves (codes ordered by class rate), max over
-/// one-vs-rest classes, symmetric.
-pub(crate) fn discrete_auc(
-    codes: &[u32],
-    n_codes: usize,
-    y: &[usize],
-    n_classes: usize,
-) -> Option<f64> {
-    let mut table = vec![0usize; n_codes * n_classes];
-    let mut count = vec![0usize; n_classes];
-    let mut n = 0;
-    for (&code, &c) in codes.iter().zip(y) {
-        if let Some(cell) = table.get_mut(code as usize * n_classes + c) {
-            *cell += 1;
-            count[c] += 1;
-            n += 1;
-        }
-    }
-    best_over_classes(n, &count, |c| {
-        let mut groups: Vec<(f64, f64)> = (0..n_codes)
-            .map(|k| {
-                let row = &table[k * n_classes..(k + 1) * n_classes];
-                let pos = row[c] as f64;
-                let total: usize = row.iter().sum();
-                (pos, total as f64 - pos)
-            })
-            .filter(|(p, q)| p + q > 0.0)
-            .collect();
-        groups.sort_by(|a, b| (a.0 / (a.0 + a.1)).total_cmp(&(b.0 / (b.0 + b.1))));
-        let (mut neg_before, mut acc) = (0.0, 0.0);
-        for (pos, neg) in groups {
-            acc += pos * (neg_before + neg / 2.0);
-            neg_before += neg;
-        }
-        let p = count[c] as f64;
-        acc / (p * (n as f64 - p))
-    })
-}
-
-fn best_over_classes(n: usize, count: &[usize], auc_of: impl Fn(usize) -> f64) -> Option<f64> {
-    let classes: Vec<usize> = (0..count.len())
-        .filter(|&c| count[c] > 0 && count[c] < n)
-        .collect();
-    // For a binary target both classes give the same value; one suffices.
-    let take = if count.len() == 2 { 1 } else { classes.len() };
-    classes
-        .into_iter()
-        .take(take)
-        .map(|c| {
-            let a = auc_of(c);
-            a.max(1.0 - a)
         })
-        .reduce(f64::max)
+    }
 }
 
-/// Single-feature AUC of one stored column over `rows`, with labels `y` (indexed by row).
-pub(crate) fn column_auc(
-    column: &Column,
-    rows: &[usize],
+/// Run the check over the features of `schema` and the configured date differences, on at most
+/// [`crate::separability::LEAKAGE_SAMPLE_ROWS`] rows.
+pub(crate) fn check_leakage(
+    table: &Table,
+    schema: &Schema,
     y: &[usize],
-    n_classes: usize,
-) -> Option<f64> {
-    let labels: Vec<usize> = rows
+    classes: &[String],
+    target: &str,
+    params: &DataValidParams,
+) -> LeakageCheck {
+    let levels = params.params();
+    let allowed = |c: &str| params.params().allow_leakage.iter().any(|a| a == c);
+    let finding = |column: &str, kind, severity, reason: String| LeakageFinding {
+        column: column.to_string(),
+        kind,
+        severity: match (allowed(column), severity) {
+            (true, Severity::Error) => Severity::Warning,
+            (true, _) => Severity::Note,
+            (false, s) => s,
+        },
+        auc: None,
+        signature: None,
+        allowed: allowed(column),
+        reason,
+    };
+    let mut findings = Vec::new();
+    if let Some(rule) = params.params().derive.get(target)
+        && schema
+            .column(&rule.from)
+            .is_some_and(|c| c.role == Role::Feature)
+    {
+        findings.push(finding(
+            &rule.from,
+            LeakageKind::DerivedTargetSource,
+            Severity::Error,
+            format!("the target `{target}` is derived from this feature"),
+        ));
+    }
+
+    let n_classes = classes.len();
+    let rows = sample_rows(table.n_rows());
+    let sampled_y: Vec<usize> = rows
         .iter()
-        .map(|&r| y.get(r).copied().unwrap_or(0))
+        .map(|&r| y.get(r).copied().unwrap_or(usize::MAX))
         .collect();
-    let numeric = |values: Vec<Option<f64>>| {
-        let (mut scores, mut ys, mut missing) =
-            (Vec::new(), Vec::new(), Vec::with_capacity(values.len()));
-        for (v, &c) in values.iter().zip(&labels) {
-            missing.push(u32::from(v.is_none()));
-            if let Some(x) = v {
-                scores.push(*x);
-                ys.push(c);
-            }
+    let positions: Vec<usize> = (0..rows.len()).collect();
+    let mut aucs = Vec::new();
+    let mut signatures = Vec::new();
+    let mut judge = |name: &str, column: &Column, rows: &[usize], y: &[usize]| {
+        if let Some(auc) = column_auc(column, rows, y, n_classes) {
+            aucs.push(FeatureAuc {
+                column: name.to_string(),
+                auc,
+            });
         }
-        let by_value = ranked_auc(&scores, &ys, n_classes);
-        let by_missing = if ys.len() < labels.len() {
-            discrete_auc(&missing, 2, &labels, n_classes)
-        } else {
-            None
-        };
-        match (by_value, by_missing) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
+        if let Some(hit) = value_signature(
+            column,
+            rows,
+            y,
+            n_classes,
+            levels.leakage_value_class_share,
+            levels.leakage_value_other_share,
+        ) {
+            signatures.push((name.to_string(), hit));
         }
     };
-    match column {
-        Column::Numeric(v) => numeric(
-            rows.iter()
-                .map(|&r| v.get(r).copied().filter(|x| !x.is_nan()))
-                .collect(),
-        ),
-        Column::Date(v) => numeric(
-            rows.iter()
-                .map(|&r| {
-                    v.get(r)
-                        .copied()
-                        .filter(|&d| d != MISSING_DAY)
-                        .map(f64::from)
-                })
-                .collect(),
-        ),
-        Column::Categorical {
-            codes,
-            labels: names,
-        } => {
-            let missing_code = names.len() as u32;
-            let c: Vec<u32> = rows
-                .iter()
-                .map(|&r| match codes.get(r).copied().unwrap_or(MISSING_CODE) {
-                    MISSING_CODE => missing_code,
-                    k => k,
-                })
-                .collect();
-            discrete_auc(&c, names.len() + 1, &labels, n_classes)
+    for (i, c) in schema.columns.iter().enumerate() {
+        if c.role == Role::Feature
+            && let Some(column) = table.column(i)
+        {
+            judge(&c.name, column, &rows, y);
         }
-        Column::Boolean(v) => {
-            let c: Vec<u32> = rows
-                .iter()
-                .map(|&r| u32::from(v.get(r).copied().unwrap_or(MISSING_BOOL)))
-                .collect();
-            discrete_auc(&c, 3, &labels, n_classes)
-        }
-        Column::Skipped => None,
     }
+    for d in &params.params().date_differences {
+        if let (Some(Column::Date(s)), Some(Column::Date(e))) =
+            (table.column_by_name(&d.start), table.column_by_name(&d.end))
+        {
+            judge(
+                &d.name,
+                &difference_column(s, e, &rows),
+                &positions,
+                &sampled_y,
+            );
+        }
+    }
+    aucs.sort_by(|a, b| b.auc.total_cmp(&a.auc).then(a.column.cmp(&b.column)));
+
+    for a in &aucs {
+        let (kind, severity, setting, level) = if a.auc >= levels.leakage_error_auc {
+            (
+                LeakageKind::NearPerfectSeparation,
+                Severity::Error,
+                "leakage_error_auc",
+                levels.leakage_error_auc,
+            )
+        } else if a.auc >= levels.leakage_warn_auc {
+            (
+                LeakageKind::StrongSeparation,
+                Severity::Warning,
+                "leakage_warn_auc",
+                levels.leakage_warn_auc,
+            )
+        } else {
+            continue;
+        };
+        let reason = format!(
+            "this feature alone separates the classes (ROC AUC {:.4} >= data.{setting} {level}); \
+             a column recorded after the outcome, or computed from it, looks like this",
+            a.auc
+        );
+        findings.push(LeakageFinding {
+            auc: Some(a.auc),
+            ..finding(&a.column, kind, severity, reason)
+        });
+    }
+    for (column, hit) in signatures {
+        let signature = describe_signature(&hit, classes);
+        let reason = format!(
+            "the value {} covers {:.1} % of class {:?} ({} of {} rows) but only {:.1} % of the \
+             other rows ({} of {}): a column filled in only after the outcome looks like this",
+            signature.value,
+            100.0 * signature.class_share,
+            signature.class,
+            hit.class_hits,
+            hit.class_rows,
+            100.0 * signature.other_share,
+            hit.other_hits,
+            hit.other_rows,
+        );
+        findings.push(LeakageFinding {
+            auc: aucs.iter().find(|a| a.column == column).map(|a| a.auc),
+            signature: Some(signature),
+            ..finding(
+                &column,
+                LeakageKind::SingleValueSignature,
+                Severity::Warning,
+                reason,
+            )
+        });
+    }
+    LeakageCheck { aucs, findings }
 }
 
-/// AUC of a date difference `end − start` over `rows`.
-pub(crate) fn difference_auc(
-    start: &[i32],
-    end: &[i32],
-    rows: &[usize],
-    y: &[usize],
-    n_classes: usize,
-) -> Option<f64> {
-    let diff: Vec<i32> = rows
-        .iter()
-        .map(|&r| match (start.get(r).copied(), end.get(r).copied()) {
-            (Some(s), Some(e)) if s != MISSING_DAY && e != MISSING_DAY => e - s,
-            _ => MISSING_DAY,
-        })
-        .collect();
-    let all: Vec<usize> = (0..rows.len()).collect();
-    let labels: Vec<usize> = rows
-        .iter()
-        .map(|&r| y.get(r).copied().unwrap_or(0))
-        .collect();
-    column_auc(&Column::Date(diff), &all, &labels, n_classes)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn auc_of_perfect_random_and_reversed_scores() {
-        let y = [0, 0, 0, 1, 1, 1];
-        assert_eq!(
-            ranked_auc(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &y, 2),
-            Some(1.0)
-        );
-        assert_eq!(
-            ranked_auc(&[6.0, 5.0, 4.0, 3.0, 2.0, 1.0], &y, 2),
-            Some(1.0)
-        );
-        assert_eq!(ranked_auc(&[1.0; 6], &y, 2), Some(0.5));
-        // One misordered pair out of nine.
-        let a = ranked_auc(&[1.0, 2.0, 4.0, 3.0, 5.0, 6.0], &y, 2).unwrap();
-        assert!((a - 8.0 / 9.0).abs() < 1e-12);
-    }
-
-    #[test]
-    fn discrete_auc_orders_codes_by_rate() {
-        let y = [0, 0, 1, 1, 1, 0];
-        let codes = [2, 2, 0, 0, 0, 1];
-        assert_eq!(discrete_auc(&codes, 3, &y, 2), Some(1.0));
-        let mixed = [0, 1, 0, 1, 0, 1];
-        let a = discrete_auc(&mixed, 2, &y, 2).unwrap();
-        assert!(a < 0.7);
+fn describe_signature(hit: &SignatureHit, classes: &[String]) -> ValueSignature {
+    ValueSignature {
+        value: hit.value.clone(),
+        class: classes.get(hit.class).cloned().unwrap_or_default(),
+        class_share: hit.class_share(),
+        class_rows: hit.class_rows,
+        other_share: hit.other_share(),
+        other_rows: hit.other_rows,
     }
 }

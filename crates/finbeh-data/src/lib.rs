@@ -57,6 +57,7 @@ mod error;
 mod excerpt;
 mod generate;
 mod ingest;
+mod kept_columns;
 mod leakage;
 mod params;
 mod pipeline;
@@ -66,9 +67,11 @@ mod records;
 mod report;
 mod rng;
 mod schema;
+mod separability;
 mod split;
 mod table;
 mod text;
+mod value_signature;
 
 pub use balance::IMBALANCE_SHARE;
 pub use dataset::{LoadedDataset, load_dataset};
@@ -76,6 +79,7 @@ pub use date::{DateFormat, civil_from_days, days_from_civil, parse_date};
 pub use error::DataError;
 pub use generate::{BANKING_COLUMNS, generate_banking_csv};
 pub use ingest::{INFERENCE_SAMPLE_ROWS, load_records};
+pub use kept_columns::{KeepColumns, KeptColumns, read_kept_columns};
 pub use params::{
     DataParams, DataValidParams, DateDifference, DeriveRule, DeriveRuleKind, DeriveValue,
 };
@@ -86,7 +90,7 @@ pub use profile::{
 pub use raw::{ColumnKind, InputColumn, RawValue};
 pub use report::{
     ClassCount, ColumnReport, FeatureAuc, Issue, LeakageFinding, LeakageKind,
-    REPORT_FORMAT_VERSION, Severity, TargetReport, ValidationReport,
+    REPORT_FORMAT_VERSION, Severity, TargetReport, ValidationReport, ValueSignature,
 };
 pub use rng::{Rng, splitmix64};
 pub use schema::{ColumnSchema, Role, Schema, ValueKind};

@@ -57,7 +57,7 @@ impl From<&finbeh_config::DataSettings> for DataParams {
     }
 }
 
-fn invalid(field: &str, problem: impl Into<String>) -> DataError {
+pub(crate) fn invalid(field: &str, problem: impl Into<String>) -> DataError {
     DataError::InvalidSetting {
         field: field.to_string(),
         problem: problem.into(),
@@ -188,12 +188,7 @@ impl DataParams {
                 }
             }
         }
-        if !(self.leakage_auc_threshold > 0.5 && self.leakage_auc_threshold <= 1.0) {
-            return Err(invalid(
-                "leakage_auc_threshold",
-                format!("{} is not in (0.5, 1]", self.leakage_auc_threshold),
-            ));
-        }
+        crate::leakage::check_leakage_settings(&self)?;
         if self.lenient && self.reject_path.is_none() {
             return Err(invalid(
                 "reject_path",
@@ -267,10 +262,6 @@ impl DataValidParams {
     pub fn max_categorical_cardinality(&self) -> usize {
         self.params.max_categorical_cardinality
     }
-    /// Leakage AUC threshold.
-    pub fn leakage_auc_threshold(&self) -> f64 {
-        self.params.leakage_auc_threshold
-    }
     /// How far a quoted field may run on before it is an unterminated quote.
     pub(crate) fn quote_limits(&self) -> QuoteLimits {
         QuoteLimits {
@@ -300,7 +291,7 @@ mod tests {
         let p = DataParams::default();
         assert_eq!(p.delimiter, ',');
         assert_eq!(p.max_categorical_cardinality, 50);
-        assert_eq!(p.leakage_auc_threshold, 0.99);
+        assert_eq!((p.leakage_warn_auc, p.leakage_error_auc), (0.95, 0.99));
         assert!(!p.include_pii && !p.lenient);
         assert!(p.check().is_ok());
     }
@@ -321,9 +312,18 @@ mod tests {
             bad(|p| p.date_reference = Some("12/1/2023".into())),
             "date_reference"
         );
+        assert_eq!(bad(|p| p.leakage_warn_auc = 0.3), "leakage_warn_auc");
         assert_eq!(
-            bad(|p| p.leakage_auc_threshold = 0.3),
-            "leakage_auc_threshold"
+            bad(|p| p.leakage_warn_auc = p.leakage_error_auc + 0.001),
+            "leakage_warn_auc"
+        );
+        assert_eq!(
+            bad(|p| p.leakage_value_class_share = 0.5),
+            "leakage_value_class_share"
+        );
+        assert_eq!(
+            bad(|p| p.leakage_value_other_share = p.leakage_value_class_share),
+            "leakage_value_other_share"
         );
         assert_eq!(bad(|p| p.lenient = true), "reject_path");
         assert_eq!(

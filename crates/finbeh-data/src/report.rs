@@ -7,7 +7,8 @@ use serde::Serialize;
 use crate::error::DataError;
 use crate::schema::{Role, ValueKind};
 
-/// Version of the serialized [`ValidationReport`] layout (2 added `lines_read`).
+/// Version of the serialized [`ValidationReport`] layout.
+/// 2: `lines_read`; leakage findings carry `severity`, `signature` and `reason`, and two kinds were added.
 pub const REPORT_FORMAT_VERSION: u32 = 2;
 
 /// How serious an [`Issue`] is.
@@ -84,10 +85,34 @@ pub struct TargetReport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LeakageKind {
-    /// The target is derived from this feature.
+    /// The target is derived from this feature (an error).
     DerivedTargetSource,
-    /// The feature alone separates the classes almost perfectly.
+    /// The feature alone separates the classes almost perfectly: ROC AUC at or above
+    /// `data.leakage_error_auc` (an error).
     NearPerfectSeparation,
+    /// The feature alone separates the classes suspiciously well: ROC AUC at or above
+    /// `data.leakage_warn_auc` (a warning).
+    StrongSeparation,
+    /// One value covers most of one class and almost none of the others, the mark of a column
+    /// recorded after the outcome (a warning, whatever the AUC).
+    SingleValueSignature,
+}
+
+/// The value behind a [`LeakageKind::SingleValueSignature`] finding.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ValueSignature {
+    /// The value as text (`empty` for a missing cell).
+    pub value: String,
+    /// The class it covers.
+    pub class: String,
+    /// Share of that class holding the value.
+    pub class_share: f64,
+    /// Rows of that class (in the rows checked).
+    pub class_rows: usize,
+    /// Share of the other classes holding the value.
+    pub other_share: f64,
+    /// Rows of the other classes (in the rows checked).
+    pub other_rows: usize,
 }
 
 /// A leakage finding.
@@ -97,10 +122,16 @@ pub struct LeakageFinding {
     pub column: String,
     /// Kind.
     pub kind: LeakageKind,
+    /// Severity of the matching issue (lowered one step when `allowed`).
+    pub severity: Severity,
     /// Single-feature ROC AUC, max(auc, 1 − auc), when computed.
     pub auc: Option<f64>,
-    /// True when listed in `data.allow_leakage` (then a warning, not an error).
+    /// The value, for [`LeakageKind::SingleValueSignature`].
+    pub signature: Option<ValueSignature>,
+    /// True when listed in `data.allow_leakage` (an error becomes a warning, a warning a note).
     pub allowed: bool,
+    /// Why the column looks like leakage, in words.
+    pub reason: String,
 }
 
 /// Single-feature ROC AUC of a feature.

@@ -420,15 +420,19 @@ fn near_perfect_single_feature_is_leakage() {
             .has_errors()
     );
     let mut p = DataParams::default().with_target("y");
-    p.leakage_auc_threshold = 1.0;
+    (p.leakage_warn_auc, p.leakage_error_auc) = (1.0, 1.0);
     let data = load_dataset(&path, &p.check().unwrap()).unwrap();
     assert_eq!(
         data.report
             .leakage
             .iter()
-            .map(|l| l.column.as_str())
+            .map(|l| (l.column.as_str(), l.kind))
             .collect::<Vec<_>>(),
-        ["tier"]
+        [
+            ("tier", LeakageKind::NearPerfectSeparation),
+            // "gold" is all of class 1 and none of class 0.
+            ("tier", LeakageKind::SingleValueSignature)
+        ]
     );
 }
 

@@ -131,6 +131,23 @@ pub enum TrainError {
     /// The feature pipeline or a data file failed (bad record, bad value, missing column, ...).
     #[error(transparent)]
     Data(#[from] finbeh_data::DataError),
+    /// Predictions could not be written (to a file or to stdout).
+    #[error("writing predictions to {target}")]
+    PredictionsIo {
+        /// The output: a file path or `stdout`.
+        target: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A column copied into the predictions is listed twice or has a prediction column's name.
+    #[error(
+        "column `{column}` would be written twice: it is kept twice, or the predictions have a \
+         column of that name (keep a different set of columns with --keep)"
+    )]
+    KeptColumnClash {
+        /// The column.
+        column: String,
+    },
     /// A model artifact file could not be read or written.
     #[error("model artifact {path}")]
     ArtifactIo {

@@ -18,7 +18,8 @@
 //!   little-endian bytes; base64 in JSON).
 //! - [`TrainingJob::run`] turns a `finbeh_data::LoadedDataset` and `[model]` settings into a
 //!   verified [`ModelArtifact`]; [`ModelArtifact::score_record`] is the one scoring path
-//!   (raw record → pipeline → forest) used by golden verification, batch prediction and serving.
+//!   (raw record → pipeline → forest) used by golden verification, batch prediction and serving;
+//!   [`predict_csv`] scores a CSV file into a CSV of predictions (ids carried through).
 //!
 //! ```
 //! use finbeh_train::{RandomForest, RandomForestParams, ThresholdRule, evaluate};
@@ -41,6 +42,7 @@
 #![deny(missing_docs)]
 
 mod artifact;
+mod batch;
 mod binning;
 mod codec;
 mod engine;
@@ -62,6 +64,7 @@ pub use artifact::{
     DecisionThreshold, GoldenInput, GoldenKind, GoldenRecord, Importances, ModelArtifact,
     SearchSummary, TrainingSummary, UNSEEN_CATEGORY, WriterInfo,
 };
+pub use batch::{BatchSummary, PREDICTION_COLUMN, predict_csv, probability_columns};
 pub use error::{Result, TrainError};
 pub use finbeh_config::ThresholdRule;
 pub use forest::{FOREST_FORMAT_VERSION, OobScore, RandomForest};

@@ -132,7 +132,7 @@ pub fn base64_decode(text: &str) -> Vec<u8> {
 }
 
 /// Trains the fixture through the orchestration (5 trees of depth 4 on 1 500 generated banking
-/// rows, seed 11): categorical, boolean, numeric and date inputs.
+/// rows, seed 11): numeric, categorical and date inputs (the generated data has no boolean column).
 pub fn train_fixture() -> ModelArtifact {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bank.csv");
