@@ -281,7 +281,8 @@ fn server_params_come_from_the_serve_settings() {
 /// values: one set of ranges. Each case is a boundary one of them used to judge differently.
 #[test]
 fn the_configuration_and_the_server_agree_on_every_serve_value() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut ServeSettings)>)> = vec![
+    type Edit = Box<dyn Fn(&mut ServeSettings)>;
+    let cases: Vec<(&str, Edit)> = vec![
         (
             "host with a space",
             Box::new(|s| s.host = "local host".into()),
