@@ -52,14 +52,47 @@ pub async fn serve(config: ServerConfig, state: AppState) -> Result<(), ServeErr
     Ok(())
 }
 
-/// Binds `config`'s address.
+/// Connections the kernel holds for the acceptor (capped by `net.core.somaxconn`): a burst
+/// larger than the queue would wait for SYN retransmits (1 s, then 3 s).
+const ACCEPT_BACKLOG: u32 = 4096;
+
+/// Binds `config`'s address (the first of its resolved addresses that binds).
 async fn bind(config: &ServerConfig) -> Result<TcpListener, ServeError> {
     let address = format!("{}:{}", config.host(), config.port());
-    let listener = TcpListener::bind((config.host(), config.port()))
+    let bind_error = |source| ServeError::Bind {
+        address: address.clone(),
+        source,
+    };
+    let mut last_error = None;
+    for resolved in tokio::net::lookup_host((config.host(), config.port()))
         .await
-        .map_err(|source| ServeError::Bind { address, source })?;
-    log_listening(config, &listener)?;
-    Ok(listener)
+        .map_err(bind_error)?
+    {
+        let socket = if resolved.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()
+        } else {
+            tokio::net::TcpSocket::new_v6()
+        };
+        let listening = socket.and_then(|socket| {
+            #[cfg(unix)]
+            socket.set_reuseaddr(true)?; // as Tokio does: restart without waiting
+            socket.bind(resolved)?;
+            socket.listen(ACCEPT_BACKLOG)
+        });
+        match listening {
+            Ok(listener) => {
+                log_listening(config, &listener)?;
+                return Ok(listener);
+            }
+            Err(err) => last_error = Some(err),
+        }
+    }
+    Err(bind_error(last_error.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "the host resolved to no address",
+        )
+    })))
 }
 
 /// Logs the bound address and the limits, warning when no key is configured (no auth).

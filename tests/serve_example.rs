@@ -1,6 +1,6 @@
-//! The `serve` example as deployed: SIGTERM with a stalled connection open exits within the
-//! drain deadline (`serve.shutdown_timeout_ms`). Needs the example built, as `cargo test`
-//! builds it.
+//! The `serve` example as deployed: its listening socket, and SIGTERM with a stalled connection
+//! open exits within the drain deadline (`serve.shutdown_timeout_ms`). Needs the example built,
+//! as `cargo test` builds it.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 use std::io::{BufRead, BufReader, Write};
@@ -40,9 +40,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-#[test]
-fn sigterm_with_a_stalled_connection_exits_within_the_drain_deadline() {
-    const DEADLINE: Duration = Duration::from_millis(1_000);
+/// Starts the example on a free port with `env` settings; returns once it listens.
+fn start(env: &[(&str, &str)]) -> (Server, u16) {
     let model = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("crates/finbeh-train/tests/fixtures/model-v1.1.0.finbeh");
     let workdir = tempfile::tempdir().unwrap(); // no finbeh.toml there
@@ -56,12 +55,7 @@ fn sigterm_with_a_stalled_connection_exits_within_the_drain_deadline() {
                 &port.to_string(),
             ])
             .current_dir(workdir.path())
-            .env(
-                "FINBEH__SERVE__SHUTDOWN_TIMEOUT_MS",
-                DEADLINE.as_millis().to_string(),
-            )
-            .env("FINBEH__SERVE__HEADER_READ_TIMEOUT_MS", "60000")
-            .env("FINBEH__SERVE__WORKER_THREADS", "2")
+            .envs(env.iter().copied())
             .env("FINBEH__LOGGING__FORMAT", "json")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -82,7 +76,44 @@ fn sigterm_with_a_stalled_connection_exits_within_the_drain_deadline() {
         }
     }
     std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+    (server, port)
+}
 
+/// A burst of connections waits in the kernel's accept queue rather than being dropped (which
+/// costs a client a 1 s SYN retransmit): the queue is 4,096 deep, or `somaxconn` if smaller.
+#[test]
+fn the_accept_queue_is_deep() {
+    let (_server, port) = start(&[]);
+    let somaxconn: u64 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // `ss` shows a listening socket's accept queue size as its Send-Q.
+    let listing = Command::new("ss")
+        .args(["-ltnH", &format!("sport = :{port}")])
+        .output()
+        .expect("`ss` (iproute2) lists the listening socket");
+    let listing = String::from_utf8(listing.stdout).unwrap();
+    let queue: u64 = listing
+        .split_whitespace()
+        .nth(2)
+        .and_then(|send_q| send_q.parse().ok())
+        .unwrap_or_else(|| panic!("no listening socket on {port}: {listing:?}"));
+    assert_eq!(queue, somaxconn.min(4096));
+}
+
+#[test]
+fn sigterm_with_a_stalled_connection_exits_within_the_drain_deadline() {
+    const DEADLINE: Duration = Duration::from_millis(1_000);
+    let (mut server, port) = start(&[
+        (
+            "FINBEH__SERVE__SHUTDOWN_TIMEOUT_MS",
+            &DEADLINE.as_millis().to_string(),
+        ),
+        ("FINBEH__SERVE__HEADER_READ_TIMEOUT_MS", "60000"),
+        ("FINBEH__SERVE__WORKER_THREADS", "2"),
+    ]);
     let mut stalled = TcpStream::connect(("127.0.0.1", port)).unwrap();
     stalled
         .write_all(b"POST /score HTTP/1.1\r\nHost: x\r\n")
