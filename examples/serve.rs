@@ -50,13 +50,18 @@ fn try_main(started: Instant) -> anyhow::Result<()> {
         .load()?;
     init_logging(settings.logging())?;
     let mut params = ServerParams::from(settings.serve());
-    params.host = args.host.unwrap_or(params.host);
-    params.port = args.port.unwrap_or(params.port);
-    params.model_path = args.model.or(params.model_path);
+    if let Some(host) = args.host {
+        params.host = host;
+    }
+    if let Some(port) = args.port {
+        params.port = port;
+    }
+    if let Some(model) = args.model {
+        params.model_path = Some(model);
+    }
     let config = params.check()?;
 
     let state = AppState::new(config.clone(), artifact_loader());
-    state.set_allow_schema_change(settings.serve().allow_schema_change);
     let azureml_model_dir = std::env::var_os(AZUREML_MODEL_DIR_ENV).map(PathBuf::from);
     let path = state.load(config.model_path(), azureml_model_dir.as_deref())?;
     tracing::info!(

@@ -410,15 +410,26 @@ pub struct ServeSettings {
     pub max_body_bytes: usize,
     /// Most records accepted in one request.
     pub max_rows_per_request: usize,
-    /// Requests handled at once; more are rejected with 503.
+    /// Scoring requests handled at once; more are answered 429 at once.
     pub max_concurrent_requests: usize,
-    /// Per-request time limit, in milliseconds.
+    /// Time allowed to receive a request body, in milliseconds (slower → 408).
     pub request_timeout_ms: u64,
     /// Runtime worker threads; 0 uses every core.
     pub worker_threads: usize,
     /// Let a reload install a model whose input columns differ from the serving model's
     /// (off: such a reload is refused and the old model keeps serving).
     pub allow_schema_change: bool,
+    /// Time a client has to send a request head once it started one (or once it connected),
+    /// in milliseconds; then the connection is closed.
+    pub header_read_timeout_ms: u64,
+    /// Time an idle keep-alive connection is kept between requests, in milliseconds.
+    pub keep_alive_timeout_ms: u64,
+    /// Open connections at most; more are refused at once. 0 derives it from the process's
+    /// open-file limit (`RLIMIT_NOFILE`), leaving room for the files the server itself opens.
+    pub max_connections: usize,
+    /// On SIGTERM, time given to open connections to finish, in milliseconds; then they are
+    /// closed.
+    pub shutdown_timeout_ms: u64,
 }
 
 impl Default for ServeSettings {
@@ -435,6 +446,10 @@ impl Default for ServeSettings {
             request_timeout_ms: 5_000,
             worker_threads: 0,
             allow_schema_change: false,
+            header_read_timeout_ms: 10_000,
+            keep_alive_timeout_ms: 30_000,
+            max_connections: 0,
+            shutdown_timeout_ms: 10_000,
         }
     }
 }

@@ -128,6 +128,23 @@ impl Settings {
     }
 }
 
+impl ServeSettings {
+    /// Validates `[serve]` alone, with the same rules as [`Settings::check`], for a server built
+    /// from settings that did not come through it.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] listing every problem (keys are `serve.<setting>`).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let mut out = Problems::default();
+        check_serve(self, &mut out);
+        if out.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(out.0))
+        }
+    }
+}
+
 #[derive(Default)]
 struct Problems(Vec<Problem>);
 
@@ -148,6 +165,12 @@ impl Problems {
     fn at_least<T: PartialOrd + fmt::Display>(&mut self, key: &str, value: T, min: T) {
         if value < min {
             self.push(key, &value, format!("must be at least {min}"));
+        }
+    }
+
+    fn within<T: PartialOrd + fmt::Display>(&mut self, key: &str, value: T, min: T, max: T) {
+        if value < min || value > max {
+            self.push(key, &value, format!("must be {min}..={max}"));
         }
     }
 
@@ -394,21 +417,57 @@ fn check_serve(serve: &ServeSettings, out: &mut Problems) {
         ("serve.primary_key", &serve.primary_key),
         ("serve.secondary_key", &serve.secondary_key),
     ] {
-        if secret
-            .as_ref()
-            .is_some_and(|s| s.expose().trim().is_empty())
-        {
-            out.push(key, REDACTED, "must not be empty when set");
+        let Some(secret) = secret else { continue };
+        if secret.expose().is_empty() {
+            out.push(
+                key,
+                REDACTED,
+                "must not be empty when set; leave it unset to disable auth",
+            );
+        } else if !secret.expose().bytes().all(|b| b.is_ascii_graphic()) {
+            // A key must fit in an `Authorization` header as is.
+            out.push(key, REDACTED, "must be printable ASCII without spaces");
         }
     }
-    out.at_least("serve.max_body_bytes", serve.max_body_bytes, 1);
-    out.at_least("serve.max_rows_per_request", serve.max_rows_per_request, 1);
-    out.at_least(
+    out.within("serve.max_body_bytes", serve.max_body_bytes, 2, 1 << 30);
+    out.within(
+        "serve.max_rows_per_request",
+        serve.max_rows_per_request,
+        1,
+        1_000_000,
+    );
+    out.within(
         "serve.max_concurrent_requests",
         serve.max_concurrent_requests,
         1,
+        1_000_000,
     );
-    out.at_least("serve.request_timeout_ms", serve.request_timeout_ms, 1);
+    out.within(
+        "serve.request_timeout_ms",
+        serve.request_timeout_ms,
+        1,
+        600_000,
+    );
+    out.within("serve.worker_threads", serve.worker_threads, 0, 1024);
+    out.within(
+        "serve.header_read_timeout_ms",
+        serve.header_read_timeout_ms,
+        1,
+        600_000,
+    );
+    out.within(
+        "serve.keep_alive_timeout_ms",
+        serve.keep_alive_timeout_ms,
+        1,
+        3_600_000,
+    );
+    out.within("serve.max_connections", serve.max_connections, 0, 1 << 24);
+    out.within(
+        "serve.shutdown_timeout_ms",
+        serve.shutdown_timeout_ms,
+        0,
+        600_000,
+    );
 }
 
 /// An IP address, or a DNS host name: dot-separated labels of 1 to 63 letters, digits and

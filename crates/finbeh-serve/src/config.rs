@@ -1,179 +1,135 @@
 //! Server settings, validated once (`ServerParams` → `check()` → `ServerConfig`).
+//!
+//! `ServerParams` is finbeh-config's `[serve]` section itself; its ranges are checked there, by
+//! the same code `show_config` runs. Only what the server alone knows is checked here: the
+//! connection cap against the process's open-file limit.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use finbeh_config::{Secret, ServeSettings};
+use finbeh_config::ServeSettings;
 
 use crate::error::ServeError;
 
 /// Default maximum request body: 4 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
-/// Unvalidated server settings; every field is public and has a default.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ServerParams {
-    /// Address to listen on (an IP address or a host name).
-    pub host: String,
-    /// TCP port; 0 picks a free one.
-    pub port: u16,
-    /// Model artifact (or directory to search) when none is given on the command line.
-    pub model_path: Option<PathBuf>,
-    /// Primary bearer key for `/score`; with neither key set, `/score` is open.
-    pub primary_key: Option<Secret>,
-    /// Secondary bearer key (for rotation), accepted alongside the primary.
-    pub secondary_key: Option<Secret>,
-    /// Largest accepted request body in bytes (larger → 413).
-    pub max_body_bytes: usize,
-    /// Largest number of rows in one request (more → 400).
-    pub max_rows_per_request: usize,
-    /// Scoring requests in flight at once; more are answered 429 immediately.
-    pub max_concurrent_requests: usize,
-    /// Time allowed to receive a request body, in milliseconds (slower → 408).
-    pub request_timeout_ms: u64,
-    /// Tokio worker threads for [`run`](crate::run); `None` = one per CPU.
-    pub worker_threads: Option<usize>,
-}
+/// Descriptors kept free below the open-file limit for what the server opens besides client
+/// connections (the listener, the model file on reload, logs, runtime internals).
+const RESERVED_DESCRIPTORS: u64 = 64;
 
-impl Default for ServerParams {
-    fn default() -> Self {
-        Self {
-            host: "127.0.0.1".to_owned(),
-            port: 5001,
-            model_path: None,
-            primary_key: None,
-            secondary_key: None,
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            max_rows_per_request: 10_000,
-            max_concurrent_requests: 256,
-            request_timeout_ms: 5_000,
-            worker_threads: None,
-        }
+/// The `[serve]` settings as written by a user; validate with [`ServerParams::check`].
+///
+/// It is finbeh-config's [`ServeSettings`]: one definition of the `[serve]` table. Fields read
+/// and write through `Deref` (`params.port = 8080`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ServerParams(pub ServeSettings);
+
+impl std::ops::Deref for ServerParams {
+    type Target = ServeSettings;
+    fn deref(&self) -> &ServeSettings {
+        &self.0
     }
 }
 
-impl fmt::Debug for ServerParams {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServerParams")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("model_path", &self.model_path)
-            .field("primary_key", &redacted(&self.primary_key))
-            .field("secondary_key", &redacted(&self.secondary_key))
-            .field("max_body_bytes", &self.max_body_bytes)
-            .field("max_rows_per_request", &self.max_rows_per_request)
-            .field("max_concurrent_requests", &self.max_concurrent_requests)
-            .field("request_timeout_ms", &self.request_timeout_ms)
-            .field("worker_threads", &self.worker_threads)
-            .finish()
+impl std::ops::DerefMut for ServerParams {
+    fn deref_mut(&mut self) -> &mut ServeSettings {
+        &mut self.0
     }
 }
 
-/// `[serve]` from finbeh-config, field for field (`worker_threads = 0` means one per CPU).
 impl From<&ServeSettings> for ServerParams {
-    fn from(serve: &ServeSettings) -> Self {
-        Self {
-            host: serve.host.clone(),
-            port: serve.port,
-            model_path: serve.model_path.clone(),
-            primary_key: serve.primary_key.clone(),
-            secondary_key: serve.secondary_key.clone(),
-            max_body_bytes: serve.max_body_bytes,
-            max_rows_per_request: serve.max_rows_per_request,
-            max_concurrent_requests: serve.max_concurrent_requests,
-            request_timeout_ms: serve.request_timeout_ms,
-            worker_threads: (serve.worker_threads > 0).then_some(serve.worker_threads),
-        }
+    /// The `[serve]` section of the validated configuration, ready for [`ServerParams::check`].
+    fn from(settings: &ServeSettings) -> Self {
+        ServerParams(settings.clone())
     }
-}
-
-fn redacted(key: &Option<Secret>) -> &'static str {
-    if key.is_some() { "<set>" } else { "<unset>" }
-}
-
-fn invalid(setting: &'static str, problem: impl Into<String>) -> ServeError {
-    ServeError::InvalidSetting {
-        setting,
-        problem: problem.into(),
-    }
-}
-
-fn check_key(setting: &'static str, key: &Option<Secret>) -> Result<(), ServeError> {
-    let Some(key) = key else { return Ok(()) };
-    let key = key.expose();
-    if key.is_empty() {
-        return Err(invalid(setting, "is empty; leave it unset to disable auth"));
-    }
-    // A key must fit in an `Authorization` header as is.
-    if !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(invalid(
-            setting,
-            "must be printable ASCII without spaces (it travels in an HTTP header)",
-        ));
-    }
-    Ok(())
 }
 
 impl ServerParams {
-    /// Validates every setting.
+    /// Validates every setting: finbeh-config's `[serve]` rules, then the connection cap
+    /// against the open-file limit.
     ///
     /// # Errors
-    /// [`ServeError::InvalidSetting`] naming the first setting out of range.
+    /// [`ServeError::Settings`] listing every `[serve]` problem; [`ServeError::InvalidSetting`]
+    /// when `max_connections` does not fit under the open-file limit.
     pub fn check(self) -> Result<ServerConfig, ServeError> {
-        if self.host.trim().is_empty() || self.host.contains(char::is_whitespace) {
-            return Err(invalid(
-                "host",
-                format!("`{}` is not an address or host name", self.host),
-            ));
-        }
-        check_key("primary_key", &self.primary_key)?;
-        check_key("secondary_key", &self.secondary_key)?;
-        if !(2..=1 << 30).contains(&self.max_body_bytes) {
-            return Err(invalid(
-                "max_body_bytes",
-                format!("{} is outside 2..=1073741824", self.max_body_bytes),
-            ));
-        }
-        if !(1..=1_000_000).contains(&self.max_rows_per_request) {
-            return Err(invalid(
-                "max_rows_per_request",
-                format!("{} is outside 1..=1000000", self.max_rows_per_request),
-            ));
-        }
-        if !(1..=1_000_000).contains(&self.max_concurrent_requests) {
-            return Err(invalid(
-                "max_concurrent_requests",
-                format!("{} is outside 1..=1000000", self.max_concurrent_requests),
-            ));
-        }
-        if !(1..=600_000).contains(&self.request_timeout_ms) {
-            return Err(invalid(
-                "request_timeout_ms",
-                format!("{} is outside 1..=600000", self.request_timeout_ms),
-            ));
-        }
-        if let Some(threads) = self.worker_threads
-            && !(1..=1024).contains(&threads)
-        {
-            return Err(invalid(
-                "worker_threads",
-                format!("{threads} is outside 1..=1024"),
-            ));
-        }
-        Ok(ServerConfig { params: self })
+        self.0.check()?;
+        let max_connections = connection_cap(self.max_connections, open_file_limit())?;
+        Ok(ServerConfig {
+            params: self,
+            max_connections,
+        })
     }
 }
 
-/// Validated server settings; build with [`ServerParams::check`] (the default is valid).
-#[derive(Clone, PartialEq, Eq, Default)]
+/// The process's soft open-file limit (`RLIMIT_NOFILE`), if it has one.
+fn open_file_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// The connection cap: `configured`, or derived from the open-file limit when 0; either way
+/// below the limit so that accepting never fails for lack of descriptors.
+fn connection_cap(configured: usize, open_file_limit: Option<u64>) -> Result<usize, ServeError> {
+    let usable = open_file_limit.map(|limit| {
+        let reserve = RESERVED_DESCRIPTORS.max(limit / 10);
+        usize::try_from(limit.saturating_sub(reserve)).unwrap_or(usize::MAX)
+    });
+    match (configured, usable) {
+        (0, Some(0)) => Err(ServeError::InvalidSetting {
+            setting: "max_connections",
+            problem: format!(
+                "the open-file limit (RLIMIT_NOFILE = {}) leaves no room for connections; raise it (ulimit -n)",
+                open_file_limit.unwrap_or(0)
+            ),
+        }),
+        (0, Some(usable)) => Ok(usable),
+        (0, None) => Ok(1 << 16),
+        (configured, Some(usable)) if configured > usable => Err(ServeError::InvalidSetting {
+            setting: "max_connections",
+            problem: format!(
+                "{configured} does not fit under the open-file limit (RLIMIT_NOFILE = {}) with {} descriptors kept for the server; set at most {usable}, 0 to derive it, or raise the limit",
+                open_file_limit.unwrap_or(0),
+                open_file_limit.unwrap_or(0).saturating_sub(usable as u64),
+            ),
+        }),
+        (configured, _) => Ok(configured),
+    }
+}
+
+/// Validated server settings; build with [`ServerParams::check`].
+#[derive(Clone, PartialEq)]
 pub struct ServerConfig {
     params: ServerParams,
+    max_connections: usize,
+}
+
+impl Default for ServerConfig {
+    /// The default settings, with the connection cap derived from the open-file limit (or
+    /// 65,536 when that limit cannot leave room for one).
+    fn default() -> Self {
+        ServerParams::default()
+            .check()
+            .unwrap_or_else(|_| ServerConfig {
+                params: ServerParams::default(),
+                max_connections: 1 << 16,
+            })
+    }
 }
 
 impl fmt::Debug for ServerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.params.fmt(f)
+        f.debug_struct("ServerConfig")
+            .field("params", &self.params)
+            .field("max_connections", &self.max_connections)
+            .finish()
     }
 }
 
@@ -203,6 +159,12 @@ impl ServerConfig {
                 .map(|key| key.expose().as_bytes()),
         ]
     }
+    /// `serve.allow_schema_change`. Off (the default), a reload refuses a model whose input
+    /// columns (names, kinds or order) differ from the serving model's: every client would get
+    /// 400s. The refusal is logged and shown by `/health/ready`, and the old model keeps serving.
+    pub fn allow_schema_change(&self) -> bool {
+        self.params.allow_schema_change
+    }
     /// Model artifact (or directory) from the settings; a command-line `--model` wins over it.
     pub fn model_path(&self) -> Option<&Path> {
         self.params.model_path.as_deref()
@@ -225,6 +187,47 @@ impl ServerConfig {
     }
     /// Tokio worker threads (`None` = one per CPU).
     pub fn worker_threads(&self) -> Option<usize> {
-        self.params.worker_threads
+        (self.params.worker_threads > 0).then_some(self.params.worker_threads)
+    }
+    /// Time a client has to complete a request head once it started one (or connected).
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.params.header_read_timeout_ms)
+    }
+    /// Time an idle keep-alive connection is kept between requests.
+    pub fn keep_alive_timeout(&self) -> Duration {
+        Duration::from_millis(self.params.keep_alive_timeout_ms)
+    }
+    /// Open connections at most (derived from the open-file limit when configured as 0).
+    pub fn max_connections(&self) -> usize {
+        self.max_connections
+    }
+    /// On shutdown, time open connections get to finish before they are closed.
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_millis(self.params.shutdown_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::connection_cap;
+
+    #[test]
+    fn the_connection_cap_stays_below_the_open_file_limit() {
+        // Derived: a tenth (at least 64) of the limit is kept for the server's own files.
+        assert_eq!(connection_cap(0, Some(20_000)).ok(), Some(18_000));
+        assert_eq!(connection_cap(0, Some(1024)).ok(), Some(922));
+        assert_eq!(connection_cap(0, Some(100)).ok(), Some(36));
+        assert!(connection_cap(0, Some(64)).is_err());
+        // Configured: taken as is when it fits, refused naming the setting when it does not.
+        assert_eq!(connection_cap(500, Some(1024)).ok(), Some(500));
+        let err = connection_cap(20_000, Some(20_000))
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("max_connections") && e.contains("18000")),
+            "{err:?}"
+        );
+        assert_eq!(connection_cap(7, None).ok(), Some(7));
     }
 }

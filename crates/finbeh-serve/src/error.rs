@@ -11,8 +11,11 @@ use serde::Serialize;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServeError {
-    /// A server setting is out of range or malformed.
-    #[error("invalid server setting `{setting}`: {problem}")]
+    /// `[serve]` settings that finbeh-config's rules refuse; every problem is listed.
+    #[error(transparent)]
+    Settings(#[from] finbeh_config::ConfigError),
+    /// A server setting does not fit this process (such as the open-file limit).
+    #[error("invalid server setting `serve.{setting}`: {problem}")]
     InvalidSetting {
         /// The setting's name, as in the configuration file (`serve.<setting>`).
         setting: &'static str,

@@ -21,6 +21,7 @@ use finbeh_data::RawValue;
 use serde::Serialize;
 use tower::{Layer, Service};
 
+use crate::config::ServerConfig;
 use crate::metrics::route_index;
 use crate::model::ScoreBuffer;
 use crate::request::{self, BodyError, DecodeError, MAX_DETAILS};
@@ -205,6 +206,9 @@ async fn score(State(state): State<AppState>, request: Request) -> Response {
             response::UNSUPPORTED_MEDIA_TYPE,
         );
     }
+    if let Some(refusal) = refuse_body_before_reading(request.headers(), &inner.config) {
+        return refusal;
+    }
     let body = match tokio::time::timeout(
         inner.config.request_timeout(),
         Bytes::from_request(request, &()),
@@ -213,15 +217,7 @@ async fn score(State(state): State<AppState>, request: Request) -> Response {
     {
         Ok(Ok(body)) => body,
         Ok(Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!(
-                    "the request body is larger than the limit of {} bytes",
-                    inner.config.max_body_bytes()
-                ),
-            )
-            .into_response();
+            return payload_too_large(inner.config.max_body_bytes());
         }
         Ok(Err(rejection)) => {
             return ApiError::new(
@@ -266,6 +262,49 @@ async fn score(State(state): State<AppState>, request: Request) -> Response {
         }
         Err(error) => error.into_response(),
     }
+}
+
+fn payload_too_large(limit: usize) -> Response {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the request body is larger than the limit of {limit} bytes"),
+    )
+    .into_response()
+}
+
+/// What can be refused from the headers alone, before waiting for a body: a compressed body
+/// (415 naming the coding; only `identity` is read) and a declared `Content-Length` above the
+/// body limit (413 at once, rather than 408 after the read timeout).
+fn refuse_body_before_reading(headers: &HeaderMap, config: &ServerConfig) -> Option<Response> {
+    for coding in headers.get_all(header::CONTENT_ENCODING) {
+        let coding = String::from_utf8_lossy(coding.as_bytes());
+        let coding = coding.trim();
+        if coding.is_empty() || coding.eq_ignore_ascii_case("identity") {
+            continue;
+        }
+        let mut response = ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_content_encoding",
+            format!(
+                "Content-Encoding `{}` is not supported; send the body uncompressed",
+                coding.chars().take(64).collect::<String>()
+            ),
+        )
+        .into_response();
+        // RFC 7694: say which codings are accepted.
+        response.headers_mut().insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+        return Some(response);
+    }
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok())?;
+    let limit = config.max_body_bytes();
+    (declared > limit as u64).then(|| payload_too_large(limit))
 }
 
 /// `12.345`, formatted on the stack (no String per request).
@@ -354,6 +393,8 @@ fn score_body(
             Err(_) => &mut fresh,
         };
         let mut rows = recycle(std::mem::take(&mut scratch.rows));
+        // A UTF-8 byte order mark is not JSON, but editors write one; the CSV reader skips it too.
+        let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
         let result = score_rows(model, body, max_rows, &mut rows, scratch);
         scratch.rows = recycle(rows);
         scratch.scores.shrink_if_larger_than(KEEP_SCORE_ROWS);

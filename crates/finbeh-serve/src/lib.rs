@@ -66,6 +66,7 @@
 
 mod artifact_scorer;
 mod config;
+mod connection;
 mod error;
 mod fast_path;
 mod http;
@@ -85,5 +86,5 @@ pub use model::{
     AZUREML_MODEL_DIR_ENV, LoadFn, MODEL_SEARCH_DEPTH, ModelInfo, ScoreBuffer, Scorer,
     resolve_model_paths,
 };
-pub use server::{run, serve};
+pub use server::{run, run_on, serve};
 pub use state::AppState;

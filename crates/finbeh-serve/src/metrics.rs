@@ -85,6 +85,11 @@ pub(crate) struct Metrics {
     reload_failure: AtomicU64,
     /// Scoring requests currently admitted (also the 429 gate).
     pub(crate) in_flight: AtomicUsize,
+    /// Client connections open now (also the `max_connections` gate).
+    pub(crate) open_connections: AtomicUsize,
+    connections_refused: AtomicU64,
+    connections_timed_out: AtomicU64,
+    accept_errors: AtomicU64,
 }
 
 impl Metrics {
@@ -111,6 +116,21 @@ impl Metrics {
 
     pub(crate) fn add_rows_scored(&self, rows: usize) {
         self.rows_scored.fetch_add(rows as u64, Ordering::Relaxed);
+    }
+
+    /// A connection refused: over `max_connections`, or every worker's queue full.
+    pub(crate) fn count_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection closed because its header-read or keep-alive time ran out.
+    pub(crate) fn count_timed_out(&self) {
+        self.connections_timed_out.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An accept that failed for a reason other than one client's (such as no descriptor left).
+    pub(crate) fn count_accept_error(&self) {
+        self.accept_errors.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn record_reload(&self, success: bool) {
@@ -201,6 +221,38 @@ impl Metrics {
             "finbeh_score_requests_in_flight {}",
             self.in_flight.load(Ordering::Relaxed)
         );
+
+        for (name, kind, help, value) in [
+            (
+                "finbeh_open_connections",
+                "gauge",
+                "Client connections open now.",
+                self.open_connections.load(Ordering::Relaxed) as u64,
+            ),
+            (
+                "finbeh_connections_refused_total",
+                "counter",
+                "Connections refused at once: over max_connections, or every worker queue full.",
+                self.connections_refused.load(Ordering::Relaxed),
+            ),
+            (
+                "finbeh_connections_timed_out_total",
+                "counter",
+                "Connections closed because a request head or the next request did not come in time.",
+                self.connections_timed_out.load(Ordering::Relaxed),
+            ),
+            (
+                "finbeh_accept_errors_total",
+                "counter",
+                "Failed accepts that paused the accept loop (such as no file descriptor left).",
+                self.accept_errors.load(Ordering::Relaxed),
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        }
 
         out.push_str("# HELP finbeh_model_reloads_total Model reloads attempted, by result.\n");
         out.push_str("# TYPE finbeh_model_reloads_total counter\n");

@@ -71,7 +71,7 @@ pub(crate) fn document(info: &ModelInfo, auth_required: bool) -> Vec<u8> {
         "405": error_response("Method not allowed."),
         "408": error_response("The request body did not arrive in time."),
         "413": error_response("The body is larger than the configured limit."),
-        "415": error_response("Content-Type is not application/json."),
+        "415": error_response("Content-Type is not application/json, or the body is compressed (only `identity` Content-Encoding is read)."),
         "429": error_response("Too many scoring requests in flight."),
         "431": error_response("x-request-id is longer than 100 characters."),
         "503": error_response("No verified model is loaded yet.")

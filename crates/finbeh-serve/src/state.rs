@@ -1,7 +1,6 @@
 //! Shared server state: the model being served, its load history, metrics and limits.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -93,9 +92,6 @@ pub(crate) struct Inner {
     source: Mutex<Option<ModelSource>>,
     /// Serializes loads so two reloads never race to install.
     loading: Mutex<()>,
-    /// `serve.allow_schema_change`: whether a reload may install a model whose input columns
-    /// differ from the serving one's.
-    allow_schema_change: AtomicBool,
     pub(crate) metrics: Metrics,
 }
 
@@ -125,19 +121,9 @@ impl AppState {
                 last_failure: Mutex::new(None),
                 source: Mutex::new(None),
                 loading: Mutex::new(()),
-                allow_schema_change: AtomicBool::new(false),
                 metrics: Metrics::default(),
             }),
         }
-    }
-
-    /// Sets `serve.allow_schema_change`. Off (the default), a reload refuses a model whose input
-    /// columns (names, kinds or order) differ from the serving model's: every client would get
-    /// 400s. The refusal is logged and shown by `/health/ready`, and the old model keeps serving.
-    pub fn set_allow_schema_change(&self, allow: bool) {
-        self.inner
-            .allow_schema_change
-            .store(allow, Ordering::Relaxed);
     }
 
     /// Loads the first artifact that loads and verifies, from `explicit` (`--model`) or else
@@ -285,7 +271,7 @@ impl AppState {
             &serving.scorer.info().input_columns,
             &model.scorer.info().input_columns,
         );
-        if old == new || self.inner.allow_schema_change.load(Ordering::Relaxed) {
+        if old == new || self.inner.config.allow_schema_change() {
             return Ok(model);
         }
         Err(format!(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::*;
-use finbeh_config::Secret;
+use finbeh_config::{Secret, ServeSettings};
 use finbeh_serve::{AppState, ServerParams, app};
 use serde_json::{Value, json};
 
@@ -250,11 +250,11 @@ const PRIMARY: &str = "primary-key-0123456789abcdef";
 const SECONDARY: &str = "secondary-key-0123456789abcdef";
 
 fn keyed_params() -> ServerParams {
-    ServerParams {
+    ServerParams(ServeSettings {
         primary_key: Some(Secret::new(PRIMARY.into())),
         secondary_key: Some(Secret::new(SECONDARY.into())),
-        ..ServerParams::default()
-    }
+        ..ServeSettings::default()
+    })
 }
 
 fn with_auth(value: &str) -> Request<Body> {
@@ -386,7 +386,7 @@ async fn malformed_json_and_unknown_shapes_are_400() {
         "{",
         r#"{"data": [[1,2]"#,
         "nul",
-        "\u{feff}{}",
+        "\u{feff}\u{feff}{}",
         r#"{"a":1}x"#,
     ] {
         assert_eq!(
@@ -431,10 +431,10 @@ async fn empty_and_too_many_rows_are_400() {
             "{body}"
         );
     }
-    let params = ServerParams {
+    let params = ServerParams(ServeSettings {
         max_rows_per_request: 2,
-        ..ServerParams::default()
-    };
+        ..ServeSettings::default()
+    });
     let (state, _dir) = loaded(params, BINARY, None);
     let app = app_of(state);
     let three = format!("[{RECORD0}, {RECORD0}, {RECORD0}]");
@@ -591,10 +591,10 @@ async fn a_value_the_model_refuses_is_400() {
 
 #[tokio::test]
 async fn body_limit_is_413() {
-    let params = ServerParams {
+    let params = ServerParams(ServeSettings {
         max_body_bytes: 256,
-        ..ServerParams::default()
-    };
+        ..ServeSettings::default()
+    });
     let (state, _dir) = loaded(params, BINARY, None);
     let app = app(state);
     let big = format!("[{}]", [RECORD0; 4].join(","));
@@ -673,10 +673,10 @@ async fn wrong_method_and_unknown_route_are_json() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn requests_over_the_concurrency_limit_are_429_immediately() {
     let (gate, arrived) = Gate::new();
-    let params = ServerParams {
+    let params = ServerParams(ServeSettings {
         max_concurrent_requests: 2,
-        ..ServerParams::default()
-    };
+        ..ServeSettings::default()
+    });
     let (state, _dir) = loaded(params, BINARY, Some(gate.clone()));
     let app = app(state);
     let held: Vec<_> = (0..2)

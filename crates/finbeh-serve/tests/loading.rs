@@ -6,7 +6,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::*;
-use finbeh_config::{Loader, Secret};
+use finbeh_config::{Loader, Secret, ServeSettings};
 use finbeh_serve::{AppState, MODEL_SEARCH_DEPTH, ServeError, ServerParams, resolve_model_paths};
 
 #[test]
@@ -115,72 +115,98 @@ fn reload_without_a_prior_load_is_an_error() {
 
 #[test]
 fn settings_are_validated_and_errors_name_the_setting() {
-    let cases: [(ServerParams, &str); 8] = [
+    let cases: [(ServerParams, &str); 12] = [
         (
-            ServerParams {
+            ServerParams(ServeSettings {
                 host: " ".into(),
-                ..Default::default()
-            },
+                ..ServeSettings::default()
+            }),
             "host",
         ),
         (
-            ServerParams {
+            ServerParams(ServeSettings {
                 primary_key: Some(Secret::new(String::new())),
-                ..Default::default()
-            },
+                ..ServeSettings::default()
+            }),
             "primary_key",
         ),
         (
-            ServerParams {
+            ServerParams(ServeSettings {
                 secondary_key: Some(Secret::new("has space".into())),
-                ..Default::default()
-            },
+                ..ServeSettings::default()
+            }),
             "secondary_key",
         ),
         (
-            ServerParams {
+            ServerParams(ServeSettings {
                 max_body_bytes: 1,
-                ..Default::default()
-            },
+                ..ServeSettings::default()
+            }),
             "max_body_bytes",
         ),
         (
-            ServerParams {
+            ServerParams(ServeSettings {
                 max_rows_per_request: 0,
-                ..Default::default()
-            },
+                ..ServeSettings::default()
+            }),
             "max_rows_per_request",
         ),
         (
-            ServerParams {
+            ServerParams(ServeSettings {
                 max_concurrent_requests: 0,
-                ..Default::default()
-            },
+                ..ServeSettings::default()
+            }),
             "max_concurrent_requests",
         ),
         (
-            ServerParams {
+            ServerParams(ServeSettings {
                 request_timeout_ms: 0,
-                ..Default::default()
-            },
+                ..ServeSettings::default()
+            }),
             "request_timeout_ms",
         ),
         (
-            ServerParams {
-                worker_threads: Some(0),
-                ..Default::default()
-            },
+            ServerParams(ServeSettings {
+                worker_threads: 1025,
+                ..ServeSettings::default()
+            }),
             "worker_threads",
+        ),
+        (
+            ServerParams(ServeSettings {
+                header_read_timeout_ms: 0,
+                ..ServeSettings::default()
+            }),
+            "header_read_timeout_ms",
+        ),
+        (
+            ServerParams(ServeSettings {
+                keep_alive_timeout_ms: 0,
+                ..ServeSettings::default()
+            }),
+            "keep_alive_timeout_ms",
+        ),
+        (
+            ServerParams(ServeSettings {
+                shutdown_timeout_ms: 600_001,
+                ..ServeSettings::default()
+            }),
+            "shutdown_timeout_ms",
+        ),
+        (
+            ServerParams(ServeSettings {
+                max_connections: usize::MAX,
+                ..ServeSettings::default()
+            }),
+            "max_connections",
         ),
     ];
     for (params, setting) in cases {
         match params.check() {
-            Err(ServeError::InvalidSetting {
-                setting: named,
-                problem,
-            }) => {
-                assert_eq!(named, setting);
-                assert!(!problem.is_empty());
+            Err(ServeError::Settings(err)) => {
+                let keys: Vec<&str> = err.problems().iter().map(|p| p.key.as_str()).collect();
+                assert_eq!(keys, [format!("serve.{setting}")], "{err}");
+                assert!(err.to_string().contains(&format!("serve.{setting}")));
             }
             other => panic!("{setting}: unexpected {other:?}"),
         }
@@ -196,14 +222,14 @@ fn settings_are_validated_and_errors_name_the_setting() {
 
 #[test]
 fn keys_never_appear_in_debug_output() {
-    let params = ServerParams {
+    let params = ServerParams(ServeSettings {
         primary_key: Some(Secret::new("super-secret-primary".into())),
         secondary_key: Some(Secret::new("super-secret-secondary".into())),
-        ..Default::default()
-    };
+        ..ServeSettings::default()
+    });
     let shown = format!("{params:?} {:?}", params.clone().check().unwrap());
     assert!(!shown.contains("super-secret"), "{shown}");
-    assert!(shown.contains("<set>"));
+    assert!(shown.contains("***"), "{shown}");
 }
 
 #[test]
@@ -219,6 +245,10 @@ fn server_params_come_from_the_serve_settings() {
             ("FINBEH__SERVE__MAX_CONCURRENT_REQUESTS", "7"),
             ("FINBEH__SERVE__REQUEST_TIMEOUT_MS", "1500"),
             ("FINBEH__SERVE__WORKER_THREADS", "3"),
+            ("FINBEH__SERVE__HEADER_READ_TIMEOUT_MS", "2500"),
+            ("FINBEH__SERVE__KEEP_ALIVE_TIMEOUT_MS", "4500"),
+            ("FINBEH__SERVE__MAX_CONNECTIONS", "40"),
+            ("FINBEH__SERVE__SHUTDOWN_TIMEOUT_MS", "0"),
         ])
         .load()
         .unwrap();
@@ -234,6 +264,10 @@ fn server_params_come_from_the_serve_settings() {
     assert_eq!(config.max_concurrent_requests(), 7);
     assert_eq!(config.request_timeout().as_millis(), 1500);
     assert_eq!(config.worker_threads(), Some(3));
+    assert_eq!(config.header_read_timeout().as_millis(), 2500);
+    assert_eq!(config.keep_alive_timeout().as_millis(), 4500);
+    assert_eq!(config.max_connections(), 40);
+    assert!(config.shutdown_timeout().is_zero());
     assert!(!format!("{config:?}").contains("env-primary-key"));
 
     // The defaults agree, and `worker_threads = 0` means one per CPU.
@@ -241,4 +275,58 @@ fn server_params_come_from_the_serve_settings() {
     let from_defaults = ServerParams::from(defaults.serve());
     assert_eq!(from_defaults, ServerParams::default());
     assert_eq!(from_defaults.check().unwrap().worker_threads(), None);
+}
+
+/// `show_config` (finbeh-config's `Settings::check`) and the server accept the same `[serve]`
+/// values: one set of ranges. Each case is a boundary one of them used to judge differently.
+#[test]
+fn the_configuration_and_the_server_agree_on_every_serve_value() {
+    type Edit = Box<dyn Fn(&mut ServeSettings)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        (
+            "host with a space",
+            Box::new(|s| s.host = "local host".into()),
+        ),
+        (
+            "key with a space",
+            Box::new(|s| s.primary_key = Some(Secret::new("a b".into()))),
+        ),
+        (
+            "non-ASCII key",
+            Box::new(|s| s.secondary_key = Some(Secret::new("clé".into()))),
+        ),
+        ("1-byte body limit", Box::new(|s| s.max_body_bytes = 1)),
+        ("2-byte body limit", Box::new(|s| s.max_body_bytes = 2)),
+        ("2 GiB body limit", Box::new(|s| s.max_body_bytes = 2 << 30)),
+        (
+            "10^7 rows",
+            Box::new(|s| s.max_rows_per_request = 10_000_000),
+        ),
+        (
+            "10^7 requests",
+            Box::new(|s| s.max_concurrent_requests = 10_000_000),
+        ),
+        (
+            "1-hour body timeout",
+            Box::new(|s| s.request_timeout_ms = 3_600_000),
+        ),
+        ("2,000 threads", Box::new(|s| s.worker_threads = 2000)),
+        ("1,024 threads", Box::new(|s| s.worker_threads = 1024)),
+        (
+            "zero header timeout",
+            Box::new(|s| s.header_read_timeout_ms = 0),
+        ),
+        ("zero drain", Box::new(|s| s.shutdown_timeout_ms = 0)),
+    ];
+    for (case, edit) in cases {
+        let mut settings = finbeh_config::Settings::default();
+        edit(&mut settings.serve);
+        let server = ServerParams::from(&settings.serve).check().map(drop);
+        let configuration = settings.check().map(drop);
+        assert_eq!(
+            server.is_ok(),
+            configuration.is_ok(),
+            "{case}: server {server:?}, configuration {configuration:?}"
+        );
+    }
 }

@@ -322,6 +322,15 @@ async fn metrics_are_valid_prometheus_text_and_count_traffic() {
     );
     assert_eq!(value("finbeh_rows_scored_total", &[]), Some(6.0));
     assert_eq!(value("finbeh_score_requests_in_flight", &[]), Some(0.0));
+    // Connection families are always there (the socket tests drive them).
+    for family in [
+        "finbeh_open_connections",
+        "finbeh_connections_refused_total",
+        "finbeh_connections_timed_out_total",
+        "finbeh_accept_errors_total",
+    ] {
+        assert_eq!(value(family, &[]), Some(0.0), "{family}");
+    }
     assert_eq!(
         value(
             "finbeh_http_request_duration_seconds_count",

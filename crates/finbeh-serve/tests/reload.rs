@@ -85,10 +85,8 @@ async fn sighup_with_a_forged_huge_count_file_under_load_keeps_the_old_model_ser
     let path = dir.path().join("model.finbeh");
     std::fs::write(&path, &fixture).unwrap();
     let port = free_port();
-    let params = ServerParams {
-        port,
-        ..ServerParams::default()
-    };
+    let mut params = ServerParams::default();
+    params.port = port;
     let config = params.check().unwrap();
     let state = AppState::new(config.clone(), artifact_loader());
     state.load(Some(&path), None).unwrap();
@@ -148,10 +146,15 @@ async fn sighup_with_a_forged_huge_count_file_under_load_keeps_the_old_model_ser
     server.abort();
 }
 
-fn serving_bank_fixture(dir: &Path) -> (axum::Router, AppState, std::path::PathBuf) {
+fn serving_bank_fixture(
+    dir: &Path,
+    allow_schema_change: bool,
+) -> (axum::Router, AppState, std::path::PathBuf) {
     let path = dir.join("model.finbeh");
     std::fs::copy(BANK_FIXTURE, &path).unwrap();
-    let state = AppState::new(ServerParams::default().check().unwrap(), artifact_loader());
+    let mut params = ServerParams::default();
+    params.allow_schema_change = allow_schema_change;
+    let state = AppState::new(params.check().unwrap(), artifact_loader());
     state.load(Some(&path), None).unwrap();
     (app(state.clone()), state, path)
 }
@@ -159,7 +162,7 @@ fn serving_bank_fixture(dir: &Path) -> (axum::Router, AppState, std::path::PathB
 #[tokio::test]
 async fn a_reload_to_other_input_columns_is_refused_unless_allowed() {
     let dir = tempfile::tempdir().unwrap();
-    let (app, state, path) = serving_bank_fixture(dir.path());
+    let (app, state, path) = serving_bank_fixture(dir.path(), false);
     let body = golden_body(&std::fs::read(BANK_FIXTURE).unwrap());
     let other = train_mixed_artifact(dir.path());
     std::fs::copy(&other, &path).unwrap();
@@ -186,7 +189,10 @@ async fn a_reload_to_other_input_columns_is_refused_unless_allowed() {
             .contains("input columns differ")
     );
 
-    state.set_allow_schema_change(true);
+    // The same swap on a server started with serve.allow_schema_change = true installs.
+    let allowed_dir = tempfile::tempdir().unwrap();
+    let (app, state, path) = serving_bank_fixture(allowed_dir.path(), true);
+    std::fs::copy(&other, &path).unwrap();
     assert_eq!(state.reload().unwrap(), path);
     let ready = send(&app, get("/health/ready")).await.json();
     assert_eq!(ready["model"]["name"], "mixed");
@@ -196,7 +202,7 @@ async fn a_reload_to_other_input_columns_is_refused_unless_allowed() {
 #[tokio::test]
 async fn a_reload_to_the_same_input_columns_needs_no_setting() {
     let dir = tempfile::tempdir().unwrap();
-    let (app, state, path) = serving_bank_fixture(dir.path());
+    let (app, state, path) = serving_bank_fixture(dir.path(), false);
     // Another model over the same columns (the v1.0.0 fixture) installs without the setting.
     std::fs::copy(BANK_FIXTURE.replace("v1.1.0", "v1.0.0"), &path).unwrap();
     assert_eq!(state.reload().unwrap(), path);

@@ -13,6 +13,8 @@ use finbeh_data::{ColumnKind, InputColumn, RawValue};
 use finbeh_serve::{AppState, LoadFn, ModelInfo, RowError, ScoreBuffer, Scorer, ServerParams, app};
 use tower::ServiceExt;
 
+pub mod net;
+
 pub const WEIGHTS: [f64; 2] = [0.002, -0.05];
 pub const BIAS: f64 = 0.5;
 pub const CARD_WEIGHT: f64 = 0.75;
