@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::http::StatusCode;
 use common::{BANK_FIXTURE, get, score, send, train_mixed_artifact};
+use finbeh_config::ServeSettings;
 use finbeh_serve::{AppState, ServerParams, app, artifact_loader, serve};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
@@ -85,8 +86,10 @@ async fn sighup_with_a_forged_huge_count_file_under_load_keeps_the_old_model_ser
     let path = dir.path().join("model.finbeh");
     std::fs::write(&path, &fixture).unwrap();
     let port = free_port();
-    let mut params = ServerParams::default();
-    params.port = port;
+    let params = ServerParams(ServeSettings {
+        port,
+        ..ServeSettings::default()
+    });
     let config = params.check().unwrap();
     let state = AppState::new(config.clone(), artifact_loader());
     state.load(Some(&path), None).unwrap();
@@ -152,8 +155,10 @@ fn serving_bank_fixture(
 ) -> (axum::Router, AppState, std::path::PathBuf) {
     let path = dir.join("model.finbeh");
     std::fs::copy(BANK_FIXTURE, &path).unwrap();
-    let mut params = ServerParams::default();
-    params.allow_schema_change = allow_schema_change;
+    let params = ServerParams(ServeSettings {
+        allow_schema_change,
+        ..ServeSettings::default()
+    });
     let state = AppState::new(params.check().unwrap(), artifact_loader());
     state.load(Some(&path), None).unwrap();
     (app(state.clone()), state, path)
