@@ -2,8 +2,8 @@
 //!
 //! `cargo run --release --example serve -- --model PATH [--host H] [--port P] [--config FILE]`
 //!
-//! Without `--model`, `serve.model_path` is used, else the directory in `AZUREML_MODEL_DIR` is
-//! searched for a `.finbeh` file. Keys: `serve.primary_key` / `FINBEH__SERVE__PRIMARY_KEY` (and
+//! Without `--model`, `serve.model_path` is used, else `model.output_dir` when it holds an
+//! artifact, else the directory in `AZUREML_MODEL_DIR` is searched for a `.finbeh` file. Keys: `serve.primary_key` / `FINBEH__SERVE__PRIMARY_KEY` (and
 //! the secondary); none means no auth. SIGHUP reloads the model; SIGTERM drains and exits.
 
 use std::path::PathBuf;
@@ -12,7 +12,9 @@ use std::time::Instant;
 
 use clap::Parser;
 use finbeh_config::{Loader, init_logging};
-use finbeh_serve::{AZUREML_MODEL_DIR_ENV, AppState, ServerParams, artifact_loader, run};
+use finbeh_serve::{
+    AZUREML_MODEL_DIR_ENV, AppState, ServerParams, artifact_loader, model_path_or_output_dir, run,
+};
 
 /// Serve a model artifact.
 #[derive(Parser)]
@@ -56,9 +58,12 @@ fn try_main(started: Instant) -> anyhow::Result<()> {
     if let Some(port) = args.port {
         params.port = port;
     }
-    if let Some(model) = args.model {
-        params.model_path = Some(model);
-    }
+    params.model_path = match args.model {
+        Some(model) => Some(model),
+        None => {
+            model_path_or_output_dir(params.model_path.as_deref(), &settings.model().output_dir)
+        }
+    };
     let config = params.check()?;
 
     let state = AppState::new(config.clone(), artifact_loader());

@@ -135,13 +135,29 @@ impl ServeSettings {
     /// # Errors
     /// [`ConfigError::Invalid`] listing every problem (keys are `serve.<setting>`).
     pub fn check(&self) -> Result<(), ConfigError> {
-        let mut out = Problems::default();
-        check_serve(self, &mut out);
-        if out.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError::Invalid(out.0))
-        }
+        check_section(self, check_serve)
+    }
+}
+
+impl DataSettings {
+    /// Validates `[data]` alone, with the same rules as [`Settings::check`], for ingestion built
+    /// from settings that did not come through it (finbeh-data's `DataParams::check`).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] listing every problem (keys are `data.<setting>`).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        check_section(self, check_data)
+    }
+}
+
+/// One section's rules, as [`Settings::check`] applies them, with its problems as an error.
+fn check_section<T>(section: &T, rules: fn(&T, &mut Problems)) -> Result<(), ConfigError> {
+    let mut out = Problems::default();
+    rules(section, &mut out);
+    if out.0.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid(out.0))
     }
 }
 
@@ -198,7 +214,7 @@ fn check_data(data: &DataSettings, out: &mut Problems) {
     out.at_least(
         "data.max_categorical_cardinality",
         data.max_categorical_cardinality,
-        1,
+        2,
     );
     if !data.delimiter.is_ascii() || matches!(data.delimiter, '\n' | '\r' | '"') {
         out.push(
@@ -209,6 +225,16 @@ fn check_data(data: &DataSettings, out: &mut Problems) {
     }
     if let Some(target) = &data.target {
         out.non_empty("data.target", target);
+    }
+    if let Some(positive) = &data.positive_class {
+        out.non_empty("data.positive_class", positive);
+    }
+    if data.lenient && data.reject_path.is_none() {
+        out.push(
+            "data.reject_path",
+            "(not set)",
+            "is required when data.lenient = true, so that no row is dropped silently",
+        );
     }
     out.at_least(
         "data.max_quoted_field_lines",
@@ -267,9 +293,29 @@ fn check_data(data: &DataSettings, out: &mut Problems) {
         out.non_empty(&format!("{key}.name"), &difference.name);
         out.non_empty(&format!("{key}.start"), &difference.start);
         out.non_empty(&format!("{key}.end"), &difference.end);
+        if !difference.start.trim().is_empty() && difference.start == difference.end {
+            out.push(
+                format!("{key}.end"),
+                quoted(&difference.end),
+                "must differ from start",
+            );
+        }
+        if data.date_differences[..index]
+            .iter()
+            .any(|earlier| earlier.name == difference.name)
+        {
+            out.push(
+                format!("{key}.name"),
+                quoted(&difference.name),
+                "is used by an earlier date difference",
+            );
+        }
     }
     for (name, rule) in &data.derive {
         let key = format!("data.derive.{name}");
+        if name.trim().is_empty() {
+            out.push(key.clone(), quoted(name), "a derived target needs a name");
+        }
         out.non_empty(&format!("{key}.from"), &rule.from);
         let value_key = format!("{key}.value");
         match (rule.rule, &rule.value) {

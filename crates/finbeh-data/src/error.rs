@@ -9,6 +9,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DataError {
+    /// `[data]` settings break finbeh-config's rules (every problem is listed).
+    #[error(transparent)]
+    Settings(#[from] finbeh_config::ConfigError),
     /// A `[data]` setting is invalid.
     #[error("setting `data.{field}`: {problem}")]
     InvalidSetting {

@@ -4,53 +4,12 @@
 //! AUC at or above `data.leakage_error_auc` (error) or `data.leakage_warn_auc` (warning); and the
 //! single-value signature of a column recorded after the outcome (warning, any AUC).
 
-use finbeh_config::DataSettings;
-
-use crate::error::DataError;
-use crate::params::{DataValidParams, invalid};
+use crate::params::DataValidParams;
 use crate::report::{FeatureAuc, Issue, LeakageFinding, LeakageKind, Severity, ValueSignature};
 use crate::schema::{Role, Schema};
 use crate::separability::{column_auc, difference_column, sample_rows};
 use crate::table::{Column, Table};
 use crate::value_signature::{SignatureHit, value_signature};
-
-/// Checks the `data.leakage_*` settings: both AUC levels in (0.5, 1] with warn <= error; class
-/// share in (0.5, 1] (so that one value per class at most qualifies) and other share in
-/// [0, class share).
-pub(crate) fn check_leakage_settings(data: &DataSettings) -> Result<(), DataError> {
-    for (field, auc) in [
-        ("leakage_warn_auc", data.leakage_warn_auc),
-        ("leakage_error_auc", data.leakage_error_auc),
-    ] {
-        if !(auc > 0.5 && auc <= 1.0) {
-            return Err(invalid(field, format!("{auc} is not in (0.5, 1]")));
-        }
-    }
-    if data.leakage_warn_auc > data.leakage_error_auc {
-        return Err(invalid(
-            "leakage_warn_auc",
-            format!(
-                "{} exceeds leakage_error_auc = {}",
-                data.leakage_warn_auc, data.leakage_error_auc
-            ),
-        ));
-    }
-    let class_share = data.leakage_value_class_share;
-    if !(class_share > 0.5 && class_share <= 1.0) {
-        return Err(invalid(
-            "leakage_value_class_share",
-            format!("{class_share} is not in (0.5, 1]"),
-        ));
-    }
-    let other_share = data.leakage_value_other_share;
-    if !(0.0..class_share).contains(&other_share) {
-        return Err(invalid(
-            "leakage_value_other_share",
-            format!("{other_share} is not in [0, leakage_value_class_share = {class_share})"),
-        ));
-    }
-    Ok(())
-}
 
 /// What the leakage check found.
 pub(crate) struct LeakageCheck {

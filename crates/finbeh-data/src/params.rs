@@ -1,7 +1,5 @@
 //! `[data]` settings, validated once (linfa-style `DataParams` → `check()` → `DataValidParams`).
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use serde::{Deserialize, Serialize};
 
 use crate::date::{DateFormat, parse_date};
@@ -84,133 +82,17 @@ impl DataParams {
 
     /// Validate the settings; errors name the offending field.
     pub fn check(self) -> Result<DataValidParams, DataError> {
-        if !self.delimiter.is_ascii() || matches!(self.delimiter, '"' | '\n' | '\r') {
-            return Err(invalid(
-                "delimiter",
-                format!(
-                    "{:?} must be one ASCII character other than a quote or newline",
-                    self.delimiter
-                ),
-            ));
-        }
-        if self.max_categorical_cardinality < 2 {
-            return Err(invalid("max_categorical_cardinality", "must be at least 2"));
-        }
-        if let Some(t) = &self.target
-            && t.trim().is_empty()
-        {
-            return Err(invalid("target", "must not be empty"));
-        }
-        if let Some(p) = &self.positive_class
-            && p.trim().is_empty()
-        {
-            return Err(invalid("positive_class", "must not be empty"));
-        }
-        let mut role_of: BTreeMap<&str, &str> = BTreeMap::new();
-        for (field, cols) in [
-            ("numeric", &self.numeric),
-            ("categorical", &self.categorical),
-            ("boolean", &self.boolean),
-            ("date", &self.date),
-            ("id", &self.id),
-            ("ignore", &self.ignore),
-        ] {
-            for col in cols {
-                if let Some(previous) = role_of.insert(col, field) {
-                    return Err(invalid(
-                        field,
-                        format!("column `{col}` is also listed in `data.{previous}`"),
-                    ));
-                }
-            }
-        }
+        // The ranges are finbeh-config's, the rules `show_config` applies: one definition.
+        self.0.check()?;
         let date_reference_day = match &self.date_reference {
             None => None,
-            Some(text) => Some(
-                parse_date(text, DateFormat::Iso)
-                    .filter(|_| text.trim().len() == 10)
-                    .ok_or_else(|| {
-                        invalid(
-                            "date_reference",
-                            format!("{text:?} is not a YYYY-MM-DD date"),
-                        )
-                    })?,
-            ),
+            Some(text) => Some(parse_date(text, DateFormat::Iso).ok_or_else(|| {
+                invalid(
+                    "date_reference",
+                    format!("{text:?} is not a YYYY-MM-DD date"),
+                )
+            })?),
         };
-        let mut names = BTreeSet::new();
-        for diff in &self.date_differences {
-            if diff.name.trim().is_empty()
-                || diff.start.trim().is_empty()
-                || diff.end.trim().is_empty()
-            {
-                return Err(invalid(
-                    "date_differences",
-                    "name, start and end must not be empty",
-                ));
-            }
-            if diff.start == diff.end {
-                return Err(invalid(
-                    "date_differences",
-                    format!("`{}`: start and end are the same column", diff.name),
-                ));
-            }
-            if !names.insert(diff.name.as_str()) {
-                return Err(invalid(
-                    "date_differences",
-                    format!("name `{}` is used twice", diff.name),
-                ));
-            }
-        }
-        for (name, rule) in &self.derive {
-            let field = format!("derive.{name}");
-            if name.trim().is_empty() || rule.from.trim().is_empty() {
-                return Err(invalid(&field, "name and `from` must not be empty"));
-            }
-            match (rule.rule, &rule.value) {
-                (
-                    DeriveRuleKind::QuantileAtLeast | DeriveRuleKind::QuantileAbove,
-                    DeriveValue::Number(q),
-                ) => {
-                    if !(0.0..=1.0).contains(q) {
-                        return Err(invalid(
-                            &format!("{field}.value"),
-                            format!("quantile {q} is not in [0, 1]"),
-                        ));
-                    }
-                }
-                (DeriveRuleKind::Equals, _) => {}
-                (_, DeriveValue::Number(v)) if v.is_finite() => {}
-                (kind, value) => {
-                    return Err(invalid(
-                        &format!("{field}.value"),
-                        format!("{value:?} is not a finite number, as rule {kind:?} needs"),
-                    ));
-                }
-            }
-        }
-        crate::leakage::check_leakage_settings(&self)?;
-        if self.lenient && self.reject_path.is_none() {
-            return Err(invalid(
-                "reject_path",
-                "lenient mode needs a reject file, so that no row is dropped silently",
-            ));
-        }
-        for (field, value) in [
-            ("max_quoted_field_lines", self.max_quoted_field_lines),
-            ("max_quoted_field_bytes", self.max_quoted_field_bytes),
-        ] {
-            if value == 0 {
-                return Err(invalid(field, "must be at least 1"));
-            }
-        }
-        if let Some(separator) = self.thousands_separator
-            && let Some(problem) = finbeh_config::thousands_separator_problem(separator)
-        {
-            return Err(invalid(
-                "thousands_separator",
-                format!("{separator:?} {problem}"),
-            ));
-        }
         let delimiter = self.delimiter as u8;
         Ok(DataValidParams {
             params: self,
@@ -282,6 +164,11 @@ mod tests {
     fn field_of(err: DataError) -> String {
         match err {
             DataError::InvalidSetting { field, .. } => field,
+            DataError::Settings(finbeh_config::ConfigError::Invalid(problems)) => problems[0]
+                .key
+                .strip_prefix("data.")
+                .unwrap_or(&problems[0].key)
+                .to_string(),
             other => panic!("unexpected {other}"),
         }
     }
@@ -331,7 +218,7 @@ mod tests {
                 p.numeric = vec!["a".into()];
                 p.ignore = vec!["a".into()];
             }),
-            "ignore"
+            "numeric"
         );
         assert_eq!(
             bad(|p| {
@@ -347,12 +234,27 @@ mod tests {
             "derive.H.value"
         );
         assert_eq!(
+            bad(|p| p.positive_class = Some(" ".into())),
+            "positive_class"
+        );
+        assert_eq!(
             bad(|p| p.date_differences = vec![DateDifference {
                 name: "a".into(),
                 start: "d".into(),
                 end: "d".into()
             }]),
-            "date_differences"
+            "date_differences[0].end"
+        );
+        assert_eq!(
+            bad(|p| {
+                let twice = DateDifference {
+                    name: "a".into(),
+                    start: "d".into(),
+                    end: "e".into(),
+                };
+                p.date_differences = vec![twice.clone(), twice];
+            }),
+            "date_differences[1].name"
         );
     }
 

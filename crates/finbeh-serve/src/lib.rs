@@ -84,7 +84,7 @@ pub use error::{RowError, ServeError, TriedPath};
 pub use http::{MAX_REQUEST_ID_LEN, app};
 pub use model::{
     AZUREML_MODEL_DIR_ENV, LoadFn, MODEL_SEARCH_DEPTH, ModelInfo, ScoreBuffer, Scorer,
-    resolve_model_paths,
+    model_path_or_output_dir, resolve_model_paths,
 };
 pub use server::{run, run_on, serve};
 pub use state::AppState;

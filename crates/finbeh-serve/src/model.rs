@@ -140,6 +140,18 @@ impl ScoreBuffer {
     }
 }
 
+/// Where to look for a model when no `--model` is given: `serve.model_path` (`configured`),
+/// else `model.output_dir` (where `train` writes) when it holds an artifact. `None` leaves the
+/// search to `AZUREML_MODEL_DIR`, so a container with no training output finds its mounted model.
+pub fn model_path_or_output_dir(configured: Option<&Path>, output_dir: &Path) -> Option<PathBuf> {
+    match configured {
+        Some(path) => Some(path.to_path_buf()),
+        None => resolve_model_paths(Some(output_dir), None)
+            .ok()
+            .map(|_| output_dir.to_path_buf()),
+    }
+}
+
 /// Lists the artifact files to try, in order.
 ///
 /// `explicit` (`--model PATH`) wins: a file is tried as is, a directory is searched like

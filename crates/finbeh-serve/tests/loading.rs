@@ -7,7 +7,10 @@ use std::path::PathBuf;
 
 use common::*;
 use finbeh_config::{Loader, Secret, ServeSettings};
-use finbeh_serve::{AppState, MODEL_SEARCH_DEPTH, ServeError, ServerParams, resolve_model_paths};
+use finbeh_serve::{
+    AppState, MODEL_SEARCH_DEPTH, ServeError, ServerParams, model_path_or_output_dir,
+    resolve_model_paths,
+};
 
 #[test]
 fn nothing_given_is_no_model_source() {
@@ -19,6 +22,27 @@ fn nothing_given_is_no_model_source() {
     assert!(
         err.contains("--model") && err.contains("AZUREML_MODEL_DIR"),
         "{err}"
+    );
+}
+
+#[test]
+fn serve_model_path_else_the_output_dir_with_an_artifact_else_azureml_model_dir() {
+    let output_dir = tempfile::tempdir().unwrap();
+    let configured = PathBuf::from("elsewhere/model.finbeh");
+    // serve.model_path wins.
+    assert_eq!(
+        model_path_or_output_dir(Some(&configured), output_dir.path()),
+        Some(configured)
+    );
+    // An output directory without an artifact (or none at all) leaves it to AZUREML_MODEL_DIR.
+    assert_eq!(model_path_or_output_dir(None, output_dir.path()), None);
+    let missing = output_dir.path().join("missing");
+    assert_eq!(model_path_or_output_dir(None, &missing), None);
+    // With the artifact `train` writes there, the output directory is the model path.
+    std::fs::write(output_dir.path().join("model.finbeh"), "x").unwrap();
+    assert_eq!(
+        model_path_or_output_dir(None, output_dir.path()),
+        Some(output_dir.path().to_path_buf())
     );
 }
 

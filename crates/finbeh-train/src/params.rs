@@ -159,8 +159,8 @@ impl RandomForestValidParams {
                 "fraction must be in (0, 1]",
             ));
         }
-        if !(2..=256).contains(&self.max_bins) {
-            return Err(bad("max_bins", self.max_bins, "must be in 2..=256"));
+        if !(2..=255).contains(&self.max_bins) {
+            return Err(bad("max_bins", self.max_bins, "must be in 2..=255"));
         }
         if self.oob_score && !self.bootstrap {
             return Err(bad(
@@ -235,7 +235,7 @@ impl RandomForestParams {
         self.0.oob_score = on;
         self
     }
-    /// Maximum histogram bins per feature (2..=256).
+    /// Maximum histogram bins per feature (2..=255, as `model.max_bins`).
     pub fn max_bins(mut self, n: usize) -> Self {
         self.0.max_bins = n;
         self
