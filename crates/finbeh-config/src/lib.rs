@@ -63,9 +63,9 @@ pub use load::{AZURE_ENV_KEYS, DEFAULT_CONFIG_FILE, ENV_PREFIX, Loader};
 pub use logging::init_logging;
 pub use secret::Secret;
 pub use settings::{
-    AuthMode, AzureDeploySettings, ClassWeight, CredentialKind, Criterion, DataSettings,
-    DateDifference, DeploySettings, DeployTarget, DeriveRule, DeriveRuleKind, DeriveValue,
-    LocalDeploySettings, LogFormat, LoggingSettings, MaxFeatures, ModelSettings, MonitorSettings,
-    SETTINGS_VERSION, ServeSettings, Settings, TestingSettings, ThresholdRule,
+    AuthMode, AzureDeploySettings, Backpressure, ClassWeight, CredentialKind, Criterion,
+    DataSettings, DateDifference, DeploySettings, DeployTarget, DeriveRule, DeriveRuleKind,
+    DeriveValue, LocalDeploySettings, LogFormat, LoggingSettings, MaxFeatures, ModelSettings,
+    MonitorSettings, SETTINGS_VERSION, ServeSettings, Settings, TestingSettings, ThresholdRule,
 };
 pub use validate::{Problem, ValidSettings, thousands_separator_problem};

@@ -467,8 +467,23 @@ fn deserialize_port<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u16, D
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MonitorSettings {
+    /// Record every scored request in the prediction log (`database_path`).
+    pub enabled: bool,
     /// SQLite file holding the prediction log.
     pub database_path: PathBuf,
+    /// Share of scoring requests logged, in [0, 1] (all rows of a request together).
+    pub sample_rate: f64,
+    /// What scoring does when the log's channel is full: wait, or drop the records and count them.
+    pub backpressure: Backpressure,
+    /// Longest time a record waits in the writer before its batch is committed, in milliseconds;
+    /// also the most a crash can lose.
+    pub batch_interval_ms: u64,
+    /// Scoring requests the log's channel holds before `backpressure` applies.
+    pub channel_capacity: usize,
+    /// Log rows older than this many days are deleted.
+    pub retention_days: u64,
+    /// The log keeps at most this many rows; the oldest are deleted first.
+    pub retention_max_rows: u64,
     /// Alert when the response time exceeds this, in milliseconds.
     pub alert_response_time_ms: u64,
     /// Alert when the error rate exceeds this fraction, in [0, 1].
@@ -482,13 +497,31 @@ pub struct MonitorSettings {
 impl Default for MonitorSettings {
     fn default() -> Self {
         Self {
+            enabled: false,
             database_path: PathBuf::from("out/monitor.sqlite"),
+            sample_rate: 1.0,
+            backpressure: Backpressure::Block,
+            batch_interval_ms: 100,
+            channel_capacity: 65_536,
+            retention_days: 30,
+            retention_max_rows: 100_000_000,
             alert_response_time_ms: 5_000,
             alert_error_rate: 0.05,
             drift_psi_threshold: 0.2,
             window_minutes: 60,
         }
     }
+}
+
+/// What the prediction log does with records when its channel is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backpressure {
+    /// The scoring request waits for room: no record is lost.
+    #[default]
+    Block,
+    /// The records are dropped and counted (`finbeh_monitor_dropped_rows_total`).
+    Drop,
 }
 
 /// `[deploy]`: deployment target and its settings.
@@ -722,4 +755,5 @@ deserialize_by_name!(CredentialKind {
     "managed_identity" => ManagedIdentity,
     "environment" => Environment,
 });
+deserialize_by_name!(Backpressure { "block" => Block, "drop" => Drop });
 deserialize_by_name!(LogFormat { "pretty" => Pretty, "json" => Json });

@@ -150,6 +150,17 @@ impl DataSettings {
     }
 }
 
+impl MonitorSettings {
+    /// Validates `[monitor]` alone, with the same rules as [`Settings::check`] (finbeh-monitor's
+    /// `PredictionLogParams::check`).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] listing every problem (keys are `monitor.<setting>`).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        check_section(self, check_monitor)
+    }
+}
+
 /// One section's rules, as [`Settings::check`] applies them, with its problems as an error.
 fn check_section<T>(section: &T, rules: fn(&T, &mut Problems)) -> Result<(), ConfigError> {
     let mut out = Problems::default();
@@ -560,6 +571,40 @@ fn check_monitor(monitor: &MonitorSettings, out: &mut Problems) {
         );
     }
     out.at_least("monitor.window_minutes", monitor.window_minutes, 1);
+    if !(0.0..=1.0).contains(&monitor.sample_rate) {
+        out.push(
+            "monitor.sample_rate",
+            monitor.sample_rate,
+            "must be in [0, 1]",
+        );
+    }
+    out.within(
+        "monitor.batch_interval_ms",
+        monitor.batch_interval_ms,
+        1,
+        60_000,
+    );
+    out.within(
+        "monitor.channel_capacity",
+        monitor.channel_capacity,
+        1,
+        1 << 24,
+    );
+    // Checked here so that ages in milliseconds fit an i64 in SQLite.
+    out.within("monitor.retention_days", monitor.retention_days, 1, 36_500);
+    out.within(
+        "monitor.retention_max_rows",
+        monitor.retention_max_rows,
+        1,
+        i64::MAX as u64,
+    );
+    if monitor.enabled && monitor.database_path.as_os_str().is_empty() {
+        out.push(
+            "monitor.database_path",
+            "\"\"",
+            "must name a file when monitor.enabled",
+        );
+    }
 }
 
 fn check_deploy(deploy: &DeploySettings, out: &mut Problems) {

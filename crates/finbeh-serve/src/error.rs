@@ -22,6 +22,9 @@ pub enum ServeError {
         /// What is wrong with its value.
         problem: String,
     },
+    /// [`AppState::set_prediction_sink`](crate::AppState::set_prediction_sink) was called twice.
+    #[error("a prediction sink is already attached to this server; only one can be")]
+    PredictionSinkAlreadySet,
     /// Neither an explicit model path nor `AZUREML_MODEL_DIR` was given.
     #[error(
         "no model to load: pass --model PATH or set AZUREML_MODEL_DIR to a directory holding a .{} artifact",

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -22,10 +22,11 @@ use serde::Serialize;
 use tower::{Layer, Service};
 
 use crate::config::ServerConfig;
-use crate::metrics::route_index;
+use crate::metrics::{self, route_index};
 use crate::model::ScoreBuffer;
 use crate::request::{self, BodyError, DecodeError, MAX_DETAILS};
 use crate::response::{self, ApiError, json_response, static_error};
+use crate::sink::{self, PredictionRecord, ScoredRow};
 use crate::state::{AppState, Inner, LoadFailure, LoadedModel};
 
 /// Longest `x-request-id` accepted (longer → 431).
@@ -143,10 +144,13 @@ async fn swagger(State(state): State<AppState>) -> Response {
 async fn metrics(State(state): State<AppState>) -> Response {
     let model = state.current();
     let info = model.as_ref().map(|m| m.scorer.info());
-    let text = state
+    let mut text = state
         .inner
         .metrics
         .render(info.map(|i| (i.name.as_str(), i.version.as_str())));
+    if let Some(sink) = state.inner.prediction_sink.get() {
+        metrics::render_prediction_log(&mut text, sink.as_ref());
+    }
     let mut response = Response::new(Body::from(text));
     response
         .headers_mut()
@@ -209,6 +213,12 @@ async fn score(State(state): State<AppState>, request: Request) -> Response {
     if let Some(refusal) = refuse_body_before_reading(request.headers(), &inner.config) {
         return refusal;
     }
+    // Observe always sets the id; it is only needed when a log is attached.
+    let request_id = inner
+        .prediction_sink
+        .get()
+        .and(request.headers().get(&X_REQUEST_ID))
+        .cloned();
     let body = match tokio::time::timeout(
         inner.config.request_timeout(),
         Bytes::from_request(request, &()),
@@ -234,11 +244,15 @@ async fn score(State(state): State<AppState>, request: Request) -> Response {
     };
     let started = Instant::now();
     let max_rows = inner.config.max_rows_per_request();
-    let outcome = if body.len() > BLOCKING_BODY_BYTES {
+    let sink = inner.prediction_sink.get().filter(|sink| sink.sample());
+    let capture = sink.is_some();
+    let mut outcome = if body.len() > BLOCKING_BODY_BYTES {
         // A big batch would hold this event loop (and every connection on it) for
         // milliseconds: score it on the blocking pool instead.
         let model = Arc::clone(&model);
-        match tokio::task::spawn_blocking(move || score_body(&model, &body, max_rows)).await {
+        match tokio::task::spawn_blocking(move || score_body(&model, &body, max_rows, capture))
+            .await
+        {
             Ok(outcome) => outcome,
             Err(err) => {
                 tracing::error!(error = %err, "a scoring task failed; answered 500");
@@ -246,10 +260,33 @@ async fn score(State(state): State<AppState>, request: Request) -> Response {
             }
         }
     } else {
-        score_body(&model, &body, max_rows)
+        score_body(&model, &body, max_rows, capture)
     };
+    if let Some(sink) = sink {
+        let (status, error_code, rows) = match &mut outcome {
+            Ok(scored) => (StatusCode::OK, None, std::mem::take(&mut scored.logged)),
+            Err(error) => (error.status, Some(error.code), Vec::new()),
+        };
+        let info = model.scorer.info();
+        sink.record(PredictionRecord {
+            unix_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            request_id: request_id
+                .as_ref()
+                .map(|id| String::from_utf8_lossy(id.as_bytes()).into_owned())
+                .unwrap_or_default(),
+            route: "/score",
+            model_name: info.name.clone(),
+            model_version: info.version.clone(),
+            latency_ms: started.elapsed().as_secs_f64() * 1e3,
+            status: status.as_u16(),
+            error_code,
+            rows,
+        });
+    }
     match outcome {
-        Ok((answer, n_rows)) => {
+        Ok(Scored { answer, n_rows, .. }) => {
             inner.metrics.add_rows_scored(n_rows);
             let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
             let mut response = json_response(StatusCode::OK, Body::from(answer));
@@ -379,12 +416,21 @@ fn recycle<'b>(mut rows: Vec<RawValue<'_>>) -> Vec<RawValue<'b>> {
     rows.into_iter().map(|_| RawValue::Missing).collect()
 }
 
-/// Decodes and scores one body; the synchronous core of `/score`.
+/// A scored body: the answer, its row count and, when a log wants them, the rows to log.
+struct Scored {
+    answer: Vec<u8>,
+    n_rows: usize,
+    logged: Vec<ScoredRow>,
+}
+
+/// Decodes and scores one body; the synchronous core of `/score`. With `capture`, the rows
+/// for the prediction log are built too.
 fn score_body(
     model: &LoadedModel,
     body: &[u8],
     max_rows: usize,
-) -> Result<(Vec<u8>, usize), ApiError> {
+    capture: bool,
+) -> Result<Scored, ApiError> {
     SCRATCH.with(|cell| {
         let mut fresh = ScoreScratch::default();
         let mut borrowed = cell.try_borrow_mut();
@@ -395,7 +441,7 @@ fn score_body(
         let mut rows = recycle(std::mem::take(&mut scratch.rows));
         // A UTF-8 byte order mark is not JSON, but editors write one; the CSV reader skips it too.
         let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-        let result = score_rows(model, body, max_rows, &mut rows, scratch);
+        let result = score_rows(model, body, max_rows, capture, &mut rows, scratch);
         scratch.rows = recycle(rows);
         scratch.scores.shrink_if_larger_than(KEEP_SCORE_ROWS);
         result
@@ -406,9 +452,10 @@ fn score_rows<'a>(
     model: &LoadedModel,
     body: &'a [u8],
     max_rows: usize,
+    capture: bool,
     rows: &mut Vec<RawValue<'a>>,
     scratch: &mut ScoreScratch,
-) -> Result<(Vec<u8>, usize), ApiError> {
+) -> Result<Scored, ApiError> {
     let info = model.scorer.info();
     let n_rows = request::decode_body(
         body,
@@ -451,7 +498,16 @@ fn score_rows<'a>(
             "the model produced inconsistent output; it has been logged",
         ));
     }
-    Ok((response::write_scores(model, scores), n_rows))
+    let logged = if capture {
+        sink::scored_rows(&info.input_columns, &info.classes, rows, scores)
+    } else {
+        Vec::new()
+    };
+    Ok(Scored {
+        answer: response::write_scores(model, scores),
+        n_rows,
+        logged,
+    })
 }
 
 fn decode_error(error: DecodeError) -> ApiError {
@@ -521,7 +577,7 @@ where
         self.service.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request) -> Self::Future {
+    fn call(&mut self, mut request: Request) -> Self::Future {
         let started = Instant::now();
         let route = route_index(request.uri().path());
         let request_id = match request.headers().get(&X_REQUEST_ID) {
@@ -539,7 +595,14 @@ where
                 };
             }
             Some(id) => id.clone(),
-            None => new_request_id(),
+            None => {
+                // Handlers (the prediction log) see the id the client will be answered with.
+                let id = new_request_id();
+                request
+                    .headers_mut()
+                    .insert(X_REQUEST_ID.clone(), id.clone());
+                id
+            }
         };
         ObserveFuture {
             service: Some(self.service.call(request)),

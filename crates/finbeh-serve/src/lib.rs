@@ -76,6 +76,7 @@ mod openapi;
 mod request;
 mod response;
 mod server;
+mod sink;
 mod state;
 
 pub use artifact_scorer::{ArtifactScorer, artifact_loader};
@@ -87,4 +88,5 @@ pub use model::{
     model_path_or_output_dir, resolve_model_paths,
 };
 pub use server::{run, run_on, serve};
+pub use sink::{PredictionRecord, PredictionSink, ScoredRow};
 pub use state::AppState;

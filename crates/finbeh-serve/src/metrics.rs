@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 
+use crate::sink::PredictionSink;
+
 /// Routes metrics are labelled with; any other path counts as `other` (bounded cardinality).
 pub(crate) const ROUTES: [&str; 7] = [
     "/",
@@ -278,6 +280,27 @@ impl Metrics {
             );
         }
         out
+    }
+}
+
+/// Appends the prediction log's loss counters (only when a log is attached).
+pub(crate) fn render_prediction_log(out: &mut String, sink: &dyn PredictionSink) {
+    for (name, help, value) in [
+        (
+            "finbeh_monitor_dropped_rows_total",
+            "Prediction-log rows dropped before the writer: channel full under the drop policy, or the log closed.",
+            sink.dropped_rows(),
+        ),
+        (
+            "finbeh_monitor_failed_rows_total",
+            "Prediction-log rows the writer could not write (database errors, logged).",
+            sink.failed_rows(),
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+        );
     }
 }
 

@@ -1,7 +1,7 @@
 //! Shared server state: the model being served, its load history, metrics and limits.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
@@ -12,6 +12,7 @@ use crate::config::ServerConfig;
 use crate::error::{ServeError, TriedPath};
 use crate::metrics::Metrics;
 use crate::model::{LoadFn, ModelInfo, Scorer, resolve_model_paths};
+use crate::sink::PredictionSink;
 use crate::{openapi, response};
 
 /// A model ready to serve, with everything per-model pre-rendered once at load time.
@@ -93,6 +94,8 @@ pub(crate) struct Inner {
     /// Serializes loads so two reloads never race to install.
     loading: Mutex<()>,
     pub(crate) metrics: Metrics,
+    /// Where `/score` hands its records; unset costs one atomic load per request.
+    pub(crate) prediction_sink: OnceLock<Arc<dyn PredictionSink>>,
 }
 
 /// Shared state of the server; cheap to clone (one `Arc`).
@@ -122,8 +125,22 @@ impl AppState {
                 source: Mutex::new(None),
                 loading: Mutex::new(()),
                 metrics: Metrics::default(),
+                prediction_sink: OnceLock::new(),
             }),
         }
+    }
+
+    /// Hands every `/score` request that reaches the decoder (answered 200, or refused for its
+    /// body) to `sink`, such as finbeh-monitor's prediction log; its dropped and failed rows
+    /// are exported in `/metrics`.
+    ///
+    /// # Errors
+    /// [`ServeError::PredictionSinkAlreadySet`] on a second call; the first sink stays.
+    pub fn set_prediction_sink(&self, sink: Arc<dyn PredictionSink>) -> Result<(), ServeError> {
+        self.inner
+            .prediction_sink
+            .set(sink)
+            .map_err(|_| ServeError::PredictionSinkAlreadySet)
     }
 
     /// Loads the first artifact that loads and verifies, from `explicit` (`--model`) or else

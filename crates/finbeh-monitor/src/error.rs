@@ -1,0 +1,53 @@
+//! The crate's error enum.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while opening, writing or closing the monitor's stores.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MonitorError {
+    /// `[monitor]` settings that finbeh-config's rules refuse; every problem is listed.
+    #[error(transparent)]
+    Settings(#[from] finbeh_config::ConfigError),
+    /// A SQLite operation on the prediction log failed.
+    #[error("prediction log {}: cannot {action}: {source}", .path.display())]
+    Database {
+        /// The database file.
+        path: PathBuf,
+        /// What was being done (`open`, `create the tables`, ...).
+        action: &'static str,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// The database was written by a build with another table layout.
+    #[error(
+        "prediction log {}: table layout version {found}, but this build reads version {expected}; \
+         move the file aside or point monitor.database_path elsewhere",
+        .path.display()
+    )]
+    SchemaVersion {
+        /// The database file.
+        path: PathBuf,
+        /// The version found in its `meta` table.
+        found: String,
+        /// The version this build writes and reads.
+        expected: u32,
+    },
+    /// The file is a SQLite database but not a prediction log (a `predictions` table without
+    /// a `meta` version).
+    #[error(
+        "prediction log {}: has a `predictions` table but no layout version in `meta`; it was \
+         not written by finbeh",
+        .path.display()
+    )]
+    NotAPredictionLog {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// The writer thread could not be started.
+    #[error("cannot start the prediction-log writer thread: {0}")]
+    Spawn(#[from] std::io::Error),
+    /// The writer thread panicked; its last batch may be lost.
+    #[error("the prediction-log writer thread panicked")]
+    WriterPanicked,
+}
