@@ -5,13 +5,17 @@
 //! Without `--model`, `serve.model_path` is used, else `model.output_dir` when it holds an
 //! artifact, else the directory in `AZUREML_MODEL_DIR` is searched for a `.finbeh` file. Keys: `serve.primary_key` / `FINBEH__SERVE__PRIMARY_KEY` (and
 //! the secondary); none means no auth. SIGHUP reloads the model; SIGTERM drains and exits.
+//! With `monitor.enabled = true` (`FINBEH__MONITOR__ENABLED=true`) every scored request is
+//! recorded in the prediction log at `monitor.database_path` (see docs/monitoring.md).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Parser;
 use finbeh_config::{Loader, init_logging};
+use finbeh_monitor::{LogIdentity, PredictionLog, PredictionLogParams};
 use finbeh_serve::{
     AZUREML_MODEL_DIR_ENV, AppState, ServerParams, artifact_loader, model_path_or_output_dir, run,
 };
@@ -69,11 +73,34 @@ fn try_main(started: Instant) -> anyhow::Result<()> {
     let state = AppState::new(config.clone(), artifact_loader());
     let azureml_model_dir = std::env::var_os(AZUREML_MODEL_DIR_ENV).map(PathBuf::from);
     let path = state.load(config.model_path(), azureml_model_dir.as_deref())?;
+    let log_config = PredictionLogParams::from(settings.monitor()).check()?;
+    let prediction_log = if log_config.enabled() {
+        let azure = &settings.deploy().azure;
+        let identity = LogIdentity {
+            endpoint: azure.endpoint_name.clone(),
+            deployment: azure.deployment_name.clone(),
+        };
+        let log = Arc::new(PredictionLog::open(&log_config, identity)?);
+        state.set_prediction_sink(Arc::clone(&log) as _)?;
+        tracing::info!(
+            database = %log.path().display(),
+            sample_rate = log_config.sample_rate(),
+            backpressure = ?log_config.backpressure(),
+            "prediction log on: every scored request is recorded"
+        );
+        Some(log)
+    } else {
+        None
+    };
     tracing::info!(
         model = %path.display(),
         since_start_ms = started.elapsed().as_secs_f64() * 1e3,
         "ready: model verified, starting to listen"
     );
     run(config, state)?;
+    if let Some(log) = prediction_log {
+        let totals = log.close()?;
+        tracing::info!(?totals, "prediction log closed");
+    }
     Ok(())
 }
