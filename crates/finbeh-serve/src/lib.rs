@@ -6,6 +6,8 @@
 //! probes, an OpenAPI document, Prometheus metrics, bearer keys, hot reload on SIGHUP and graceful
 //! shutdown. [`run`] serves it thread per core; settings come from finbeh-config's `[serve]`
 //! section (`ServerParams::from(settings.serve())`).
+//! Each scored request can be handed to a [`PredictionSink`] (finbeh-monitor's prediction log)
+//! with [`AppState::set_prediction_sink`].
 //! Every client mistake is a JSON 4xx naming the row and field; nothing a client sends panics
 //! the process.
 //!
