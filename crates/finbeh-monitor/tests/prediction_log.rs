@@ -1,5 +1,6 @@
 //! The prediction log behind a real router: lost-row accounting under both backpressure
 //! policies, `/metrics`, sampling, retention and the layout version.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 use std::path::Path;
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
-use finbeh_config::Backpressure;
+use finbeh_config::{Backpressure, MonitorSettings};
 use finbeh_data::{ColumnKind, InputColumn, RawValue};
 use finbeh_monitor::{
     LogIdentity, MonitorError, PREDICTION_LOG_SCHEMA_VERSION, PredictionLog, PredictionLogParams,
@@ -70,9 +71,11 @@ fn server(dir: &Path) -> AppState {
 }
 
 fn open_log(path: &Path, edit: impl FnOnce(&mut PredictionLogParams)) -> Arc<PredictionLog> {
-    let mut params = PredictionLogParams::default();
-    params.enabled = true;
-    params.database_path = path.to_path_buf();
+    let mut params = PredictionLogParams(MonitorSettings {
+        enabled: true,
+        database_path: path.to_path_buf(),
+        ..MonitorSettings::default()
+    });
     edit(&mut params);
     let identity = LogIdentity {
         endpoint: "churn".into(),
@@ -420,8 +423,10 @@ fn the_layout_version_is_written_and_checked() {
         )
         .unwrap();
     drop(connection);
-    let mut params = PredictionLogParams::default();
-    params.database_path = db.clone();
+    let mut params = PredictionLogParams(MonitorSettings {
+        database_path: db.clone(),
+        ..MonitorSettings::default()
+    });
     let identity = LogIdentity {
         endpoint: "e".into(),
         deployment: "d".into(),
@@ -454,9 +459,11 @@ fn the_layout_version_is_written_and_checked() {
 
 #[test]
 fn a_bad_setting_is_refused_naming_it() {
-    let mut params = PredictionLogParams::default();
-    params.sample_rate = 1.5;
-    params.channel_capacity = 0;
+    let params = PredictionLogParams(MonitorSettings {
+        sample_rate: 1.5,
+        channel_capacity: 0,
+        ..MonitorSettings::default()
+    });
     let message = params.check().unwrap_err().to_string();
     assert!(message.contains("monitor.sample_rate"), "{message}");
     assert!(message.contains("monitor.channel_capacity"), "{message}");
