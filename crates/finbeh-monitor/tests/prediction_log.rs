@@ -488,3 +488,84 @@ fn a_closed_log_counts_later_records_as_dropped() {
     });
     assert_eq!(log.dropped_rows(), 1);
 }
+
+/// request_id, row_index, inputs, probabilities, http_status, error_code
+type LoggedRow = (
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<String>,
+);
+
+/// A log written by layout version 1 (committed in `tests/fixtures`) opens, keeps its rows and
+/// takes new ones.
+#[test]
+fn a_version_1_log_opens_and_takes_new_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v1.sqlite");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/prediction-log-v1.sqlite"
+        ),
+        &db,
+    )
+    .unwrap();
+    let state = server(dir.path());
+    // Retention by age off in effect: the fixture's rows must not age out of the test.
+    let log = open_log(&db, |p| p.retention_days = 36_500);
+    state.set_prediction_sink(log.clone()).unwrap();
+    let router = app(state);
+    runtime().block_on(post(
+        &router,
+        r#"{"data": [[1, "a"]]}"#.into(),
+        "new".into(),
+    ));
+    assert_eq!(log.close().unwrap().written, 1);
+    let connection = Connection::open(&db).unwrap();
+    let old: Vec<LoggedRow> = connection
+        .prepare(
+            "SELECT request_id, row_index, inputs, probabilities, http_status, error_code \
+                 FROM predictions ORDER BY id",
+        )
+        .unwrap()
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(old.len(), 4);
+    assert_eq!(
+        old[1],
+        (
+            "fixture-1".to_owned(),
+            Some(1),
+            Some(r#"{"Age":70,"City":"Bergen"}"#.to_owned()),
+            Some("[0.30000000000000004,0.7]".to_owned()),
+            200,
+            None
+        )
+    );
+    assert_eq!(
+        old[2],
+        (
+            "fixture-2".to_owned(),
+            None,
+            None,
+            None,
+            400,
+            Some("invalid_input".to_owned())
+        )
+    );
+    assert_eq!(old[3].0, "new");
+}
