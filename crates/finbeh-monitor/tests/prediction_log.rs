@@ -188,37 +188,19 @@ fn block_policy_under_load_logs_every_answered_row() {
     assert_eq!(totals.written as i64, ok_rows + refused);
     // Every row carries what /score had: identity, model, inputs and outputs.
     let connection = Connection::open(&db).unwrap();
-    let (endpoint, deployment, model, version, inputs, class, probabilities): (
-        String,
-        String,
-        String,
-        String,
-        String,
-        String,
-        String,
-    ) = connection
+    let row: String = connection
         .query_row(
-            "SELECT endpoint, deployment, model_name, model_version, inputs, predicted_class, \
-             probabilities FROM predictions WHERE request_id = 'req-4' AND row_index = 1",
+            "SELECT json_array(endpoint, deployment, model_name, model_version, inputs, \
+             predicted_class, probabilities) FROM predictions \
+             WHERE request_id = 'req-4' AND row_index = 1",
             [],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
-            },
+            |r| r.get(0),
         )
         .unwrap();
-    assert_eq!((endpoint.as_str(), deployment.as_str()), ("churn", "blue"));
-    assert_eq!((model.as_str(), version.as_str()), ("age", "7"));
-    assert_eq!(inputs, r#"{"Age":5,"City":"c1"}"#);
-    assert_eq!(class, "no");
-    assert_eq!(probabilities, "[0.95,0.05]");
+    assert_eq!(
+        row,
+        r#"["churn","blue","age","7","{\"Age\":5,\"City\":\"c1\"}","no","[0.95,0.05]"]"#
+    );
 }
 
 #[test]
