@@ -551,3 +551,27 @@ fn a_version_1_log_opens_and_takes_new_rows() {
     );
     assert_eq!(old[3].0, "new");
 }
+
+#[test]
+fn monitor_settings_come_from_the_environment_by_name() {
+    let settings = finbeh_config::Loader::new()
+        .env([
+            ("FINBEH__MONITOR__ENABLED", "true"),
+            ("FINBEH__MONITOR__BACKPRESSURE", "drop"),
+            ("FINBEH__MONITOR__SAMPLE_RATE", "0.25"),
+        ])
+        .load()
+        .unwrap();
+    let config = PredictionLogParams::from(settings.monitor())
+        .check()
+        .unwrap();
+    assert!(config.enabled());
+    assert_eq!(config.backpressure(), Backpressure::Drop);
+    assert_eq!(config.sample_rate(), 0.25);
+    let error = finbeh_config::Loader::new()
+        .env([("FINBEH__MONITOR__BACKPRESSURE", "wait")])
+        .load()
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("monitor.backpressure"), "{error}");
+}
