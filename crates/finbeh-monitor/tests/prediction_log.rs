@@ -575,3 +575,29 @@ fn monitor_settings_come_from_the_environment_by_name() {
         .to_string();
     assert!(error.contains("monitor.backpressure"), "{error}");
 }
+
+/// A request without `x-request-id` is logged under the id the server answered with.
+#[test]
+fn a_generated_request_id_is_the_one_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("monitor.sqlite");
+    let state = server(dir.path());
+    let log = open_log(&db, |_| {});
+    state.set_prediction_sink(log.clone()).unwrap();
+    let router = app(state);
+    let request = Request::post("/score")
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"data": [[1, "a"]]}"#))
+        .unwrap();
+    let response = runtime().block_on(router.oneshot(request)).unwrap();
+    let answered = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    log.close().unwrap();
+    let logged: String = Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT request_id FROM predictions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(logged, answered);
+}
