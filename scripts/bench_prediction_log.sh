@@ -8,7 +8,9 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
+# ../shared/peers from the main checkout; a worktree under wt/ looks one level further up.
 PEERS=${PEERS:-$ROOT/../shared/peers}
+[ -d "$PEERS" ] || PEERS=$ROOT/../../shared/peers
 MODEL=${1:?usage: bench_prediction_log.sh MODEL.finbeh [OUT_DIR]}
 OUT=${2:-/tmp/mlog-bench}
 BIN=${BIN:-$ROOT/target/release/examples/serve}

@@ -3,7 +3,8 @@
 //! **Built so far: the prediction log.** [`PredictionLog`] records every scored request that
 //! finbeh-serve hands it (through finbeh-serve's `PredictionSink` hook) in a SQLite database in
 //! WAL mode: a bounded channel takes records off the request thread, and a writer thread commits
-//! them in batched transactions (by `monitor.batch_interval_ms` or [`MAX_BATCH_ROWS`]), applies
+//! them in batched transactions (every `monitor.batch_interval_ms`, at most [`MAX_BATCH_ROWS`]
+//! rows each), applies
 //! retention by age and row count, and counts every row it had to drop. The table layout is
 //! versioned ([`PREDICTION_LOG_SCHEMA_VERSION`] in the `meta` table). See `docs/monitoring.md`.
 //!

@@ -1,9 +1,10 @@
-//! The writer thread: drains the bounded channel and commits batched transactions, and applies
-//! retention between batches. No SQLite work ever runs on a request thread.
+//! The writer thread: every batch interval (or sooner when the channel fills) it drains the
+//! bounded channel, commits what it took in one transaction, and applies retention between
+//! batches. No SQLite work ever runs on a request thread.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use finbeh_serve::PredictionRecord;
@@ -30,6 +31,8 @@ pub(crate) struct Counters {
     pub(crate) dropped: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) retention_deleted: AtomicU64,
+    /// Records in the channel now (the sink wakes the writer when half the capacity waits).
+    pub(crate) queued: AtomicUsize,
 }
 
 pub(crate) struct Writer {
@@ -41,52 +44,53 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Runs until [`Message::Close`] arrives or every sender is gone.
+    ///
+    /// The writer parks between batches instead of waiting in `recv`, so that a send does not
+    /// wake it (a wake per request costs the request threads far more than the insert); the
+    /// sink unparks it early when the channel is half full or the log closes.
     pub(crate) fn run(mut self, receiver: &Receiver<Message>) {
         self.retain();
         let mut next_retention = Instant::now() + RETENTION_EVERY;
         let mut batch: Vec<PredictionRecord> = Vec::new();
-        let mut closing = false;
-        while !closing {
-            let wait = next_retention.saturating_duration_since(Instant::now());
-            match receiver.recv_timeout(wait) {
-                Ok(Message::Record(record)) => batch.push(record),
-                Ok(Message::Close) | Err(RecvTimeoutError::Disconnected) => closing = true,
-                Err(RecvTimeoutError::Timeout) => {}
-            }
-            if !batch.is_empty() && !closing {
-                closing = self.fill(receiver, &mut batch);
-            }
-            if closing {
-                // Records sent before the close are still committed.
-                while let Ok(Message::Record(record)) = receiver.try_recv() {
-                    batch.push(record);
-                }
-            }
+        let mut next_batch = Instant::now() + self.config.batch_interval();
+        loop {
+            let (closing, full) = self.drain(receiver, &mut batch);
             self.commit(&mut batch);
-            if closing || Instant::now() >= next_retention {
+            if closing {
+                self.retain();
+                return;
+            }
+            if Instant::now() >= next_retention {
                 self.retain();
                 next_retention = Instant::now() + RETENTION_EVERY;
+            }
+            if !full {
+                std::thread::park_timeout(next_batch.saturating_duration_since(Instant::now()));
+                next_batch = Instant::now() + self.config.batch_interval();
             }
         }
     }
 
-    /// Adds records until the batch interval (counted from the first record) ends or the batch
-    /// is full; returns whether a close arrived.
-    fn fill(&self, receiver: &Receiver<Message>, batch: &mut Vec<PredictionRecord>) -> bool {
-        let deadline = Instant::now() + self.config.batch_interval();
-        let mut rows: usize = batch.iter().map(PredictionRecord::log_rows).sum();
+    /// Takes what waits in the channel, up to [`MAX_BATCH_ROWS`] rows; returns whether a close
+    /// arrived (or every sender is gone) and whether the batch is full.
+    fn drain(
+        &self,
+        receiver: &Receiver<Message>,
+        batch: &mut Vec<PredictionRecord>,
+    ) -> (bool, bool) {
+        let mut rows: usize = 0;
         while rows < MAX_BATCH_ROWS {
-            let wait = deadline.saturating_duration_since(Instant::now());
-            match receiver.recv_timeout(wait) {
+            match receiver.try_recv() {
                 Ok(Message::Record(record)) => {
+                    self.counters.queued.fetch_sub(1, Ordering::Relaxed);
                     rows = rows.saturating_add(record.log_rows());
                     batch.push(record);
                 }
-                Ok(Message::Close) | Err(RecvTimeoutError::Disconnected) => return true,
-                Err(RecvTimeoutError::Timeout) => return false,
+                Ok(Message::Close) | Err(TryRecvError::Disconnected) => return (true, false),
+                Err(TryRecvError::Empty) => return (false, false),
             }
         }
-        false
+        (false, true)
     }
 
     fn commit(&mut self, batch: &mut Vec<PredictionRecord>) {

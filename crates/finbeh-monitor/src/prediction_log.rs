@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, Thread};
 
 use finbeh_config::Backpressure;
 use finbeh_serve::{PredictionRecord, PredictionSink};
@@ -39,6 +39,10 @@ pub struct PredictionLog {
     sampler: Sampler,
     counters: Arc<Counters>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// The writer, to wake early (channel half full, or closing).
+    writer_thread: Thread,
+    /// Records queued that make the sink wake the writer before its interval ends.
+    wake_at: usize,
     path: PathBuf,
 }
 
@@ -73,6 +77,8 @@ impl PredictionLog {
             .name("finbeh-prediction-log".to_owned())
             .spawn(move || writer.run(&receiver))?;
         Ok(Self {
+            writer_thread: handle.thread().clone(),
+            wake_at: (config.channel_capacity() / 2).max(1),
             sender,
             backpressure: config.backpressure(),
             sampler: Sampler::new(config.sample_rate()),
@@ -110,7 +116,10 @@ impl PredictionLog {
             .take();
         if let Some(handle) = handle {
             // Fails only when the writer is already gone; joining says how it ended.
+            // Woken first so that a full channel makes room for the close at once.
+            handle.thread().unpark();
             let _ = self.sender.send(Message::Close);
+            handle.thread().unpark();
             handle.join().map_err(|_| MonitorError::WriterPanicked)?;
         }
         Ok(self.totals())
@@ -132,6 +141,12 @@ impl PredictionSink for PredictionLog {
 
     fn record(&self, record: PredictionRecord) {
         let rows = record.log_rows() as u64;
+        // Counted before the send, so the writer's decrement never goes below zero.
+        let queued = self.counters.queued.fetch_add(1, Ordering::Relaxed) + 1;
+        // Cheap unless the writer is parked (an atomic swap), and then it should wake.
+        if queued >= self.wake_at {
+            self.writer_thread.unpark();
+        }
         let sent = match self.backpressure {
             Backpressure::Block => self.sender.send(Message::Record(record)).is_ok(),
             Backpressure::Drop => match self.sender.try_send(Message::Record(record)) {
@@ -140,6 +155,7 @@ impl PredictionSink for PredictionLog {
             },
         };
         if !sent {
+            self.counters.queued.fetch_sub(1, Ordering::Relaxed);
             self.counters.dropped.fetch_add(rows, Ordering::Relaxed);
         }
     }
