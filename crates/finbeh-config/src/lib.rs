@@ -65,7 +65,7 @@ pub use secret::Secret;
 pub use settings::{
     AuthMode, AzureDeploySettings, ClassWeight, CredentialKind, Criterion, DataSettings,
     DateDifference, DeploySettings, DeployTarget, DeriveRule, DeriveRuleKind, DeriveValue,
-    LocalDeploySettings, LogFormat, LoggingSettings, MaxFeatures, ModelSettings, MonitorSettings,
-    SETTINGS_VERSION, ServeSettings, Settings, TestingSettings, ThresholdRule,
+    DriftSettings, LocalDeploySettings, LogFormat, LoggingSettings, MaxFeatures, ModelSettings,
+    MonitorSettings, SETTINGS_VERSION, ServeSettings, Settings, TestingSettings, ThresholdRule,
 };
 pub use validate::{Problem, ValidSettings, thousands_separator_problem};
