@@ -257,3 +257,32 @@ fn bad_samples_are_errors_naming_the_column() {
     .unwrap_err();
     assert!(mismatch.to_string().contains("\"flag\""), "{mismatch}");
 }
+
+#[test]
+fn low_cardinality_numeric_column_is_decided_by_chi_square() {
+    // Values 0 and 1 only (2 distinct ≤ 5): chi-square over the value counts decides, as for a
+    // category; reference 50/50, current 40/60 gives p = erfc(√2) ≈ 0.0455 ≤ 0.05.
+    let reference: Vec<f64> = (0..100).map(|i| f64::from(i % 2)).collect();
+    let current: Vec<f64> = (0..100).map(|i| f64::from(u8::from(i % 10 >= 4))).collect();
+    let feature = feature_drift(
+        "has_loan",
+        ColumnSample::Numeric(&reference),
+        ColumnSample::Numeric(&current),
+        &params(),
+    )
+    .unwrap();
+    near(feature.chi2_p_value.unwrap(), 0.045_500_263_896_358_4);
+    assert!(feature.drifted);
+    // KS is still reported for a numeric column, but does not decide (D = 0.1 is not significant).
+    assert!(feature.ks_p_value.unwrap() > 0.05);
+    // Six distinct values: KS decides and chi-square is not reported.
+    let wide: Vec<f64> = (0..100).map(|i| f64::from(i % 6)).collect();
+    let feature = feature_drift(
+        "tenure",
+        ColumnSample::Numeric(&wide),
+        ColumnSample::Numeric(&wide),
+        &params(),
+    )
+    .unwrap();
+    assert!(feature.chi2_p_value.is_none() && !feature.drifted);
+}

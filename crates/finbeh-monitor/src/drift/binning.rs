@@ -26,18 +26,22 @@ pub struct BinnedShares {
 ///
 /// Shares are `count / sample length`; empty bins stay 0 here (see [`fill_empty_bins`]).
 pub fn numeric_bins(reference: &[f64], current: &[f64]) -> Option<BinnedShares> {
+    numeric_bins_sorted(&sorted(reference), &sorted(current))
+}
+
+/// [`numeric_bins`] on samples already sorted ascending.
+pub(crate) fn numeric_bins_sorted(reference: &[f64], current: &[f64]) -> Option<BinnedShares> {
     if reference.is_empty() || current.is_empty() {
         return None;
     }
-    let (reference, current) = (sorted(reference), sorted(current));
-    if distinct_sorted(&reference) > RANGE_BINNING_MIN_DISTINCT {
-        let edges = sturges_edges(&reference, &current);
+    if distinct_sorted(reference) > RANGE_BINNING_MIN_DISTINCT {
+        let edges = sturges_edges(reference, current);
         return Some(BinnedShares {
-            reference: histogram_shares(&reference, &edges),
-            current: histogram_shares(&current, &edges),
+            reference: histogram_shares(reference, &edges),
+            current: histogram_shares(current, &edges),
         });
     }
-    let mut keys: Vec<f64> = reference.iter().chain(&current).copied().collect();
+    let mut keys: Vec<f64> = reference.iter().chain(current).copied().collect();
     keys.sort_unstable_by(f64::total_cmp);
     keys.dedup();
     let shares = |sample: &[f64]| {
@@ -50,8 +54,8 @@ pub fn numeric_bins(reference: &[f64], current: &[f64]) -> Option<BinnedShares> 
             .collect()
     };
     Some(BinnedShares {
-        reference: shares(&reference),
-        current: shares(&current),
+        reference: shares(reference),
+        current: shares(current),
     })
 }
 

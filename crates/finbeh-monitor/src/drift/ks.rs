@@ -25,10 +25,15 @@ pub const KS_EXACT_MAX_N: usize = 10_000;
 ///
 /// Values must be finite (the column analysis rejects others).
 pub fn ks_2samp(reference: &[f64], current: &[f64]) -> Option<KsTest> {
+    ks_2samp_sorted(&sorted(reference), &sorted(current))
+}
+
+/// [`ks_2samp`] on samples already sorted ascending.
+pub(crate) fn ks_2samp_sorted(reference: &[f64], current: &[f64]) -> Option<KsTest> {
     if reference.is_empty() || current.is_empty() {
         return None;
     }
-    let statistic = ks_statistic(&sorted(reference), &sorted(current));
+    let statistic = ks_statistic(reference, current);
     let (n1, n2) = (reference.len(), current.len());
     let exact = if n1.max(n2) <= KS_EXACT_MAX_N {
         exact_p_value(n1 as u64, n2 as u64, statistic)

@@ -118,24 +118,32 @@ fn numeric_drift(
     current_all: &[f64],
     params: &DriftValidParams,
 ) -> Result<FeatureDrift, MonitorError> {
-    let reference = non_null(column, "reference", reference_all)?;
-    let current = non_null(column, "current", current_all)?;
+    let mut reference = non_null(column, "reference", reference_all)?;
+    let mut current = non_null(column, "current", current_all)?;
     let quality =
         numeric_quality(&reference, current_all).ok_or_else(|| empty(column, "current"))?;
-    let ks = ks_2samp(&reference, &current).ok_or_else(|| empty(column, "current"))?;
-    let wasserstein =
-        wasserstein_norm(&reference, &current).ok_or_else(|| empty(column, "current"))?;
-    let bins = numeric_bins(&reference, &current).ok_or_else(|| empty(column, "current"))?;
-    let values = value_counts(&reference, &current);
-    let (method, threshold) =
-        params.decide(column, ColumnKind::Numeric, reference.len(), values.len());
-    let chi2 = match method {
-        Method::ChiSquare | Method::JensenShannon => {
+    // Sorted once here; every statistic below walks the sorted samples.
+    reference.sort_unstable_by(f64::total_cmp);
+    current.sort_unstable_by(f64::total_cmp);
+    let ks = ks::ks_2samp_sorted(&reference, &current).ok_or_else(|| empty(column, "current"))?;
+    let wasserstein = wasserstein::wasserstein_norm_sorted(&reference, &current)
+        .ok_or_else(|| empty(column, "current"))?;
+    let bins = binning::numeric_bins_sorted(&reference, &current)
+        .ok_or_else(|| empty(column, "current"))?;
+    let counts = value_counts(
+        &reference,
+        &current,
+        params.settings().categorical_max_distinct,
+    );
+    let distinct = counts.as_ref().map_or(usize::MAX, Vec::len);
+    let (method, threshold) = params.decide(column, ColumnKind::Numeric, reference.len(), distinct);
+    let chi2 = match (method, counts) {
+        (Method::ChiSquare | Method::JensenShannon, Some(counts)) => {
             let (reference_counts, current_counts): (Vec<u64>, Vec<u64>) =
-                values.into_iter().unzip();
+                counts.into_iter().unzip();
             chi2_p_value(&reference_counts, &current_counts)
         }
-        Method::Ks | Method::WassersteinNorm => None,
+        _ => None,
     };
     let (psi_value, js) = (psi(&bins), jensen_shannon(&bins));
     let deciding = match method {
@@ -159,24 +167,30 @@ fn numeric_drift(
     })
 }
 
-/// `(reference count, current count)` of every distinct value of either sample, in value order.
-fn value_counts(reference: &[f64], current: &[f64]) -> Vec<(u64, u64)> {
-    let mut counts: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
-    // Keyed by the bits of the value (with -0.0 folded into 0.0) so equal values share a bin.
-    let key = |v: f64| {
-        if v == 0.0 {
-            0.0_f64.to_bits()
-        } else {
-            v.to_bits()
+/// `(reference count, current count)` of every distinct value of either sorted sample, in value
+/// order; `None` as soon as there are more than `max_distinct` values (no count is needed then).
+fn value_counts(reference: &[f64], current: &[f64], max_distinct: u64) -> Option<Vec<(u64, u64)>> {
+    let mut counts: Vec<(u64, u64)> = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < reference.len() || j < current.len() {
+        let value = match (reference.get(i), current.get(j)) {
+            (Some(&x), Some(&y)) => x.min(y),
+            (Some(&x), None) | (None, Some(&x)) => x,
+            (None, None) => break,
+        };
+        if u64::try_from(counts.len()).unwrap_or(u64::MAX) >= max_distinct {
+            return None;
         }
-    };
-    for &v in reference {
-        counts.entry(key(v)).or_default().0 += 1;
+        let (start_i, start_j) = (i, j);
+        while reference.get(i).is_some_and(|&v| v <= value) {
+            i += 1;
+        }
+        while current.get(j).is_some_and(|&v| v <= value) {
+            j += 1;
+        }
+        counts.push(((i - start_i) as u64, (j - start_j) as u64));
     }
-    for &v in current {
-        counts.entry(key(v)).or_default().1 += 1;
-    }
-    counts.into_values().collect()
+    Some(counts)
 }
 
 fn category_drift(
