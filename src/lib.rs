@@ -14,7 +14,7 @@
 //! * [`data`]: CSV ingestion, schema, validation report, feature pipeline, splits, synthetic data.
 //! * [`train`]: random forest, metrics, cross-validation, search, the model artifact.
 //! * [`serve`]: inference engine and the Azure ML-compatible HTTP scoring server.
-//! * [`monitor`]: prediction log, metrics, alerts, drift, reports.
+//! * [`monitor`]: drift statistics and data quality (prediction log, metrics, alerts, reports: not built yet).
 //! * [`deploy`]: model registry and deployment targets.
 
 #![deny(missing_docs)]

@@ -65,7 +65,8 @@ pub use secret::Secret;
 pub use settings::{
     AuthMode, AzureDeploySettings, Backpressure, ClassWeight, CredentialKind, Criterion,
     DataSettings, DateDifference, DeploySettings, DeployTarget, DeriveRule, DeriveRuleKind,
-    DeriveValue, LocalDeploySettings, LogFormat, LoggingSettings, MaxFeatures, ModelSettings,
-    MonitorSettings, SETTINGS_VERSION, ServeSettings, Settings, TestingSettings, ThresholdRule,
+    DeriveValue, DriftSettings, LocalDeploySettings, LogFormat, LoggingSettings, MaxFeatures,
+    ModelSettings, MonitorSettings, SETTINGS_VERSION, ServeSettings, Settings, TestingSettings,
+    ThresholdRule,
 };
 pub use validate::{Problem, ValidSettings, thousands_separator_problem};

@@ -492,6 +492,8 @@ pub struct MonitorSettings {
     pub drift_psi_threshold: f64,
     /// Window the alerts and drift are computed over, in minutes.
     pub window_minutes: u64,
+    /// `[monitor.drift]`: which statistic decides drift, and its thresholds.
+    pub drift: DriftSettings,
 }
 
 impl Default for MonitorSettings {
@@ -509,6 +511,47 @@ impl Default for MonitorSettings {
             alert_error_rate: 0.05,
             drift_psi_threshold: 0.2,
             window_minutes: 60,
+            drift: DriftSettings::default(),
+        }
+    }
+}
+
+/// `[monitor.drift]`: the statistic that decides whether a column drifted, and its thresholds
+/// (Evidently's defaults).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DriftSettings {
+    /// A column with at most this many reference rows is decided by a p-value (KS or
+    /// chi-square); above it by a distance (normalised Wasserstein or Jensen–Shannon).
+    pub p_value_max_reference_rows: u64,
+    /// A numeric column with at most this many distinct values (reference and current
+    /// together) is decided like a categorical one.
+    pub categorical_max_distinct: u64,
+    /// KS decides drift when its p-value is at most this, in (0, 1).
+    pub ks_p_value: f64,
+    /// Chi-square decides drift when its p-value is at most this, in (0, 1).
+    pub chi2_p_value: f64,
+    /// Wasserstein distance / reference standard deviation decides drift at or above this.
+    pub wasserstein_norm: f64,
+    /// Jensen–Shannon distance (natural log) decides drift at or above this, in (0, 1].
+    pub jensen_shannon: f64,
+    /// The dataset drifted when the share of drifted columns is at least this, in (0, 1].
+    pub dataset_drift_share: f64,
+    /// Per-column threshold for whichever statistic decides that column.
+    pub column_thresholds: BTreeMap<String, f64>,
+}
+
+impl Default for DriftSettings {
+    fn default() -> Self {
+        Self {
+            p_value_max_reference_rows: 1_000,
+            categorical_max_distinct: 5,
+            ks_p_value: 0.05,
+            chi2_p_value: 0.05,
+            wasserstein_norm: 0.1,
+            jensen_shannon: 0.1,
+            dataset_drift_share: 0.5,
+            column_thresholds: BTreeMap::new(),
         }
     }
 }

@@ -7,9 +7,9 @@ use crate::error::ConfigError;
 use crate::secret::REDACTED;
 use crate::settings::{CredentialKind, PORT_EXPECTATION};
 use crate::settings::{
-    DataSettings, DeploySettings, DeployTarget, DeriveRuleKind, DeriveValue, LoggingSettings,
-    MaxFeatures, ModelSettings, MonitorSettings, SETTINGS_VERSION, ServeSettings, Settings,
-    TestingSettings, ThresholdRule,
+    DataSettings, DeploySettings, DeployTarget, DeriveRuleKind, DeriveValue, DriftSettings,
+    LoggingSettings, MaxFeatures, ModelSettings, MonitorSettings, SETTINGS_VERSION, ServeSettings,
+    Settings, TestingSettings, ThresholdRule,
 };
 
 /// One thing wrong with the settings: which key, what value it had and what was expected.
@@ -604,6 +604,75 @@ fn check_monitor(monitor: &MonitorSettings, out: &mut Problems) {
             "\"\"",
             "must name a file when monitor.enabled",
         );
+    }
+    check_drift(&monitor.drift, out);
+}
+
+impl DriftSettings {
+    /// Validates `[monitor.drift]` alone, with the same rules as [`Settings::check`], for drift
+    /// parameters built from settings that did not come through it (finbeh-monitor's
+    /// `DriftParams::check`).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] listing every problem (keys are `monitor.drift.<setting>`).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        check_section(self, check_drift)
+    }
+}
+
+fn check_drift(drift: &DriftSettings, out: &mut Problems) {
+    let open_unit = |value: f64| value > 0.0 && value < 1.0;
+    let half_open_unit = |value: f64| value > 0.0 && value <= 1.0;
+    let positive = |value: f64| value > 0.0 && value.is_finite();
+    for (key, value, ok, expected) in [
+        (
+            "monitor.drift.ks_p_value",
+            drift.ks_p_value,
+            open_unit(drift.ks_p_value),
+            "must be in (0, 1)",
+        ),
+        (
+            "monitor.drift.chi2_p_value",
+            drift.chi2_p_value,
+            open_unit(drift.chi2_p_value),
+            "must be in (0, 1)",
+        ),
+        (
+            "monitor.drift.wasserstein_norm",
+            drift.wasserstein_norm,
+            positive(drift.wasserstein_norm),
+            "must be a finite number above 0",
+        ),
+        (
+            "monitor.drift.jensen_shannon",
+            drift.jensen_shannon,
+            half_open_unit(drift.jensen_shannon),
+            "must be in (0, 1]",
+        ),
+        (
+            "monitor.drift.dataset_drift_share",
+            drift.dataset_drift_share,
+            half_open_unit(drift.dataset_drift_share),
+            "must be in (0, 1]",
+        ),
+    ] {
+        if !ok {
+            out.push(key, value, expected);
+        }
+    }
+    out.at_least(
+        "monitor.drift.p_value_max_reference_rows",
+        drift.p_value_max_reference_rows,
+        1,
+    );
+    for (column, &threshold) in &drift.column_thresholds {
+        if !positive(threshold) {
+            out.push(
+                format!("monitor.drift.column_thresholds.{column}"),
+                threshold,
+                "must be a finite number above 0 (a p-value threshold must also be below 1)",
+            );
+        }
     }
 }
 

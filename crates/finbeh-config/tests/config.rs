@@ -837,3 +837,27 @@ fn csv_reading_limits_and_thousands_separator_are_checked() {
     let settings = load("[data]\nthousands_separator = \",\"\n", &[]).unwrap();
     assert_eq!(settings.data().thousands_separator, Some(','));
 }
+
+// ---- [monitor.drift] ----
+
+#[test]
+fn drift_thresholds_out_of_range_are_each_named() {
+    let found = problems(
+        "[monitor.drift]\nks_p_value = 1.0\nchi2_p_value = 0.0\nwasserstein_norm = -0.1\n\
+         jensen_shannon = 1.5\ndataset_drift_share = 0.0\np_value_max_reference_rows = 0\n\
+         [monitor.drift.column_thresholds]\nincome = -1.0\n",
+        &[],
+    );
+    for key in [
+        "monitor.drift.ks_p_value",
+        "monitor.drift.chi2_p_value",
+        "monitor.drift.wasserstein_norm",
+        "monitor.drift.jensen_shannon",
+        "monitor.drift.dataset_drift_share",
+        "monitor.drift.p_value_max_reference_rows",
+        "monitor.drift.column_thresholds.income",
+    ] {
+        problem_for(&found, key);
+    }
+    assert_eq!(found.len(), 7, "{found:?}");
+}
