@@ -81,4 +81,27 @@ pub enum MonitorError {
         /// Kind in the current data.
         current: crate::ColumnKind,
     },
+    /// `monitor drift` without `--reference`: the artifact stores no reference sample yet.
+    #[error(
+        "{}: the artifact has no reference sample yet; pass --reference CSV (the training file)",
+        .model.display()
+    )]
+    NoReference {
+        /// The model artifact.
+        model: PathBuf,
+    },
+    /// The model artifact could not be read.
+    #[error(transparent)]
+    Artifact(#[from] finbeh_train::TrainError),
+    /// A CSV file could not be read with the model's schema.
+    #[error(transparent)]
+    Data(#[from] finbeh_data::DataError),
+    /// A model input column was not read from a CSV file.
+    #[error("{}: model input column {column:?} was not read", .file.display())]
+    ColumnNotRead {
+        /// The CSV file.
+        file: PathBuf,
+        /// The column.
+        column: String,
+    },
 }

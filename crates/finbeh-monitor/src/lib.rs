@@ -13,11 +13,12 @@
 
 //! **Drift statistics and data quality** of current data against a reference
 //! sample ([`feature_drift`], [`DriftReport`]), as pure functions over values, thresholds from
-//! `[monitor.drift]`.
+//! `[monitor.drift]`; [`drift_from_csv`] reads a reference and a current CSV with a model
+//! artifact's schema and reports every input column (the `monitor drift` example).
 //!
-//! **Not built yet** (issue 10): export, live windows and alerts, prediction drift, reading the
-//! reference sample from an artifact or a CSV, ground truth and the label-free estimate, the
-//! health checker, the report and the `monitor` example.
+//! **Not built yet** (issue 10): export, live windows and alerts, prediction drift, a reference
+//! sample stored in the artifact, drift over the prediction log, ground truth and the
+//! label-free estimate, the health checker, the report and the other `monitor` subcommands.
 //!
 //! ```
 //! use finbeh_monitor::{ColumnSample, DriftParams, DriftReport, feature_drift};
@@ -42,13 +43,16 @@
 
 #![deny(missing_docs)]
 
+mod csv_drift;
 mod drift;
+mod drift_table;
 mod error;
 mod log_params;
 mod log_store;
 mod log_writer;
 mod prediction_log;
 
+pub use csv_drift::{CsvDrift, DecidingStatistic, drift_from_csv};
 pub use drift::{
     BinnedShares, ColumnKind, ColumnSample, DRIFT_REPORT_VERSION, DriftParams, DriftReport,
     DriftValidParams, FeatureDrift, KS_EXACT_MAX_N, KsTest, MIN_REFERENCE_STD, Method, Quality,

@@ -97,6 +97,17 @@ pub enum Method {
 }
 
 impl Method {
+    /// The report field that holds this statistic (`ks_p_value`, `chi2_p_value`,
+    /// `wasserstein_norm`, `jensen_shannon`).
+    pub fn field(self) -> &'static str {
+        match self {
+            Method::Ks => "ks_p_value",
+            Method::ChiSquare => "chi2_p_value",
+            Method::WassersteinNorm => "wasserstein_norm",
+            Method::JensenShannon => "jensen_shannon",
+        }
+    }
+
     /// Whether `value` of this statistic means drift at `threshold`.
     pub fn drifted(self, value: f64, threshold: f64) -> bool {
         match self {
