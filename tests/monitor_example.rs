@@ -1,0 +1,81 @@
+//! The `monitor drift` example as a user runs it: one JSON object on stdout with `--json`, a
+//! table otherwise, exit 0 whether or not drift was found, a clear error without `--reference`.
+//! Needs the example built (`cargo test` builds examples).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn example_binary() -> PathBuf {
+    // target/<profile>/deps/<this test> → target/<profile>/examples/monitor
+    let test = std::env::current_exe().unwrap();
+    let profile_dir = test.parent().and_then(Path::parent).unwrap();
+    let binary = profile_dir.join("examples").join("monitor");
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo test` (which builds examples) or `cargo build --example monitor`",
+        binary.display()
+    );
+    binary
+}
+
+/// A real trained artifact over banking data, committed by finbeh-train (an older format
+/// version, which must keep loading).
+const MODEL: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/crates/finbeh-train/tests/fixtures/model-v1.1.0.finbeh"
+);
+
+/// 300 generated banking rows, every column the model reads among them.
+fn banking_csv(dir: &Path) -> PathBuf {
+    let data = dir.join("bank.csv");
+    finbeh_data::generate_banking_csv(std::fs::File::create(&data).unwrap(), 300, 5).unwrap();
+    data
+}
+
+fn drift(args: &[&Path], flags: &[&str]) -> Output {
+    let mut command = Command::new(example_binary());
+    command.arg("drift");
+    for (flag, path) in ["--model", "--current", "--reference"].iter().zip(args) {
+        command.arg(flag).arg(path);
+    }
+    command.args(flags).output().unwrap()
+}
+
+#[test]
+fn drift_prints_one_json_object_or_a_table_and_refuses_a_missing_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, model) = (banking_csv(dir.path()), PathBuf::from(MODEL));
+
+    let json = drift(&[&model, &data, &data], &["--json"]);
+    assert!(
+        json.status.success(),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    let stdout = String::from_utf8(json.stdout).unwrap();
+    assert_eq!(stdout.trim().lines().count(), 1, "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["dataset_drift"], serde_json::Value::Bool(false));
+    assert_eq!(report["drifted_share"].as_f64(), Some(0.0));
+    assert!(!report["features"].as_array().unwrap().is_empty());
+
+    let table = drift(&[&model, &data, &data], &[]);
+    assert!(table.status.success());
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(text.starts_with("column"), "{text}");
+    assert!(
+        text.contains("columns drifted (share 0.000); dataset drift: no"),
+        "{text}"
+    );
+
+    let missing = drift(&[&model, &data], &["--json"]);
+    assert!(!missing.status.success());
+    assert!(missing.stdout.is_empty());
+    let stderr = String::from_utf8(missing.stderr).unwrap();
+    assert!(
+        stderr.contains("the artifact has no reference sample yet; pass --reference CSV"),
+        "{stderr}"
+    );
+}
