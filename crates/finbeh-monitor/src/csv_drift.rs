@@ -10,7 +10,7 @@ use finbeh_train::ModelArtifact;
 
 use crate::MonitorError;
 use crate::drift::{
-    ColumnKind, ColumnSample, DriftReport, DriftValidParams, FeatureDrift, Method, feature_drift,
+    ColumnSample, DriftReport, DriftValidParams, FeatureDrift, Method, feature_drift,
 };
 
 /// The report of [`drift_from_csv`], with the statistic that decided each column (not part of
@@ -99,7 +99,7 @@ impl Values<'_> {
         }
     }
 
-    /// Non-null values, and the distinct non-null values as text-free keys.
+    /// How many values are not null, and the distinct non-null values.
     fn non_null_and_distinct(&self) -> (usize, BTreeSet<DistinctKey<'_>>) {
         let keys: Vec<DistinctKey<'_>> = match self {
             Values::Numeric(values) => values
@@ -181,8 +181,12 @@ fn deciding_statistic(
 ) -> DecidingStatistic {
     let (reference_rows, mut distinct) = reference.non_null_and_distinct();
     distinct.extend(current.non_null_and_distinct().1);
-    let kind: ColumnKind = feature.kind;
-    let (method, threshold) = params.decide(&feature.column, kind, reference_rows, distinct.len());
+    let (method, threshold) = params.decide(
+        &feature.column,
+        feature.kind,
+        reference_rows,
+        distinct.len(),
+    );
     let value = match method {
         Method::Ks => feature.ks_p_value,
         Method::ChiSquare => feature.chi2_p_value,
