@@ -44,10 +44,7 @@ pub(crate) fn document(info: &ModelInfo, auth_required: bool) -> Vec<u8> {
     let binary = info.classes.len() == 2;
     let probabilities = if binary {
         let positive = info.classes.get(1).map_or("", String::as_str);
-        let meaning = match &info.target {
-            Some(target) => format!("probability that {target} = {positive}"),
-            None => format!("probability of class {positive:?}"),
-        };
+        let meaning = finbeh_train::positive_probability_meaning(info.target.as_deref(), positive);
         json!({"type": "array", "items": {"type": "number"},
                "description": format!("Per row, the {meaning} (the positive class).")})
     } else {

@@ -211,14 +211,23 @@ pub struct ArtifactMetadata {
     pub golden_set: Vec<GoldenRecord>,
 }
 
+/// What a binary model's probability means, in words: `probability that Anomaly = -1`, or
+/// `probability of class "-1"` when the target's name is unknown (artifacts before 1.2.0).
+/// One wording for `inspect_model`, the workflow output and the server's `/swagger.json`.
+pub fn positive_probability_meaning(target: Option<&str>, positive: &str) -> String {
+    match target {
+        Some(target) => format!("probability that {target} = {positive}"),
+        None => format!("probability of class {positive:?}"),
+    }
+}
+
 impl ArtifactMetadata {
     /// What the model's probability means, in words: `probability that Anomaly = -1` for a
     /// binary model (`probability of class "-1"` when the file predates the target's name).
     pub fn probability_meaning(&self) -> String {
-        match (&self.positive_class, &self.target) {
-            (Some(positive), Some(target)) => format!("probability that {target} = {positive}"),
-            (Some(positive), None) => format!("probability of class {positive:?}"),
-            (None, _) => format!("probability of each class, in the order {:?}", self.classes),
+        match &self.positive_class {
+            Some(positive) => positive_probability_meaning(self.target.as_deref(), positive),
+            None => format!("probability of each class, in the order {:?}", self.classes),
         }
     }
 

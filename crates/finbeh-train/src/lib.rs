@@ -62,7 +62,7 @@ mod verdict;
 pub use artifact::{
     ARTIFACT_EXTENSION, ARTIFACT_FORMAT_VERSION, ARTIFACT_MAGIC, ArtifactMetadata, ArtifactParts,
     DecisionThreshold, GoldenInput, GoldenKind, GoldenRecord, Importances, ModelArtifact,
-    SearchSummary, TrainingSummary, UNSEEN_CATEGORY, WriterInfo,
+    SearchSummary, TrainingSummary, UNSEEN_CATEGORY, WriterInfo, positive_probability_meaning,
 };
 pub use batch::{BatchSummary, PREDICTION_COLUMN, predict_csv, probability_columns};
 pub use error::{Result, TrainError};
