@@ -104,4 +104,45 @@ pub enum MonitorError {
         /// The column.
         column: String,
     },
+    /// The label-free estimate needs the artifact's calibration, which this model lacks.
+    #[error("model {model:?}: no label-free performance estimate: {reason}")]
+    NoCalibration {
+        /// The model's name.
+        model: String,
+        /// Why it has no calibration.
+        reason: String,
+    },
+    /// The calibration's held-out pairs make too few reference chunks for a band.
+    #[error(
+        "the artifact keeps {pairs} held-out pairs: with monitor.estimate.chunk_rows =          {chunk_rows} that is fewer than {min_chunks} reference chunks; lower chunk_rows (0          splits the pairs in 10) or train with a larger model.reference_sample_rows"
+    )]
+    ReferenceTooSmall {
+        /// Held-out pairs in the artifact.
+        pairs: usize,
+        /// The configured chunk size (0 = automatic).
+        chunk_rows: usize,
+        /// Fewest chunks needed.
+        min_chunks: usize,
+    },
+    /// A probability handed to the estimate is not a finite value in [0, 1].
+    #[error("{what} at index {index} is {value}: expected a finite value in [0, 1]")]
+    InvalidProbability {
+        /// Which input.
+        what: &'static str,
+        /// Its index.
+        index: usize,
+        /// The value.
+        value: f64,
+    },
+    /// Labels do not line up with the window's rows.
+    #[error("{labels} labels for a window of {rows} rows: give one label (or none) per row")]
+    LabelCount {
+        /// Labels given.
+        labels: usize,
+        /// Rows in the window.
+        rows: usize,
+    },
+    /// A window without rows has no performance.
+    #[error("the window has no scored rows, so there is no performance to estimate")]
+    EmptyWindow,
 }

@@ -16,9 +16,14 @@
 //! `[monitor.drift]`; [`drift_from_csv`] reads a reference and a current CSV with a model
 //! artifact's schema and reports every input column (the `monitor drift` example).
 //!
-//! **Not built yet** (issue 10): export, live windows and alerts, prediction drift, a reference
-//! sample stored in the artifact, drift over the prediction log, ground truth and the
-//! label-free estimate, the health checker, the report and the other `monitor` subcommands.
+//! **The label-free performance estimate** ([`PerformanceEstimator`], NannyML's CBPE): accuracy,
+//! precision, recall, F1 and ROC AUC of a binary model expected from its served probabilities
+//! through the artifact's isotonic calibration, against a band from the artifact's held-out
+//! pairs, with the realized values where labels exist.
+//!
+//! **Not built yet** (issue 10): export, live windows and alerts, prediction drift, drift over
+//! the prediction log and against the artifact's reference sample, ground truth, the health
+//! checker, the report and the other `monitor` subcommands.
 //!
 //! ```
 //! use finbeh_monitor::{ColumnSample, DriftParams, DriftReport, feature_drift};
@@ -52,6 +57,8 @@ mod log_store;
 mod log_writer;
 mod prediction_log;
 
+mod estimate;
+
 pub use csv_drift::{CsvDrift, DecidingStatistic, drift_from_csv};
 pub use drift::{
     BinnedShares, ColumnKind, ColumnSample, DRIFT_REPORT_VERSION, DriftParams, DriftReport,
@@ -65,3 +72,9 @@ pub use log_params::{PredictionLogConfig, PredictionLogParams};
 pub use log_store::{LogIdentity, PREDICTION_LOG_SCHEMA_VERSION};
 pub use log_writer::MAX_BATCH_ROWS;
 pub use prediction_log::{LogTotals, PredictionLog};
+
+pub use estimate::{
+    Confusion, DEFAULT_REFERENCE_CHUNKS, EstimateParams, EstimateValidParams, MIN_REFERENCE_CHUNKS,
+    MetricEstimate, PERFORMANCE_ESTIMATE_VERSION, PerformanceEstimate, PerformanceEstimator,
+    PerformanceMetric, estimate_performance, expected_roc_auc, realized_roc_auc,
+};

@@ -20,6 +20,10 @@
 //!   verified [`ModelArtifact`]; [`ModelArtifact::score_record`] is the one scoring path
 //!   (raw record → pipeline → forest) used by golden verification, batch prediction and serving;
 //!   [`predict_csv`] scores a CSV file into a CSV of predictions (ids carried through).
+//! - For monitoring and explanation (format 1.3.0): [`RandomForest::view`] exposes every tree
+//!   with its node cover ([`ForestView`]); [`ModelArtifact::reference_sample`] is a seeded
+//!   sample of raw training records ([`ReferenceSample`]); [`ModelArtifact::calibration`] the
+//!   isotonic map of a binary model's probability ([`IsotonicCalibration`], [`Calibration`]).
 //!
 //! ```
 //! use finbeh_train::{RandomForest, RandomForestParams, ThresholdRule, evaluate};
