@@ -240,7 +240,10 @@ fn reference_sample_lengths_labels_and_columns_are_checked() {
     let short_column = edit_json(&bytes, Some(SMPL), |s| {
         s["cells"][2].as_array_mut().unwrap().pop();
     });
-    refused(&short_column, &["reference sample", "has 39 cells for 40 rows"]);
+    refused(
+        &short_column,
+        &["reference sample", "has 39 cells for 40 rows"],
+    );
     let bad_label = edit_json(&bytes, Some(SMPL), |s| s["labels"][3] = 2.into());
     refused(&bad_label, &["row 3 has class index 2"]);
     let renamed = edit_json(&bytes, Some(SMPL), |s| s["columns"][0] = "other".into());
@@ -264,9 +267,15 @@ fn calibration_points_and_pairs_are_checked() {
     let unpaired = edit_json(&bytes, Some(CALB), |c| {
         c["positives"].as_array_mut().unwrap().pop();
     });
-    refused(&unpaired, &["calibration section", "40 probabilities for 39 labels"]);
+    refused(
+        &unpaired,
+        &["calibration section", "40 probabilities for 39 labels"],
+    );
     let more_than_fitted = edit_json(&bytes, Some(CALB), |c| c["fitted_on"] = 3.into());
-    refused(&more_than_fitted, &["40 held-out pairs", "3 rows fitted on"]);
+    refused(
+        &more_than_fitted,
+        &["40 held-out pairs", "3 rows fitted on"],
+    );
     let probability = edit_json(&bytes, Some(CALB), |c| c["probabilities"][5] = 1.5.into());
     refused(&probability, &["probability 5 is 1.5"]);
 }

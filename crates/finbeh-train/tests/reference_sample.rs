@@ -91,7 +91,10 @@ fn with_a_test_file_its_rows_are_the_held_out_ones() {
             .collect();
         if sample.held_out()[r] {
             held_out += 1;
-            assert!(test_rows.contains(&row), "held-out row {r} is not a test-file row");
+            assert!(
+                test_rows.contains(&row),
+                "held-out row {r} is not a test-file row"
+            );
         } else {
             assert!(train_rows.contains(&row), "row {r} is not a training row");
         }
