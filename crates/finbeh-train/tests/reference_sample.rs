@@ -67,7 +67,7 @@ fn with_a_test_file_its_rows_are_the_held_out_ones() {
         .with_target("Anomaly")
         .check()
         .unwrap();
-    let train_table = load_dataset(&dir.path().join("train.csv"), &data_params)
+    let train_table = load_dataset(dir.path().join("train.csv"), &data_params)
         .unwrap()
         .table;
     let (test_table, _) = load_records(
