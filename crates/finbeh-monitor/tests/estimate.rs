@@ -229,3 +229,25 @@ fn bad_windows_and_too_small_references_are_named() {
     let err = PerformanceEstimator::from_artifact(&params(0), &old).unwrap_err();
     assert!(err.to_string().contains("predates format 1.3.0"), "{err}");
 }
+
+#[test]
+fn the_estimate_serializes_with_its_version_and_plain_cell_names() {
+    let (_, estimator) = fitted();
+    let result = estimator.estimate(&[0.9, 0.1, 0.3], Some(&[Some(true), None, Some(false)]));
+    let json = serde_json::to_value(result.unwrap()).unwrap();
+    assert_eq!(json["version"], 1);
+    assert_eq!(
+        (json["rows"].as_u64(), json["labelled"].as_u64()),
+        (Some(3), Some(2))
+    );
+    for cell in ["tp", "fp", "tn", "fn"] {
+        assert!(
+            json["expected_confusion"][cell].is_number(),
+            "{cell}: {json}"
+        );
+    }
+    assert_eq!(json["metrics"][0]["metric"], "accuracy");
+    assert_eq!(json["metrics"][4]["metric"], "roc_auc");
+    // Two labelled rows of different classes, both predicted right: realized accuracy 1.
+    assert_eq!(json["metrics"][0]["realized"], 1.0);
+}

@@ -12,7 +12,8 @@ pub struct Confusion {
     pub fp: f64,
     /// Predicted negative, negative.
     pub tn: f64,
-    /// Predicted negative, positive.
+    /// Predicted negative, positive (`fn` in JSON).
+    #[serde(rename = "fn")]
     pub fn_: f64,
 }
 
