@@ -128,6 +128,34 @@ fn band(values: impl Iterator<Item = Option<f64>>, sigmas: f64) -> Option<(f64, 
 
 /// A fitted estimator: the calibration map, the decision threshold, the chunk size and the
 /// reference band of each metric.
+///
+/// ```
+/// use finbeh_monitor::{EstimateParams, PerformanceEstimator, PerformanceMetric};
+/// use finbeh_train::Calibration;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // Held-out rows of a well-calibrated model: a row with probability p is positive with
+/// // chance p (here exactly: one in ten rows at 0.1, nine in ten at 0.9, ...).
+/// let mut probabilities = Vec::new();
+/// let mut positives = Vec::new();
+/// for i in 0..2_000 {
+///     let p = f64::from(i % 10) / 10.0 + 0.05;
+///     probabilities.push(p);
+///     positives.push(f64::from(i / 10 % 20) / 20.0 + 0.025 < p);
+/// }
+/// let calibration = Calibration::fit(&probabilities, &positives, 10_000, 42)?;
+/// let params = EstimateParams::default().check()?;
+/// let estimator = PerformanceEstimator::new(&params, &calibration, 0.5)?;
+///
+/// // A production window of confident predictions, no labels yet: the estimated accuracy is
+/// // above the reference band (the reference held every confidence level).
+/// let window = estimator.estimate(&[0.95, 0.05, 0.95, 0.05], None)?;
+/// let accuracy = window.metric(PerformanceMetric::Accuracy).ok_or("no accuracy")?;
+/// assert!((accuracy.estimate.ok_or("undefined")? - 0.95).abs() < 1e-9);
+/// assert!(accuracy.alert && accuracy.realized.is_none());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct PerformanceEstimator {
     calibration: Calibration,
