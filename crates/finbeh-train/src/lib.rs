@@ -59,6 +59,12 @@ mod threshold_wire;
 mod tree;
 mod verdict;
 
+mod explain;
+pub use explain::{
+    ColumnContribution, Explanation, MAX_EXPLAINED_DEPTH, ModelExplainer, TreeShap,
+    mean_abs_contributions,
+};
+
 pub use artifact::{
     ARTIFACT_EXTENSION, ARTIFACT_FORMAT_VERSION, ARTIFACT_MAGIC, ArtifactMetadata, ArtifactParts,
     DecisionThreshold, GoldenInput, GoldenKind, GoldenRecord, Importances, ModelArtifact,

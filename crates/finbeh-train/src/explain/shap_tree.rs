@@ -1,0 +1,300 @@
+//! Exact path-dependent TreeSHAP of one tree, in O(nodes × q) per row.
+//!
+//! Lundberg et al. (2018) define, for a leaf `l` with value `v` and the distinct features `j`
+//! on its path, a *one fraction* `o_j` (1 when the row follows every split on `j` along the
+//! path, else 0) and a *zero fraction* `z_j` (the product of the cover ratios of those splits).
+//! The path-dependent expectation of the leaf given the known features `S` is
+//! `v Π_{j∈S} o_j Π_{j∉S} z_j`, and the Shapley value of feature `i` from that leaf is
+//! `v (o_i − z_i) Σ_S |S|!(d−|S|−1)!/d! Π_{j∈S} o_j Π_{j∉S∪{i}} z_j`
+//! `= v (o_i − z_i) ∫_0^1 Π_{j≠i} (t o_j + (1 − t) z_j) dt` (Beta integral), a polynomial of
+//! degree `d − 1 ≤ depth − 1`, so a Gauss–Legendre rule with `⌈depth / 2⌉` points gives it exactly
+//! (the idea of Linear TreeShap, Yu et al. 2022). Algorithm 2's values, without its O(depth²)
+//! path bookkeeping per leaf:
+//!
+//! - a pass down in preorder keeps, per node, `P(t_q) = Π_j (t_q o_j + (1 − t_q) z_j)` over the
+//!   features on the path (a repeated feature's old factor is divided out);
+//! - a pass up in reverse preorder sums `v P` over each subtree; the edge into node `n` on
+//!   feature `i` receives `(o − z) Σ_q w_q S_n(t_q) / f_n(t_q)` for the leaves below it whose
+//!   *last* split on `i` it is: the sums of deeper edges on `i` are subtracted with this edge's
+//!   factor.
+
+use super::quadrature::GaussLegendre;
+use crate::error::{Result, TrainError};
+use crate::tree::{LEAF, PreorderTree};
+
+/// No ancestor edge on the same feature / no incoming edge.
+const NONE: u32 = u32::MAX;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ShapNode {
+    /// Split feature, or `NONE` for a leaf.
+    feature: u32,
+    /// Rows with `x[feature] <= threshold` go left (the forest's own rule).
+    threshold: f32,
+    /// Right child (the left one is the next node in preorder).
+    right: u32,
+    /// Feature of the split that leads here (`NONE` for the root).
+    edge_feature: u32,
+    /// Nearest ancestor node reached through a split on `edge_feature` (`NONE` if this is the
+    /// first split on it along the path).
+    previous: u32,
+    /// Product of the cover ratios of every split on `edge_feature` down to this node.
+    zero_fraction: f64,
+    /// First output value of a leaf in `ShapTree::values` (leaves only).
+    value: u32,
+}
+
+/// One tree laid out for explanation.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ShapTree {
+    nodes: Vec<ShapNode>,
+    values: Vec<f64>,
+    /// The tree's expected output over its training cover, per output.
+    expected: Vec<f64>,
+    depth: usize,
+}
+
+/// Reusable per-thread buffers of [`ShapTree::explain`].
+#[derive(Debug, Default)]
+pub(crate) struct ShapScratch {
+    /// Down pass: `P(t_q)` per node (`nodes × q`).
+    products: Vec<f64>,
+    /// Up pass: subtree sums of `v P(t_q)` per node (`nodes × outputs × q`).
+    sums: Vec<f64>,
+    /// Whether the row followed every split on the node's edge feature down to it.
+    hot: Vec<bool>,
+}
+
+impl ShapTree {
+    /// Lays out a preorder tree with one training cover per node (in preorder).
+    pub(crate) fn new(tree: &PreorderTree, cover: &[f64], n_outputs: usize) -> Result<Self> {
+        let n = tree.nodes.len();
+        let bad = |reason: String| TrainError::InvalidCover { reason };
+        if cover.len() != n {
+            return Err(bad(format!("{} cover values for {n} nodes", cover.len())));
+        }
+        if let Some((i, c)) = cover
+            .iter()
+            .enumerate()
+            .find(|(_, c)| !(c.is_finite() && **c > 0.0))
+        {
+            return Err(bad(format!(
+                "node {i} has cover {c}: must be finite and > 0"
+            )));
+        }
+        if n >= NONE as usize {
+            return Err(bad(format!("{n} nodes exceed the supported 2^32 − 1")));
+        }
+        // Parents first (preorder): the left child follows its parent, the right child follows
+        // the left subtree.
+        let mut parent = vec![NONE; n];
+        let mut right = vec![NONE; n];
+        let mut pending: Vec<(u32, bool)> = Vec::new();
+        for (i, node) in tree.nodes.iter().enumerate() {
+            match pending.pop() {
+                Some((p, is_right)) => {
+                    parent[i] = p;
+                    if is_right {
+                        right[p as usize] = i as u32;
+                    }
+                }
+                None if i == 0 => {}
+                None => return Err(bad(format!("node {i} follows a complete tree"))),
+            }
+            if node.feature != LEAF {
+                pending.push((i as u32, true));
+                pending.push((i as u32, false));
+            }
+        }
+        if !pending.is_empty() {
+            return Err(bad("truncated tree: subtrees missing".into()));
+        }
+        let mut nodes: Vec<ShapNode> = Vec::with_capacity(n);
+        let mut depths = vec![0usize; n];
+        let mut values = Vec::new();
+        let mut leaf = 0usize;
+        for (i, node) in tree.nodes.iter().enumerate() {
+            let mut this = ShapNode {
+                feature: NONE,
+                threshold: f32::INFINITY,
+                right: right[i],
+                edge_feature: NONE,
+                previous: NONE,
+                zero_fraction: 1.0,
+                value: NONE,
+            };
+            let p = parent[i];
+            if p != NONE {
+                let p = p as usize;
+                depths[i] = depths[p] + 1;
+                this.edge_feature = nodes[p].feature;
+                let mut a = p;
+                while a != 0 && nodes[a].edge_feature != this.edge_feature {
+                    a = parent[a] as usize;
+                }
+                let ratio = cover[i] / cover[p];
+                if a != 0 {
+                    this.previous = a as u32;
+                    this.zero_fraction = ratio * nodes[a].zero_fraction;
+                } else {
+                    this.zero_fraction = ratio;
+                }
+            }
+            if node.feature == LEAF {
+                let src = tree
+                    .leaf_values
+                    .get(leaf * n_outputs..(leaf + 1) * n_outputs)
+                    .ok_or_else(|| bad(format!("leaf {leaf} has no values")))?;
+                this.value = values.len() as u32;
+                values.extend(src.iter().map(|&v| f64::from(v)));
+                leaf += 1;
+            } else {
+                this.feature = u32::from(node.feature);
+                this.threshold = node.threshold;
+            }
+            nodes.push(this);
+        }
+        // Expected output over the cover: each leaf weighted by the product of the cover ratios
+        // on its path (the empty coalition of the path-dependent expectation).
+        let mut expected = vec![0.0; n_outputs];
+        let mut weight = vec![1.0f64; n];
+        for i in 1..n {
+            let p = parent[i] as usize;
+            weight[i] = weight[p] * (cover[i] / cover[p]);
+        }
+        for (node, w) in nodes.iter().zip(&weight) {
+            if node.feature == NONE {
+                let v = &values[node.value as usize..node.value as usize + n_outputs];
+                for (e, v) in expected.iter_mut().zip(v) {
+                    *e += w * v;
+                }
+            }
+        }
+        Ok(Self {
+            nodes,
+            values,
+            expected,
+            depth: depths.into_iter().max().unwrap_or(0),
+        })
+    }
+
+    /// Depth of the deepest leaf.
+    pub(crate) fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// The tree's expected output over its training cover, per output.
+    pub(crate) fn expected(&self) -> &[f64] {
+        &self.expected
+    }
+
+    /// Adds this tree's SHAP values of `row` to `phi` (`features × outputs`, feature-major).
+    /// `rule` must integrate polynomials of degree `depth − 1` exactly.
+    pub(crate) fn explain(
+        &self,
+        row: &[f32],
+        rule: &GaussLegendre,
+        n_outputs: usize,
+        scratch: &mut ShapScratch,
+        phi: &mut [f64],
+    ) {
+        let n = self.nodes.len();
+        let q = rule.len();
+        let k = n_outputs;
+        let t = &rule.nodes[..];
+        scratch.products.resize(n * q, 0.0);
+        scratch.sums.resize(n * k * q, 0.0);
+        scratch.hot.resize(n, false);
+        let products = &mut scratch.products[..n * q];
+        let sums = &mut scratch.sums[..n * k * q];
+        let hot = &mut scratch.hot[..n];
+        // The factor of a feature with one fraction `o` and zero fraction `z` at point t.
+        let factor = |o: bool, z: f64, tq: f64| {
+            if o {
+                tq + (1.0 - tq) * z
+            } else {
+                (1.0 - tq) * z
+            }
+        };
+
+        products[..q].fill(1.0);
+        hot[0] = true;
+        for (i, node) in self.nodes.iter().enumerate() {
+            if node.feature == NONE {
+                continue;
+            }
+            let goes_left = row[node.feature as usize] <= node.threshold;
+            for (child, followed) in [(i + 1, goes_left), (node.right as usize, !goes_left)] {
+                let c = &self.nodes[child];
+                let previous = c.previous as usize;
+                let o = followed && (c.previous == NONE || hot[previous]);
+                hot[child] = o;
+                let (head, tail) = products.split_at_mut(child * q);
+                let parent_p = &head[i * q..i * q + q];
+                let p = &mut tail[..q];
+                if c.previous == NONE {
+                    for j in 0..q {
+                        p[j] = parent_p[j] * factor(o, c.zero_fraction, t[j]);
+                    }
+                } else {
+                    let (po, pz) = (hot[previous], self.nodes[previous].zero_fraction);
+                    for j in 0..q {
+                        p[j] =
+                            parent_p[j] * factor(o, c.zero_fraction, t[j]) / factor(po, pz, t[j]);
+                    }
+                }
+            }
+        }
+        for i in (1..n).rev() {
+            let node = &self.nodes[i];
+            let kq = k * q;
+            if node.feature == NONE {
+                let v = &self.values[node.value as usize..node.value as usize + k];
+                let p = &products[i * q..i * q + q];
+                let s = &mut sums[i * kq..i * kq + kq];
+                for (c, &vc) in v.iter().enumerate() {
+                    for j in 0..q {
+                        s[c * q + j] = vc * p[j];
+                    }
+                }
+            } else {
+                let (l, r) = ((i + 1) * kq, node.right as usize * kq);
+                for x in 0..kq {
+                    sums[i * kq + x] = sums[l + x] + sums[r + x];
+                }
+            }
+            let feature = node.edge_feature as usize;
+            let out = &mut phi[feature * k..feature * k + k];
+            let subtree = &sums[i * kq..i * kq + kq];
+            // This edge's leaves, less those whose last split on the feature is deeper: the
+            // deeper edges subtract their sums with the factor of this one (`previous`).
+            edge_shap(subtree, (hot[i], node.zero_fraction), rule, 1.0, out);
+            if node.previous != NONE {
+                let p = node.previous as usize;
+                let previous = (hot[p], self.nodes[p].zero_fraction);
+                edge_shap(subtree, previous, rule, -1.0, out);
+            }
+        }
+    }
+}
+
+/// The factor of a feature with one fraction `o` and zero fraction `z` at point `t`.
+#[inline]
+fn factor(o: bool, z: f64, t: f64) -> f64 {
+    if o { t + (1.0 - t) * z } else { (1.0 - t) * z }
+}
+
+/// Adds `sign · (o − z) ∫ S(t) / factor(t) dt` per output to `out`, for subtree sums `sums`
+/// (`outputs × q`) of an edge whose feature has fractions `(o, z)`.
+#[inline]
+fn edge_shap(sums: &[f64], (o, z): (bool, f64), rule: &GaussLegendre, sign: f64, out: &mut [f64]) {
+    let q = rule.len();
+    let oz = sign * (f64::from(u8::from(o)) - z);
+    for (out, s) in out.iter_mut().zip(sums.chunks(q)) {
+        let mut acc = 0.0;
+        for ((s, t), w) in s.iter().zip(&rule.nodes).zip(&rule.weights) {
+            acc += w * s / factor(o, z, *t);
+        }
+        *out += oz * acc;
+    }
+}
