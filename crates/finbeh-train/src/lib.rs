@@ -61,8 +61,8 @@ mod verdict;
 
 mod explain;
 pub use explain::{
-    ColumnContribution, Explanation, MAX_EXPLAINED_DEPTH, ModelExplainer, TreeShap,
-    mean_abs_contributions,
+    ColumnContribution, Explanation, GlobalImportance, MAX_EXPLAINED_DEPTH, ModelExplainer,
+    TreeShap, mean_abs_contributions,
 };
 
 pub use artifact::{
@@ -70,7 +70,10 @@ pub use artifact::{
     DecisionThreshold, GoldenInput, GoldenKind, GoldenRecord, Importances, ModelArtifact,
     SearchSummary, TrainingSummary, UNSEEN_CATEGORY, WriterInfo, positive_probability_meaning,
 };
-pub use batch::{BatchSummary, PREDICTION_COLUMN, predict_csv, probability_columns};
+pub use batch::{
+    BASE_COLUMN, BatchSummary, PREDICTION_COLUMN, explanation_columns, predict_csv,
+    predict_csv_explained, probability_columns,
+};
 pub use error::{Result, TrainError};
 pub use finbeh_config::ThresholdRule;
 pub use forest::{FOREST_FORMAT_VERSION, OobScore, RandomForest};

@@ -5,6 +5,7 @@ use ndarray::{Array2, Axis, Slice};
 use rayon::prelude::*;
 
 use super::forest_shap::TreeShap;
+use crate::artifact::{ModelArtifact, json_to_raw};
 use crate::error::{Result, TrainError};
 use finbeh_data::{FeatureOrigin, FittedPipeline, RawValue, Table};
 
@@ -173,20 +174,113 @@ impl ModelExplainer {
     }
 }
 
+impl ModelArtifact {
+    /// The explainer of this model's probabilities: exact TreeSHAP per raw input column, from
+    /// the forest's node cover and the artifact's own pipeline (the scoring path).
+    ///
+    /// # Errors
+    /// [`TrainError::NoNodeCover`] for an artifact that stores no node cover (formats before
+    /// 1.3.0), [`TrainError::InvalidCover`] for a cover that cannot explain its trees.
+    pub fn explainer(&self) -> Result<ModelExplainer> {
+        let cover = node_cover(self.forest()).ok_or_else(|| TrainError::NoNodeCover {
+            format_version: self.metadata().format_version.clone(),
+        })?;
+        let shap = TreeShap::new(self.forest(), cover)?;
+        ModelExplainer::new(self.pipeline().clone(), shap)
+    }
+}
+
+// Until the forest stores its node cover (artifact 1.3.0), no artifact can be explained.
+fn node_cover(_forest: &crate::RandomForest) -> Option<&[f64]> {
+    None
+}
+
 /// Global importance: the mean |contribution| per raw input column over the rows of `table`
-/// (`columns × outputs`, column-major). `inspect_model` shows it over the artifact's reference
-/// sample (or golden set); the monitor can call it on production rows to compare rankings.
+/// (`columns × outputs`, column-major). The monitor can call it on production rows and compare
+/// the ranking with the training one ([`ModelArtifact::global_importance`]).
 pub fn mean_abs_contributions(explainer: &ModelExplainer, table: &Table) -> Result<Vec<f64>> {
     let contributions = explainer.explain_table(table)?;
-    let n = contributions.nrows().max(1) as f64;
-    let mut mean = vec![0.0; contributions.ncols()];
+    let mut mean = MeanAbs::new(contributions.ncols());
     for row in contributions.outer_iter() {
-        for (m, c) in mean.iter_mut().zip(row) {
-            *m += c.abs();
+        mean.add(row.iter());
+    }
+    Ok(mean.finish())
+}
+
+/// Mean |contribution| per column and output over a model's own sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GlobalImportance {
+    /// Which rows: `"golden set"` (or the artifact's reference sample when it has one).
+    pub sample: &'static str,
+    /// How many rows were explained.
+    pub rows: usize,
+    /// The input columns' names, in input order.
+    pub columns: Vec<String>,
+    /// `columns × outputs`, column-major (binary: one output, the positive class).
+    pub mean_abs: Vec<f64>,
+}
+
+impl ModelArtifact {
+    /// Global importance over the artifact's golden set: the mean |contribution| per raw input
+    /// column of its exact explanations.
+    ///
+    /// # Errors
+    /// As [`Self::explainer`], or a golden record the explainer cannot read.
+    pub fn global_importance(&self) -> Result<GlobalImportance> {
+        let explainer = self.explainer()?;
+        let golden = &self.metadata().golden_set;
+        let mut explanation = Explanation::default();
+        let mut record = Vec::new();
+        let mut mean = MeanAbs::new(explainer.n_columns() * explainer.n_outputs());
+        for (i, g) in golden.iter().enumerate() {
+            record.clear();
+            for value in &g.record {
+                record.push(json_to_raw(value).map_err(|reason| {
+                    TrainError::MalformedArtifact {
+                        reason: format!("golden record {i}: {reason}"),
+                    }
+                })?);
+            }
+            explainer.explain_record(&record, &mut explanation)?;
+            mean.add(explanation.contributions.iter());
+        }
+        Ok(GlobalImportance {
+            sample: "golden set",
+            rows: golden.len(),
+            columns: self
+                .input_columns()
+                .iter()
+                .map(|c| c.name.clone())
+                .collect(),
+            mean_abs: mean.finish(),
+        })
+    }
+}
+
+/// Running mean of absolute values per cell.
+struct MeanAbs {
+    sum: Vec<f64>,
+    rows: usize,
+}
+
+impl MeanAbs {
+    fn new(width: usize) -> Self {
+        Self {
+            sum: vec![0.0; width],
+            rows: 0,
         }
     }
-    for m in &mut mean {
-        *m /= n;
+    fn add<'v>(&mut self, row: impl Iterator<Item = &'v f64>) {
+        for (s, v) in self.sum.iter_mut().zip(row) {
+            *s += v.abs();
+        }
+        self.rows += 1;
     }
-    Ok(mean)
+    fn finish(mut self) -> Vec<f64> {
+        let n = self.rows.max(1) as f64;
+        for s in &mut self.sum {
+            *s /= n;
+        }
+        self.sum
+    }
 }

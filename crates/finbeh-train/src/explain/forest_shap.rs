@@ -1,5 +1,6 @@
 //! TreeSHAP of the whole forest: the mean of its trees' values, per engineered feature.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 
 use ndarray::{Array2, ArrayView2};
@@ -8,11 +9,14 @@ use rayon::prelude::*;
 use super::quadrature::GaussLegendre;
 use super::shap_tree::{ShapScratch, ShapTree};
 use crate::error::{Result, TrainError};
-use crate::forest::{RandomForest, check_row};
+use crate::forest::{RandomForest, check_finite, check_row};
 
 /// Deepest tree explained: the quadrature needs `⌈depth / 2⌉` points per node, so a forged
 /// artifact of chain-like trees cannot make one row cost millions of operations per node.
 pub const MAX_EXPLAINED_DEPTH: usize = 128;
+
+/// Rows explained together, tree by tree (a tree's nodes and its per-row buffers stay in cache).
+const BLOCK_ROWS: usize = 16;
 
 thread_local! {
     static SCRATCH: RefCell<ShapScratch> = RefCell::new(ShapScratch::default());
@@ -34,33 +38,31 @@ pub struct TreeShap {
 }
 
 impl TreeShap {
-    /// Builds the explainer from a forest and each tree's node cover (per tree, one training
-    /// cover per node in the forest's canonical preorder).
-    pub fn new(forest: &RandomForest, cover: &[Vec<f64>]) -> Result<Self> {
+    /// Builds the explainer from a forest and its node cover: every node's training cover,
+    /// trees in order, each tree's nodes in canonical preorder (as the artifact stores it).
+    pub fn new(forest: &RandomForest, cover: &[f64]) -> Result<Self> {
         let trees = forest.preorder_trees();
-        if cover.len() != trees.len() {
+        let total: usize = trees.iter().map(|t| t.nodes.len()).sum();
+        if cover.len() != total {
             return Err(TrainError::InvalidCover {
-                reason: format!(
-                    "cover for {} trees, the forest has {}",
-                    cover.len(),
-                    trees.len()
-                ),
+                reason: format!("{} cover values, the forest has {total} nodes", cover.len()),
             });
         }
         let n_outputs = forest.n_outputs();
-        let shap_trees = trees
-            .iter()
-            .zip(cover)
-            .enumerate()
-            .map(|(t, (tree, cover))| {
-                ShapTree::new(tree, cover, n_outputs).map_err(|e| match e {
-                    TrainError::InvalidCover { reason } => TrainError::InvalidCover {
-                        reason: format!("tree {t}: {reason}"),
-                    },
-                    other => other,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let mut offset = 0;
+        let mut shap_trees = Vec::with_capacity(trees.len());
+        for (t, tree) in trees.iter().enumerate() {
+            let n = tree.nodes.len();
+            let tree_cover = &cover[offset..offset + n];
+            offset += n;
+            let shap = ShapTree::new(tree, tree_cover, n_outputs).map_err(|e| match e {
+                TrainError::InvalidCover { reason } => TrainError::InvalidCover {
+                    reason: format!("tree {t}: {reason}"),
+                },
+                other => other,
+            })?;
+            shap_trees.push(shap);
+        }
         Self::from_trees(shap_trees, forest.n_features(), n_outputs)
     }
 
@@ -114,61 +116,77 @@ impl TreeShap {
     /// SHAP values of one row (finite, `n_features` long) into `phi` (`n_features × n_outputs`,
     /// feature-major). No allocation once the thread's buffers have grown.
     pub fn explain_row(&self, row: &[f32], phi: &mut [f64]) -> Result<()> {
+        check_row(row, self.n_features)?;
+        self.check_phi(phi.len(), 1)?;
+        self.explain_block(row, phi);
+        Ok(())
+    }
+
+    /// SHAP values of every row: `rows × (n_features · n_outputs)`, parallel over blocks of
+    /// rows on the current rayon pool, each row bit-identical to [`Self::explain_row`].
+    pub fn explain_rows(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f64>> {
+        if x.ncols() != self.n_features {
+            return Err(TrainError::ModelShape {
+                what: "features",
+                expected: self.n_features,
+                got: x.ncols(),
+            });
+        }
+        check_finite(x)?;
+        let n = x.nrows();
         let len = self.n_features * self.n_outputs;
-        if phi.len() != len {
+        let rows: Cow<'_, [f32]> = match x.as_slice() {
+            Some(s) => Cow::Borrowed(s),
+            None => Cow::Owned(x.iter().copied().collect()),
+        };
+        let cells = n.checked_mul(len).ok_or(TrainError::LengthMismatch {
+            what: "SHAP values (rows × features × outputs overflow)",
+            expected: usize::MAX,
+            got: n,
+        })?;
+        let mut out = vec![0.0; cells];
+        let nf = self.n_features.max(1);
+        out.par_chunks_mut(BLOCK_ROWS * len.max(1))
+            .zip(rows.par_chunks(BLOCK_ROWS * nf))
+            .for_each(|(phi, block)| self.explain_block(block, phi));
+        Array2::from_shape_vec((n, len), out).map_err(|e| TrainError::Linfa(e.into()))
+    }
+
+    fn check_phi(&self, got: usize, rows: usize) -> Result<()> {
+        let len = self.n_features * self.n_outputs * rows;
+        if got != len {
             return Err(TrainError::LengthMismatch {
                 what: "SHAP values vs features × outputs",
                 expected: len,
-                got: phi.len(),
+                got,
             });
         }
-        check_row(row, self.n_features)?;
+        Ok(())
+    }
+
+    /// Validated consecutive rows into their SHAP values. Tree-major over the block, so a tree's
+    /// nodes stay in cache while its rows are explained; each row still sums the trees in tree
+    /// order, so a row's values do not depend on the block it is in.
+    fn explain_block(&self, rows: &[f32], phi: &mut [f64]) {
+        let nf = self.n_features.max(1);
+        let len = self.n_features * self.n_outputs;
         phi.fill(0.0);
         SCRATCH.with(|scratch| {
-            let mut scratch = scratch.borrow_mut();
+            let mut fresh = ShapScratch::default();
+            let mut borrowed = scratch.try_borrow_mut();
+            let scratch = match &mut borrowed {
+                Ok(scratch) => &mut **scratch,
+                Err(_) => &mut fresh,
+            };
             for tree in &self.trees {
-                tree.explain(row, &self.rule, self.n_outputs, &mut scratch, phi);
+                for (row, phi) in rows.chunks_exact(nf).zip(phi.chunks_exact_mut(len.max(1))) {
+                    tree.explain(row, &self.rule, self.n_outputs, scratch, phi);
+                }
             }
         });
         let n_trees = self.trees.len().max(1) as f64;
         for p in phi.iter_mut() {
             *p /= n_trees;
         }
-        Ok(())
-    }
-
-    /// SHAP values of every row: `rows × (n_features · n_outputs)`, parallel over rows on the
-    /// current rayon pool, each row bit-identical to [`Self::explain_row`].
-    pub fn explain_rows(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f64>> {
-        let len = self.n_features * self.n_outputs;
-        let n = x.nrows();
-        let mut out = Array2::<f64>::zeros((n, len));
-        let results: Vec<Result<()>> = out
-            .outer_iter_mut()
-            .into_par_iter()
-            .zip(x.outer_iter().into_par_iter())
-            .enumerate()
-            .map(|(r, (mut phi, row))| {
-                let phi = phi.as_slice_mut().ok_or(TrainError::LengthMismatch {
-                    what: "contiguous SHAP row",
-                    expected: len,
-                    got: 0,
-                })?;
-                let result = match row.as_slice() {
-                    Some(row) => self.explain_row(row, phi),
-                    None => self.explain_row(&row.to_vec(), phi),
-                };
-                result.map_err(|e| match e {
-                    TrainError::NonFinite { column, value, .. } => TrainError::NonFinite {
-                        row: r,
-                        column,
-                        value,
-                    },
-                    other => other,
-                })
-            })
-            .collect();
-        results.into_iter().collect::<Result<()>>()?;
-        Ok(out)
     }
 }

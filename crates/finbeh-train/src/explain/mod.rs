@@ -9,5 +9,7 @@ mod shap_tree;
 #[cfg(test)]
 mod tests;
 
-pub use columns::{ColumnContribution, Explanation, ModelExplainer, mean_abs_contributions};
+pub use columns::{
+    ColumnContribution, Explanation, GlobalImportance, ModelExplainer, mean_abs_contributions,
+};
 pub use forest_shap::{MAX_EXPLAINED_DEPTH, TreeShap};

@@ -200,7 +200,7 @@ fn bad_cover_is_refused_with_the_node() {
 }
 
 /// Training cover by routing the training rows (unweighted) through each tree, in preorder.
-fn counted_cover(forest: &crate::RandomForest, x: ndarray::ArrayView2<'_, f32>) -> Vec<Vec<f64>> {
+fn counted_cover(forest: &crate::RandomForest, x: ndarray::ArrayView2<'_, f32>) -> Vec<f64> {
     forest
         .preorder_trees()
         .iter()
@@ -236,14 +236,15 @@ fn counted_cover(forest: &crate::RandomForest, x: ndarray::ArrayView2<'_, f32>) 
             }
             cover
         })
-        .collect()
+        .collect::<Vec<_>>()
+        .concat()
 }
 
 fn fitted(
     seed: u64,
     n_rows: usize,
     n_classes: usize,
-) -> (crate::RandomForest, ndarray::Array2<f32>, Vec<Vec<f64>>) {
+) -> (crate::RandomForest, ndarray::Array2<f32>, Vec<f64>) {
     use linfa::ParamGuard;
     let mut rng = Rng::seed_from_u64(seed);
     let x = ndarray::Array2::from_shape_fn((n_rows, 5), |_| rng.gen_below(40) as f32 / 4.0);
@@ -294,4 +295,45 @@ proptest::proptest! {
             }
         }
     }
+}
+
+#[test]
+#[ignore = "scratch timing"]
+fn scratch_speed() {
+    use linfa::ParamGuard;
+    let text = std::fs::read_to_string("/tmp/peers-data/train.csv").expect("data");
+    let rows: Vec<Vec<f32>> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.split(',')
+                .map(|v| v.parse::<f32>().expect("num"))
+                .collect()
+        })
+        .collect();
+    let nf = 12;
+    let x = ndarray::Array2::from_shape_fn((rows.len(), nf), |(r, c)| rows[r][c]);
+    let y: Vec<usize> = rows.iter().map(|r| r[nf] as usize).collect();
+    let params = crate::RandomForestParams::new()
+        .n_jobs(2)
+        .progress(false)
+        .check()
+        .expect("p");
+    let forest = crate::RandomForest::fit(&params, x.view(), &y).expect("fit");
+    let cover = counted_cover(&forest, x.view());
+    let shap = TreeShap::new(&forest, &cover).expect("shap");
+    println!("nodes {}", cover.len());
+    let test = x.slice_axis(ndarray::Axis(0), ndarray::Slice::from(0..10_000));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("pool");
+    let t0 = std::time::Instant::now();
+    let phi = pool.install(|| shap.explain_rows(test)).expect("explain");
+    let dt = t0.elapsed().as_secs_f64();
+    println!(
+        "{} rows in {dt:.3}s: {:.0} rows/s",
+        phi.nrows(),
+        phi.nrows() as f64 / dt
+    );
 }
