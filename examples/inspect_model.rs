@@ -144,6 +144,9 @@ fn try_main() -> anyhow::Result<()> {
         "golden set: {} records reproduced exactly",
         m.golden_set.len()
     );
+    for line in artifact.monitoring_summary() {
+        println!("{line}");
+    }
     print_global_importance(&artifact, args.top);
     Ok(())
 }

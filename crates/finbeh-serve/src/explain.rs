@@ -7,6 +7,9 @@ use finbeh_data::{InputColumn, RawValue};
 use crate::explanation::ExplainBuffer;
 use crate::request::Json;
 
+/// Integers up to 2^53 are exact as `f64`.
+const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
+
 /// The top-level key that asks for explanations next to the rows.
 pub(crate) const EXPLAIN_KEY: &str = "explain";
 
@@ -113,6 +116,10 @@ fn write_outputs(out: &mut Vec<u8>, values: &[f64]) {
 fn write_value(out: &mut Vec<u8>, value: &RawValue<'_>) {
     match value {
         RawValue::Missing => out.extend_from_slice(b"null"),
+        // Integers the way clients write them (1200, not 1200.0); f64 holds them exactly.
+        RawValue::Number(x) if x.fract() == 0.0 && x.abs() <= MAX_EXACT_INTEGER => {
+            write_json(out, &(*x as i64))
+        }
         RawValue::Number(x) if x.is_finite() => write_json(out, x),
         RawValue::Number(_) => out.extend_from_slice(b"null"),
         RawValue::Bool(b) => write_json(out, b),

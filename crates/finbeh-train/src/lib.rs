@@ -59,6 +59,10 @@ mod threshold_wire;
 mod tree;
 mod verdict;
 
+mod calibration;
+mod forest_view;
+mod reference;
+
 mod explain;
 pub use explain::{
     ColumnContribution, Explanation, GlobalImportance, MAX_EXPLAINED_DEPTH, ModelExplainer,
@@ -93,3 +97,7 @@ pub use search::{
     SearchReport, SearchSpace, Trial, cross_validate, random_search,
 };
 pub use verdict::ONE_CLASS_SHARE;
+
+pub use calibration::{CALIBRATION_FORMAT_VERSION, Calibration, IsotonicCalibration};
+pub use forest_view::{ForestView, NodeView, TreeView};
+pub use reference::{REFERENCE_SAMPLE_FORMAT_VERSION, ReferenceSample, SampleSource};

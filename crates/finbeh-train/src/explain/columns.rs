@@ -182,17 +182,15 @@ impl ModelArtifact {
     /// [`TrainError::NoNodeCover`] for an artifact that stores no node cover (formats before
     /// 1.3.0), [`TrainError::InvalidCover`] for a cover that cannot explain its trees.
     pub fn explainer(&self) -> Result<ModelExplainer> {
-        let cover = node_cover(self.forest()).ok_or_else(|| TrainError::NoNodeCover {
-            format_version: self.metadata().format_version.clone(),
-        })?;
+        let cover = self
+            .forest()
+            .node_cover()
+            .ok_or_else(|| TrainError::NoNodeCover {
+                format_version: self.metadata().format_version.clone(),
+            })?;
         let shap = TreeShap::new(self.forest(), cover)?;
         ModelExplainer::new(self.pipeline().clone(), shap)
     }
-}
-
-// Until the forest stores its node cover (artifact 1.3.0), no artifact can be explained.
-fn node_cover(_forest: &crate::RandomForest) -> Option<&[f64]> {
-    None
 }
 
 /// Global importance: the mean |contribution| per raw input column over the rows of `table`
@@ -210,7 +208,7 @@ pub fn mean_abs_contributions(explainer: &ModelExplainer, table: &Table) -> Resu
 /// Mean |contribution| per column and output over a model's own sample.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GlobalImportance {
-    /// Which rows: `"golden set"` (or the artifact's reference sample when it has one).
+    /// Which rows: `"reference sample"`, or `"golden set"` for artifacts without one.
     pub sample: &'static str,
     /// How many rows were explained.
     pub rows: usize,
@@ -221,32 +219,52 @@ pub struct GlobalImportance {
 }
 
 impl ModelArtifact {
-    /// Global importance over the artifact's golden set: the mean |contribution| per raw input
-    /// column of its exact explanations.
+    /// Global importance: the mean |contribution| per raw input column of the exact
+    /// explanations of the artifact's reference sample (format 1.3.0 and later), else of its
+    /// golden set.
     ///
     /// # Errors
-    /// As [`Self::explainer`], or a golden record the explainer cannot read.
+    /// As [`Self::explainer`], or a stored record the explainer cannot read.
     pub fn global_importance(&self) -> Result<GlobalImportance> {
         let explainer = self.explainer()?;
-        let golden = &self.metadata().golden_set;
         let mut explanation = Explanation::default();
-        let mut record = Vec::new();
         let mut mean = MeanAbs::new(explainer.n_columns() * explainer.n_outputs());
-        for (i, g) in golden.iter().enumerate() {
-            record.clear();
-            for value in &g.record {
-                record.push(json_to_raw(value).map_err(|reason| {
-                    TrainError::MalformedArtifact {
-                        reason: format!("golden record {i}: {reason}"),
-                    }
-                })?);
-            }
-            explainer.explain_record(&record, &mut explanation)?;
+        let mut explain = |record: &[RawValue<'_>]| -> Result<()> {
+            explainer.explain_record(record, &mut explanation)?;
             mean.add(explanation.contributions.iter());
-        }
+            Ok(())
+        };
+        let (sample, rows) = match self.reference_sample() {
+            Some(reference) => {
+                for r in 0..reference.n_rows() {
+                    let cells = reference.row(r).unwrap_or_default();
+                    let record: Vec<RawValue<'_>> = cells
+                        .into_iter()
+                        .map(|cell| cell.map_or(RawValue::Missing, |t| RawValue::Text(t.into())))
+                        .collect();
+                    explain(&record)?;
+                }
+                ("reference sample", reference.n_rows())
+            }
+            None => {
+                let golden = &self.metadata().golden_set;
+                for (i, g) in golden.iter().enumerate() {
+                    let record = g
+                        .record
+                        .iter()
+                        .map(json_to_raw)
+                        .collect::<std::result::Result<Vec<_>, String>>()
+                        .map_err(|reason| TrainError::MalformedArtifact {
+                            reason: format!("golden record {i}: {reason}"),
+                        })?;
+                    explain(&record)?;
+                }
+                ("golden set", golden.len())
+            }
+        };
         Ok(GlobalImportance {
-            sample: "golden set",
-            rows: golden.len(),
+            sample,
+            rows,
             columns: self
                 .input_columns()
                 .iter()

@@ -31,7 +31,6 @@ thread_local! {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TreeShap {
     trees: Vec<ShapTree>,
-    rule: GaussLegendre,
     n_features: usize,
     n_outputs: usize,
     base: Vec<f64>,
@@ -67,7 +66,7 @@ impl TreeShap {
     }
 
     pub(crate) fn from_trees(
-        trees: Vec<ShapTree>,
+        mut trees: Vec<ShapTree>,
         n_features: usize,
         n_outputs: usize,
     ) -> Result<Self> {
@@ -89,9 +88,12 @@ impl TreeShap {
         for b in &mut base {
             *b /= n_trees;
         }
+        let rule = GaussLegendre::new(depth.div_ceil(2));
+        for tree in &mut trees {
+            tree.prepare(&rule);
+        }
         Ok(Self {
             trees,
-            rule: GaussLegendre::new(depth.div_ceil(2)),
             n_features,
             n_outputs,
             base,
@@ -180,7 +182,7 @@ impl TreeShap {
             };
             for tree in &self.trees {
                 for (row, phi) in rows.chunks_exact(nf).zip(phi.chunks_exact_mut(len.max(1))) {
-                    tree.explain(row, &self.rule, self.n_outputs, scratch, phi);
+                    tree.explain(row, self.n_outputs, scratch, phi);
                 }
             }
         });

@@ -44,6 +44,15 @@ struct ShapNode {
     value: u32,
 }
 
+/// Per-node, per-point precomputed fields of [`ShapTree::prepare`], each `q` long.
+const COLD: usize = 0;
+const HOT: usize = 1;
+const INV_COLD: usize = 2;
+const INV_HOT: usize = 3;
+/// `(1 − z) w / hot`: the edge's SHAP weight when the row followed it.
+const HOT_WEIGHT: usize = 4;
+const TABLE_FIELDS: usize = 5;
+
 /// One tree laid out for explanation.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ShapTree {
@@ -52,6 +61,13 @@ pub(crate) struct ShapTree {
     /// The tree's expected output over its training cover, per output.
     expected: Vec<f64>,
     depth: usize,
+    /// Quadrature points of [`Self::prepare`].
+    q: usize,
+    /// `nodes × TABLE_FIELDS × q`.
+    table: Vec<f64>,
+    /// `−w / (1 − t)`: an edge's SHAP weight when the row did not follow it (`(0 − z) w / cold`),
+    /// the same for every node.
+    cold_weight: Vec<f64>,
 }
 
 /// Reusable per-thread buffers of [`ShapTree::explain`].
@@ -175,6 +191,9 @@ impl ShapTree {
             values,
             expected,
             depth: depths.into_iter().max().unwrap_or(0),
+            q: 0,
+            table: Vec::new(),
+            cold_weight: Vec::new(),
         })
     }
 
@@ -188,35 +207,64 @@ impl ShapTree {
         &self.expected
     }
 
+    /// Precomputes, per node and quadrature point, everything of its edge that does not depend
+    /// on the row (the factors, their reciprocals and the edge's SHAP weight when followed), so
+    /// explaining a row takes no division. `rule` must integrate polynomials of degree
+    /// `depth − 1` exactly.
+    pub(crate) fn prepare(&mut self, rule: &GaussLegendre) {
+        let q = rule.len();
+        self.q = q;
+        self.table = vec![0.0; self.nodes.len() * q * TABLE_FIELDS];
+        self.cold_weight = rule
+            .nodes
+            .iter()
+            .zip(&rule.weights)
+            .map(|(t, w)| -w / (1.0 - t))
+            .collect();
+        for (node, entry) in self
+            .nodes
+            .iter()
+            .zip(self.table.chunks_mut(q * TABLE_FIELDS))
+        {
+            let z = node.zero_fraction;
+            for (j, (t, w)) in rule.nodes.iter().zip(&rule.weights).enumerate() {
+                let cold = (1.0 - t) * z;
+                let hot = t + cold;
+                entry[COLD * q + j] = cold;
+                entry[HOT * q + j] = hot;
+                entry[INV_COLD * q + j] = 1.0 / cold;
+                entry[INV_HOT * q + j] = 1.0 / hot;
+                entry[HOT_WEIGHT * q + j] = (1.0 - z) * w / hot;
+            }
+        }
+    }
+
     /// Adds this tree's SHAP values of `row` to `phi` (`features × outputs`, feature-major).
-    /// `rule` must integrate polynomials of degree `depth − 1` exactly.
+    /// [`Self::prepare`] must have run.
     pub(crate) fn explain(
         &self,
         row: &[f32],
-        rule: &GaussLegendre,
         n_outputs: usize,
         scratch: &mut ShapScratch,
         phi: &mut [f64],
     ) {
         let n = self.nodes.len();
-        let q = rule.len();
+        let q = self.q;
         let k = n_outputs;
-        let t = &rule.nodes[..];
+        let kq = k * q;
+        let stride = q * TABLE_FIELDS;
+        let field = |node: usize, f: usize| {
+            let at = node * stride + f * q;
+            &self.table[at..at + q]
+        };
         scratch.products.resize(n * q, 0.0);
-        scratch.sums.resize(n * k * q, 0.0);
+        scratch.sums.resize(n * kq, 0.0);
         scratch.hot.resize(n, false);
         let products = &mut scratch.products[..n * q];
-        let sums = &mut scratch.sums[..n * k * q];
+        let sums = &mut scratch.sums[..n * kq];
         let hot = &mut scratch.hot[..n];
-        // The factor of a feature with one fraction `o` and zero fraction `z` at point t.
-        let factor = |o: bool, z: f64, tq: f64| {
-            if o {
-                tq + (1.0 - tq) * z
-            } else {
-                (1.0 - tq) * z
-            }
-        };
 
+        // Down: P(t) of every node, the product of one factor per feature on its path.
         products[..q].fill(1.0);
         hot[0] = true;
         for (i, node) in self.nodes.iter().enumerate() {
@@ -232,22 +280,23 @@ impl ShapTree {
                 let (head, tail) = products.split_at_mut(child * q);
                 let parent_p = &head[i * q..i * q + q];
                 let p = &mut tail[..q];
+                let f = field(child, if o { HOT } else { COLD });
                 if c.previous == NONE {
                     for j in 0..q {
-                        p[j] = parent_p[j] * factor(o, c.zero_fraction, t[j]);
+                        p[j] = parent_p[j] * f[j];
                     }
                 } else {
-                    let (po, pz) = (hot[previous], self.nodes[previous].zero_fraction);
+                    // The feature's earlier factor on this path is replaced by this one.
+                    let undo = field(previous, if hot[previous] { INV_HOT } else { INV_COLD });
                     for j in 0..q {
-                        p[j] =
-                            parent_p[j] * factor(o, c.zero_fraction, t[j]) / factor(po, pz, t[j]);
+                        p[j] = parent_p[j] * f[j] * undo[j];
                     }
                 }
             }
         }
+        // Up: subtree sums of v P(t), and each edge's share of them.
         for i in (1..n).rev() {
             let node = &self.nodes[i];
-            let kq = k * q;
             if node.feature == NONE {
                 let v = &self.values[node.value as usize..node.value as usize + k];
                 let p = &products[i * q..i * q + q];
@@ -266,35 +315,31 @@ impl ShapTree {
             let feature = node.edge_feature as usize;
             let out = &mut phi[feature * k..feature * k + k];
             let subtree = &sums[i * kq..i * kq + kq];
+            let weight = |node: usize| {
+                if hot[node] {
+                    field(node, HOT_WEIGHT)
+                } else {
+                    &self.cold_weight[..]
+                }
+            };
             // This edge's leaves, less those whose last split on the feature is deeper: the
-            // deeper edges subtract their sums with the factor of this one (`previous`).
-            edge_shap(subtree, (hot[i], node.zero_fraction), rule, 1.0, out);
+            // deeper edges subtract their sums with the weight of this one (`previous`).
+            add_weighted(subtree, weight(i), 1.0, out);
             if node.previous != NONE {
-                let p = node.previous as usize;
-                let previous = (hot[p], self.nodes[p].zero_fraction);
-                edge_shap(subtree, previous, rule, -1.0, out);
+                add_weighted(subtree, weight(node.previous as usize), -1.0, out);
             }
         }
     }
 }
 
-/// The factor of a feature with one fraction `o` and zero fraction `z` at point `t`.
+/// `out[c] += sign · Σ_j sums[c][j] · weight[j]` per output `c`.
 #[inline]
-fn factor(o: bool, z: f64, t: f64) -> f64 {
-    if o { t + (1.0 - t) * z } else { (1.0 - t) * z }
-}
-
-/// Adds `sign · (o − z) ∫ S(t) / factor(t) dt` per output to `out`, for subtree sums `sums`
-/// (`outputs × q`) of an edge whose feature has fractions `(o, z)`.
-#[inline]
-fn edge_shap(sums: &[f64], (o, z): (bool, f64), rule: &GaussLegendre, sign: f64, out: &mut [f64]) {
-    let q = rule.len();
-    let oz = sign * (f64::from(u8::from(o)) - z);
-    for (out, s) in out.iter_mut().zip(sums.chunks(q)) {
+fn add_weighted(sums: &[f64], weight: &[f64], sign: f64, out: &mut [f64]) {
+    for (out, s) in out.iter_mut().zip(sums.chunks(weight.len())) {
         let mut acc = 0.0;
-        for ((s, t), w) in s.iter().zip(&rule.nodes).zip(&rule.weights) {
-            acc += w * s / factor(o, z, *t);
+        for (s, w) in s.iter().zip(weight) {
+            acc += s * w;
         }
-        *out += oz * acc;
+        *out += sign * acc;
     }
 }
