@@ -45,13 +45,16 @@ struct ShapNode {
 }
 
 /// Per-node, per-point precomputed fields of [`ShapTree::prepare`], each `q` long.
+/// `(1 − t) z`: the factor of a feature the row did not follow (`t + cold` when it did).
 const COLD: usize = 0;
-const HOT: usize = 1;
-const INV_COLD: usize = 2;
-const INV_HOT: usize = 3;
-/// `(1 − z) w / hot`: the edge's SHAP weight when the row followed it.
-const HOT_WEIGHT: usize = 4;
-const TABLE_FIELDS: usize = 5;
+/// `1 / cold`.
+const INV_COLD: usize = 1;
+/// `1 / (t + cold) − 1 / cold`, so the reciprocal is `INV_COLD + o·INV_STEP`.
+const INV_STEP: usize = 2;
+/// `(1 − z) w / (t + cold) − cold_weight`: the edge's SHAP weight is
+/// `cold_weight + o·WEIGHT_STEP`.
+const WEIGHT_STEP: usize = 3;
+const TABLE_FIELDS: usize = 4;
 
 /// One tree laid out for explanation.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +66,7 @@ pub(crate) struct ShapTree {
     depth: usize,
     /// Quadrature points of [`Self::prepare`].
     q: usize,
+    points: Vec<f64>,
     /// `nodes × TABLE_FIELDS × q`.
     table: Vec<f64>,
     /// `−w / (1 − t)`: an edge's SHAP weight when the row did not follow it (`(0 − z) w / cold`),
@@ -77,8 +81,9 @@ pub(crate) struct ShapScratch {
     products: Vec<f64>,
     /// Up pass: subtree sums of `v P(t_q)` per node (`nodes × outputs × q`).
     sums: Vec<f64>,
-    /// Whether the row followed every split on the node's edge feature down to it.
-    hot: Vec<bool>,
+    /// 1.0 when the row followed every split on the node's edge feature down to it, else 0.0
+    /// (`nodes × lanes`).
+    hot: Vec<f64>,
 }
 
 impl ShapTree {
@@ -192,6 +197,7 @@ impl ShapTree {
             expected,
             depth: depths.into_iter().max().unwrap_or(0),
             q: 0,
+            points: Vec::new(),
             table: Vec::new(),
             cold_weight: Vec::new(),
         })
@@ -214,6 +220,7 @@ impl ShapTree {
     pub(crate) fn prepare(&mut self, rule: &GaussLegendre) {
         let q = rule.len();
         self.q = q;
+        self.points = rule.nodes.clone();
         self.table = vec![0.0; self.nodes.len() * q * TABLE_FIELDS];
         self.cold_weight = rule
             .nodes
@@ -231,115 +238,137 @@ impl ShapTree {
                 let cold = (1.0 - t) * z;
                 let hot = t + cold;
                 entry[COLD * q + j] = cold;
-                entry[HOT * q + j] = hot;
                 entry[INV_COLD * q + j] = 1.0 / cold;
-                entry[INV_HOT * q + j] = 1.0 / hot;
-                entry[HOT_WEIGHT * q + j] = (1.0 - z) * w / hot;
+                entry[INV_STEP * q + j] = 1.0 / hot - 1.0 / cold;
+                entry[WEIGHT_STEP * q + j] = (1.0 - z) * w / hot - (-w / (1.0 - t));
             }
         }
     }
 
-    /// Adds this tree's SHAP values of `row` to `phi` (`features × outputs`, feature-major).
-    /// [`Self::prepare`] must have run.
-    pub(crate) fn explain(
+    /// Adds this tree's SHAP values of `L` rows (`rows`: `L × nf`, row-major) to `phi`
+    /// (`L × features × outputs`). The rows are explained in lock-step, one lane each, with
+    /// the same operations per lane whatever `L`, so a row's values do not depend on the rows
+    /// beside it. [`Self::prepare`] must have run.
+    pub(crate) fn explain<const Q: usize, const L: usize>(
         &self,
-        row: &[f32],
+        rows: &[f32],
         n_outputs: usize,
         scratch: &mut ShapScratch,
         phi: &mut [f64],
     ) {
+        debug_assert_eq!(self.q, Q, "prepared for another number of points");
         let n = self.nodes.len();
-        let q = self.q;
+        let q = Q;
         let k = n_outputs;
-        let kq = k * q;
+        let nf = rows.len() / L;
+        let len = phi.len() / L;
         let stride = q * TABLE_FIELDS;
         let field = |node: usize, f: usize| {
             let at = node * stride + f * q;
             &self.table[at..at + q]
         };
-        scratch.products.resize(n * q, 0.0);
-        scratch.sums.resize(n * kq, 0.0);
-        scratch.hot.resize(n, false);
-        let products = &mut scratch.products[..n * q];
-        let sums = &mut scratch.sums[..n * kq];
-        let hot = &mut scratch.hot[..n];
+        scratch.products.resize(n * q * L, 0.0);
+        scratch.sums.resize(n * k * q * L, 0.0);
+        scratch.hot.resize(n * L, 0.0);
+        let products = &mut scratch.products[..n * q * L];
+        let sums = &mut scratch.sums[..n * k * q * L];
+        let hot = &mut scratch.hot[..n * L];
+        let (qs, kqs) = (q * L, k * q * L);
 
-        // Down: P(t) of every node, the product of one factor per feature on its path.
-        products[..q].fill(1.0);
-        hot[0] = true;
+        // Down: P(t) of every node, the product of one factor per feature on its path; a
+        // factor is `cold + o·t` (o = 1 when the row followed every split on the feature).
+        products[..qs].fill(1.0);
+        hot[..L].fill(1.0);
+        let mut left = [0.0f64; L];
         for (i, node) in self.nodes.iter().enumerate() {
             if node.feature == NONE {
                 continue;
             }
-            let goes_left = row[node.feature as usize] <= node.threshold;
-            for (child, followed) in [(i + 1, goes_left), (node.right as usize, !goes_left)] {
+            let f = node.feature as usize;
+            for (r, l) in left.iter_mut().enumerate() {
+                *l = f64::from(u8::from(rows[r * nf + f] <= node.threshold));
+            }
+            for (child, is_left) in [(i + 1, true), (node.right as usize, false)] {
                 let c = &self.nodes[child];
-                let previous = c.previous as usize;
-                let o = followed && (c.previous == NONE || hot[previous]);
-                hot[child] = o;
-                let (head, tail) = products.split_at_mut(child * q);
-                let parent_p = &head[i * q..i * q + q];
-                let p = &mut tail[..q];
-                let f = field(child, if o { HOT } else { COLD });
+                let mut o = [0.0f64; L];
+                for r in 0..L {
+                    o[r] = if is_left { left[r] } else { 1.0 - left[r] };
+                }
+                if c.previous != NONE {
+                    let previous = &hot[c.previous as usize * L..c.previous as usize * L + L];
+                    for r in 0..L {
+                        o[r] *= previous[r];
+                    }
+                }
+                hot[child * L..child * L + L].copy_from_slice(&o);
+                let (head, tail) = products.split_at_mut(child * qs);
+                let parent_p = &head[i * qs..i * qs + qs];
+                let p = &mut tail[..qs];
+                let (cold, t) = (field(child, COLD), &self.points[..]);
                 if c.previous == NONE {
                     for j in 0..q {
-                        p[j] = parent_p[j] * f[j];
+                        for r in 0..L {
+                            p[j * L + r] = parent_p[j * L + r] * (cold[j] + o[r] * t[j]);
+                        }
                     }
                 } else {
                     // The feature's earlier factor on this path is replaced by this one.
-                    let undo = field(previous, if hot[previous] { INV_HOT } else { INV_COLD });
+                    let pr = c.previous as usize;
+                    let (inv_cold, inv_step) = (field(pr, INV_COLD), field(pr, INV_STEP));
+                    let previous = &hot[pr * L..pr * L + L];
                     for j in 0..q {
-                        p[j] = parent_p[j] * f[j] * undo[j];
+                        for r in 0..L {
+                            let undo = inv_cold[j] + previous[r] * inv_step[j];
+                            p[j * L + r] = parent_p[j * L + r] * (cold[j] + o[r] * t[j]) * undo;
+                        }
                     }
                 }
             }
         }
-        // Up: subtree sums of v P(t), and each edge's share of them.
+        // Up: subtree sums of v P(t), and each edge's share of them: Σ_j S_j·weight_j with
+        // weight = cold_weight + o·(hot_weight − cold_weight).
         for i in (1..n).rev() {
             let node = &self.nodes[i];
             if node.feature == NONE {
                 let v = &self.values[node.value as usize..node.value as usize + k];
-                let p = &products[i * q..i * q + q];
-                let s = &mut sums[i * kq..i * kq + kq];
+                let (p, s) = (
+                    &products[i * qs..i * qs + qs],
+                    &mut sums[i * kqs..i * kqs + kqs],
+                );
                 for (c, &vc) in v.iter().enumerate() {
-                    for j in 0..q {
-                        s[c * q + j] = vc * p[j];
+                    for x in 0..qs {
+                        s[c * qs + x] = vc * p[x];
                     }
                 }
             } else {
-                let (l, r) = ((i + 1) * kq, node.right as usize * kq);
-                for x in 0..kq {
-                    sums[i * kq + x] = sums[l + x] + sums[r + x];
+                let (l, r) = ((i + 1) * kqs, node.right as usize * kqs);
+                for x in 0..kqs {
+                    sums[i * kqs + x] = sums[l + x] + sums[r + x];
                 }
             }
             let feature = node.edge_feature as usize;
-            let out = &mut phi[feature * k..feature * k + k];
-            let subtree = &sums[i * kq..i * kq + kq];
-            let weight = |node: usize| {
-                if hot[node] {
-                    field(node, HOT_WEIGHT)
-                } else {
-                    &self.cold_weight[..]
-                }
-            };
-            // This edge's leaves, less those whose last split on the feature is deeper: the
-            // deeper edges subtract their sums with the weight of this one (`previous`).
-            add_weighted(subtree, weight(i), 1.0, out);
+            let subtree = &sums[i * kqs..i * kqs + kqs];
+            let mut edges = [(i, 1.0), (i, 0.0)];
             if node.previous != NONE {
-                add_weighted(subtree, weight(node.previous as usize), -1.0, out);
+                // Leaves whose last split on the feature is deeper belong to the deeper edge:
+                // subtract them with the weight of the earlier one.
+                edges[1] = (node.previous as usize, -1.0);
+            }
+            for &(edge, sign) in &edges[..1 + usize::from(node.previous != NONE)] {
+                let (step, o) = (field(edge, WEIGHT_STEP), &hot[edge * L..edge * L + L]);
+                for c in 0..k {
+                    let mut acc = [0.0f64; L];
+                    for j in 0..q {
+                        for r in 0..L {
+                            let weight = self.cold_weight[j] + o[r] * step[j];
+                            acc[r] += subtree[(c * q + j) * L + r] * weight;
+                        }
+                    }
+                    for r in 0..L {
+                        phi[r * len + feature * k + c] += sign * acc[r];
+                    }
+                }
             }
         }
-    }
-}
-
-/// `out[c] += sign · Σ_j sums[c][j] · weight[j]` per output `c`.
-#[inline]
-fn add_weighted(sums: &[f64], weight: &[f64], sign: f64, out: &mut [f64]) {
-    for (out, s) in out.iter_mut().zip(sums.chunks(weight.len())) {
-        let mut acc = 0.0;
-        for (s, w) in s.iter().zip(weight) {
-            acc += s * w;
-        }
-        *out += sign * acc;
     }
 }

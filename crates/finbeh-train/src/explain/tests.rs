@@ -130,12 +130,13 @@ fn matches_brute_force_shapley_values_on_small_random_trees() {
         let depth = 1 + rng.gen_below(7) as usize;
         let (tree, cover) = random_tree(&mut rng, nf, depth, k);
         let mut shap = ShapTree::new(&tree, &cover, k).expect("valid tree");
-        shap.prepare(&GaussLegendre::new(shap.depth().div_ceil(2)));
+        let points = super::quadrature::points_for_depth(shap.depth()).expect("shallow");
+        shap.prepare(&GaussLegendre::new(points));
         let mut scratch = ShapScratch::default();
         for _ in 0..5 {
             let row = random_row(&mut rng, nf);
             let mut phi = vec![0.0; nf * k];
-            shap.explain(&row, k, &mut scratch, &mut phi);
+            super::forest_shap::explain_tree::<1>(&shap, points, &row, k, &mut scratch, &mut phi);
             let expected = brute_force(&tree, &cover, &row, nf, k);
             for (i, (a, b)) in phi.iter().zip(&expected).enumerate() {
                 assert!(
@@ -295,55 +296,4 @@ proptest::proptest! {
             }
         }
     }
-}
-
-#[test]
-#[ignore = "scratch timing"]
-fn scratch_speed() {
-    use linfa::ParamGuard;
-    let text = std::fs::read_to_string("/tmp/peers-data/train.csv").expect("data");
-    let rows: Vec<Vec<f32>> = text
-        .lines()
-        .skip(1)
-        .map(|l| {
-            l.split(',')
-                .map(|v| v.parse::<f32>().expect("num"))
-                .collect()
-        })
-        .collect();
-    let nf = 12;
-    let x = ndarray::Array2::from_shape_fn((rows.len(), nf), |(r, c)| rows[r][c]);
-    let y: Vec<usize> = rows.iter().map(|r| r[nf] as usize).collect();
-    let params = crate::RandomForestParams::new()
-        .n_jobs(2)
-        .progress(false)
-        .check()
-        .expect("p");
-    let forest = crate::RandomForest::fit(&params, x.view(), &y).expect("fit");
-    let cover = counted_cover(&forest, x.view());
-    let shap = TreeShap::new(&forest, &cover).expect("shap");
-    println!("nodes {}", cover.len());
-    let test = x.slice_axis(ndarray::Axis(0), ndarray::Slice::from(0..2_000));
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .expect("pool");
-    let cpu = || -> f64 {
-        let text = std::fs::read_to_string("/proc/thread-self/schedstat").expect("schedstat");
-        text.split_whitespace()
-            .next()
-            .expect("ns")
-            .parse::<f64>()
-            .expect("ns")
-            / 1e9
-    };
-    let (rows, seconds) = pool.install(|| {
-        let start = cpu();
-        let phi = shap.explain_rows(test).expect("explain");
-        (phi.nrows(), cpu() - start)
-    });
-    println!(
-        "{rows} rows in {seconds:.3} CPU s on one thread: {:.0} rows/s",
-        rows as f64 / seconds
-    );
 }
