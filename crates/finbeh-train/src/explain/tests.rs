@@ -155,8 +155,8 @@ fn matches_brute_force_shapley_values_on_small_random_trees() {
                 );
             }
             let empty = expectation(&tree, &cover, &row, 0, k);
-            for c in 0..k {
-                assert!((shap.expected()[c] - empty[c]).abs() < 1e-12);
+            for (expected, empty) in shap.expected().iter().zip(&empty) {
+                assert!((expected - empty).abs() < 1e-12);
             }
         }
     }
