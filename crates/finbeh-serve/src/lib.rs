@@ -81,6 +81,10 @@ mod server;
 mod sink;
 mod state;
 
+mod explain;
+mod explanation;
+pub use explanation::{ExplainBuffer, ExplainRefusal};
+
 pub use artifact_scorer::{ArtifactScorer, artifact_loader};
 pub use config::{DEFAULT_MAX_BODY_BYTES, ServerConfig, ServerParams};
 pub use error::{RowError, ServeError, TriedPath};

@@ -323,7 +323,7 @@ fn raw_to_json(value: &RawValue<'_>) -> Result<serde_json::Value> {
     })
 }
 
-fn json_to_raw(value: &serde_json::Value) -> std::result::Result<RawValue<'_>, String> {
+pub(crate) fn json_to_raw(value: &serde_json::Value) -> std::result::Result<RawValue<'_>, String> {
     Ok(match value {
         serde_json::Value::Null => RawValue::Missing,
         serde_json::Value::Bool(b) => RawValue::Bool(*b),

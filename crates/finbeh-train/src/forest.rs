@@ -58,6 +58,25 @@ pub(crate) fn check_finite(x: ArrayView2<'_, f32>) -> Result<()> {
     Ok(())
 }
 
+/// Checks one feature row: `n_features` long and finite (the error names the column).
+pub(crate) fn check_row(row: &[f32], n_features: usize) -> Result<()> {
+    if row.len() != n_features {
+        return Err(TrainError::ModelShape {
+            what: "features",
+            expected: n_features,
+            got: row.len(),
+        });
+    }
+    if let Some((column, &value)) = row.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        return Err(TrainError::NonFinite {
+            row: 0,
+            column,
+            value,
+        });
+    }
+    Ok(())
+}
+
 /// Number of classes (max label + 1); at least two distinct labels are required.
 fn class_count(y: &[usize]) -> Result<usize> {
     let mut max = 0;
@@ -316,7 +335,8 @@ impl RandomForest {
         })
     }
 
-    fn n_outputs(&self) -> usize {
+    /// Values per leaf: 1 for a binary forest (P(class 1)), else one per class.
+    pub(crate) fn n_outputs(&self) -> usize {
         if self.n_classes == 2 {
             1
         } else {
@@ -396,25 +416,12 @@ impl RandomForest {
 
     /// Class probabilities of one row into `out` (len `n_classes`), without allocating.
     pub fn predict_proba_row(&self, row: &[f32], out: &mut [f64]) -> Result<()> {
-        if row.len() != self.n_features {
-            return Err(TrainError::ModelShape {
-                what: "features",
-                expected: self.n_features,
-                got: row.len(),
-            });
-        }
+        check_row(row, self.n_features)?;
         if out.len() != self.n_classes {
             return Err(TrainError::LengthMismatch {
                 what: "output slice vs classes",
                 expected: self.n_classes,
                 got: out.len(),
-            });
-        }
-        if let Some((column, &value)) = row.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(TrainError::NonFinite {
-                row: 0,
-                column,
-                value,
             });
         }
         out.fill(0.0);
@@ -489,6 +496,10 @@ impl RandomForest {
     /// Out-of-bag score, when trained with `oob_score(true)`.
     pub fn oob_score(&self) -> Option<&OobScore> {
         self.oob.as_ref()
+    }
+    /// The trees in canonical preorder (the order of the encoding and of node cover).
+    pub(crate) fn preorder_trees(&self) -> Vec<tree::PreorderTree> {
+        self.engine.to_trees()
     }
     /// Training cover of every node (trees in order, each tree's nodes in preorder), when the
     /// forest carries it (fitted by this crate, or read from an artifact of format 1.3.0 or

@@ -67,12 +67,21 @@ mod calibration;
 mod forest_view;
 mod reference;
 
+mod explain;
+pub use explain::{
+    ColumnContribution, Explanation, GlobalImportance, MAX_EXPLAINED_DEPTH, ModelExplainer,
+    TreeShap, mean_abs_contributions,
+};
+
 pub use artifact::{
     ARTIFACT_EXTENSION, ARTIFACT_FORMAT_VERSION, ARTIFACT_MAGIC, ArtifactMetadata, ArtifactParts,
     DecisionThreshold, GoldenInput, GoldenKind, GoldenRecord, Importances, ModelArtifact,
     SearchSummary, TrainingSummary, UNSEEN_CATEGORY, WriterInfo, positive_probability_meaning,
 };
-pub use batch::{BatchSummary, PREDICTION_COLUMN, predict_csv, probability_columns};
+pub use batch::{
+    BASE_COLUMN, BatchSummary, PREDICTION_COLUMN, explanation_columns, predict_csv,
+    predict_csv_explained, probability_columns,
+};
 pub use error::{Result, TrainError};
 pub use finbeh_config::ThresholdRule;
 pub use forest::{FOREST_FORMAT_VERSION, OobScore, RandomForest};
