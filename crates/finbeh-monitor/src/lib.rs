@@ -16,7 +16,12 @@
 //! `[monitor.drift]`; [`drift_from_csv`] reads a reference and a current CSV with a model
 //! artifact's schema and reports every input column (the `monitor drift` example).
 //!
-//! **Not built yet** (issue 10): export, live windows and alerts, prediction drift, a reference
+//! **Live metrics.** The writer keeps per-minute aggregates with HDR latency histograms in the
+//! same database (`minute_stats`); [`MetricsReader`] merges them, across several replicas'
+//! databases too, into rolling windows ([`STANDARD_WINDOWS`]: 1 min, 5 min, 1 h, 24 h) and time
+//! series of [`WindowStats`].
+//!
+//! **Not built yet** (issue 10): export, alerts, prediction drift, a reference
 //! sample stored in the artifact, drift over the prediction log, ground truth and the
 //! label-free estimate, the health checker, the report and the other `monitor` subcommands.
 //!
@@ -65,3 +70,11 @@ pub use log_params::{PredictionLogConfig, PredictionLogParams};
 pub use log_store::{LogIdentity, PREDICTION_LOG_SCHEMA_VERSION};
 pub use log_writer::MAX_BATCH_ROWS;
 pub use prediction_log::{LogTotals, PredictionLog};
+
+mod time_spec;
+mod windows;
+pub use time_spec::{now_ms, parse_since};
+pub use windows::{
+    Aggregate, LATENCY_HIGHEST_US, LATENCY_SIGNIFICANT_DIGITS, LatencySummary, MAX_SERIES_POINTS,
+    MINUTE_MS, MetricsReader, MinuteKey, STANDARD_WINDOWS, TrafficFilter, WindowStats, minute_of,
+};
