@@ -70,3 +70,7 @@ pub use settings::{
     ThresholdRule,
 };
 pub use validate::{Problem, ValidSettings, thousands_separator_problem};
+
+pub use settings::{
+    AlertComparison, AlertMetric, AlertRule, AlertSettings, AlertSeverity, AlertWindow,
+};

@@ -136,4 +136,28 @@ pub enum MonitorError {
         /// The text given.
         value: String,
     },
+    /// The alert state file cannot be read or written.
+    #[error("alert state {}: {detail}", .path.display())]
+    AlertState {
+        /// The state file (`monitor.alerts.state_path`).
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The JSONL alerts file cannot be written.
+    #[error("alerts file {}: {source}", .path.display())]
+    AlertFile {
+        /// The file (`monitor.alerts.jsonl_path`).
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The alert webhook's URL cannot be used.
+    #[error("alert webhook {url:?}: {detail}")]
+    Webhook {
+        /// The URL (`monitor.alerts.webhook_url`).
+        url: String,
+        /// What is wrong with it.
+        detail: String,
+    },
 }

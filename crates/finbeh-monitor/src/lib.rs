@@ -73,6 +73,14 @@ pub use prediction_log::{LogTotals, PredictionLog};
 
 mod time_spec;
 mod windows;
+
+mod alerts;
+pub use alerts::{
+    ALERT_STATE_VERSION, AlertEvaluator, AlertEvent, AlertParams, AlertSinks, AlertStatus,
+    AlertValidParams, Evaluation, RulePhase, RuleStatus, Webhook, WebhookAlert, WebhookPayload,
+    WebhookTotals, WindowSource, metric_name, metric_value, prometheus_rules, rfc3339,
+    severity_name,
+};
 pub use time_spec::{now_ms, parse_since};
 pub use windows::{
     Aggregate, LATENCY_HIGHEST_US, LATENCY_SIGNIFICANT_DIGITS, LatencySummary, MAX_SERIES_POINTS,
