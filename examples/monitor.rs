@@ -15,6 +15,7 @@
 //! `cargo run --release --example monitor -- drift --model ART --current CSV [--reference CSV] [--json] [--config FILE]`
 //! `cargo run --release --example monitor -- alerts [--database DB]... [--json] [--config FILE]`
 //! `cargo run --release --example monitor -- prometheus-rules --out FILE [--config FILE]`
+//! `cargo run --release --example monitor -- export --format jsonl|csv|azureml [--since 24h] --out DIR [--database DB]... [--config FILE]`
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -27,6 +28,7 @@ use finbeh_monitor::{
     AlertEvaluator, AlertParams, AlertSinks, MetricsReader, TrafficFilter, now_ms, prometheus_rules,
 };
 use finbeh_monitor::{DriftParams, drift_from_csv};
+use finbeh_monitor::{ExportFormat, ExportRequest, azure_source_prefix, export_log, parse_since};
 
 /// Monitoring of a finbeh model.
 #[derive(Parser)]
@@ -64,6 +66,24 @@ enum Command {
         /// Print the evaluation as one JSON object.
         #[arg(long)]
         json: bool,
+        /// TOML settings file (default: ./finbeh.toml when present); FINBEH__* env vars apply.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Export the prediction log as JSONL, CSV, or Azure ML's data-collector layout.
+    Export {
+        /// `jsonl`, `csv` or `azureml`.
+        #[arg(long)]
+        format: ExportFormat,
+        /// Rows logged since: a duration back from now (30m, 24h, 7d) or an RFC 3339 UTC time.
+        #[arg(long, default_value = "24h")]
+        since: String,
+        /// The directory to write into.
+        #[arg(long)]
+        out: PathBuf,
+        /// Prediction logs, one per replica (default: monitor.database_path).
+        #[arg(long = "database")]
+        databases: Vec<PathBuf>,
         /// TOML settings file (default: ./finbeh.toml when present); FINBEH__* env vars apply.
         #[arg(long)]
         config: Option<PathBuf>,
@@ -110,7 +130,48 @@ fn try_main() -> anyhow::Result<()> {
             config,
         } => alerts(databases, json, config.as_deref()),
         Command::PrometheusRules { out, config } => prometheus(&out, config.as_deref()),
+        Command::Export {
+            format,
+            since,
+            out,
+            databases,
+            config,
+        } => export(format, &since, out, databases, config.as_deref()),
     }
+}
+
+fn export(
+    format: ExportFormat,
+    since: &str,
+    out_dir: PathBuf,
+    mut databases: Vec<PathBuf>,
+    config: Option<&Path>,
+) -> anyhow::Result<()> {
+    let settings = load_settings(config)?;
+    if databases.is_empty() {
+        databases.push(settings.monitor().database_path.clone());
+    }
+    let now = now_ms();
+    let azure = &settings.deploy().azure;
+    let summary = export_log(&ExportRequest {
+        databases,
+        since_ms: parse_since(since, now)?,
+        until_ms: now,
+        format,
+        out_dir,
+        azure_source_prefix: azure_source_prefix(
+            azure.subscription_id.as_deref(),
+            azure.resource_group.as_deref(),
+            azure.workspace_name.as_deref(),
+        ),
+    })?;
+    eprintln!(
+        "exported {} logged rows as {} lines into {} files",
+        summary.rows,
+        summary.lines,
+        summary.files.len()
+    );
+    Ok(())
 }
 
 fn load_settings(config: Option<&Path>) -> anyhow::Result<ValidSettings> {

@@ -160,4 +160,12 @@ pub enum MonitorError {
         /// What is wrong with it.
         detail: String,
     },
+    /// An export file could not be written.
+    #[error("export {}: {source}", .path.display())]
+    Export {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
 }

@@ -21,7 +21,13 @@
 //! databases too, into rolling windows ([`STANDARD_WINDOWS`]: 1 min, 5 min, 1 h, 24 h) and time
 //! series of [`WindowStats`].
 //!
-//! **Not built yet** (issue 10): export, alerts, prediction drift, a reference
+//! **Alerts.** [`AlertEvaluator`] evaluates `[monitor.alerts]` rules over the windows (pending,
+//! firing after `for`, deduplicated, resolved, cool-down; state kept in a file), and
+//! [`AlertSinks`] hands events to the log, a JSONL file and an Alertmanager webhook;
+//! [`prometheus_rules`] writes the same rules for Prometheus. [`export_log`] writes the log as
+//! JSONL, CSV or Azure ML's data-collector layout.
+//!
+//! **Not built yet** (issue 10): prediction drift, a reference
 //! sample stored in the artifact, drift over the prediction log, ground truth and the
 //! label-free estimate, the health checker, the report and the other `monitor` subcommands.
 //!
@@ -73,6 +79,12 @@ pub use prediction_log::{LogTotals, PredictionLog};
 
 mod time_spec;
 mod windows;
+
+mod export;
+pub use export::{
+    ExportFormat, ExportRequest, ExportSummary, MAX_CSV_INPUT_COLUMNS, azure_source_prefix,
+    export_log,
+};
 
 mod alerts;
 pub use alerts::{

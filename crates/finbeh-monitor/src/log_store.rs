@@ -155,6 +155,29 @@ impl LogStore {
         })
     }
 
+    /// Opens prediction logs that must already exist (readers: windows, alerts, export); a
+    /// version 1 log is migrated.
+    pub(crate) fn open_existing<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<Self>, MonitorError> {
+        if paths.is_empty() {
+            return Err(MonitorError::NoDatabase {
+                path: PathBuf::new(),
+            });
+        }
+        paths
+            .iter()
+            .map(|path| {
+                let path = path.as_ref();
+                if path.is_file() {
+                    Self::open(path)
+                } else {
+                    Err(MonitorError::NoDatabase {
+                        path: path.to_path_buf(),
+                    })
+                }
+            })
+            .collect()
+    }
+
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }

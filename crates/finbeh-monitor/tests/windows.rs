@@ -5,56 +5,14 @@
 use std::path::Path;
 use std::time::Duration;
 
-use finbeh_config::MonitorSettings;
 use finbeh_monitor::{
-    LATENCY_HIGHEST_US, LATENCY_SIGNIFICANT_DIGITS, LogIdentity, MetricsReader, PredictionLog,
-    PredictionLogParams, TrafficFilter,
+    LATENCY_HIGHEST_US, LATENCY_SIGNIFICANT_DIGITS, MetricsReader, TrafficFilter,
 };
-use finbeh_serve::{PredictionRecord, PredictionSink, ScoredRow};
+use finbeh_serve::PredictionRecord;
 use hdrhistogram::Histogram;
 
-/// A minute boundary (2027-01-15T08:00:00Z).
-const T0: i64 = 1_800_000_000_000;
-
-fn record(unix_ms: i64, latency_ms: f64, status: u16, rows: &[(usize, f64)]) -> PredictionRecord {
-    PredictionRecord {
-        unix_ms,
-        request_id: format!("r{unix_ms}-{latency_ms}"),
-        route: "/score",
-        model_name: "m".into(),
-        model_version: "3".into(),
-        latency_ms,
-        status,
-        error_code: (status != 200).then_some("invalid_input"),
-        rows: rows
-            .iter()
-            .map(|&(class, p)| ScoredRow {
-                inputs_json: "{}".into(),
-                predicted_class: class.to_string(),
-                predicted_index: class,
-                probabilities: vec![1.0 - p, p],
-            })
-            .collect(),
-    }
-}
-
-fn write_log(path: &Path, records: Vec<PredictionRecord>) {
-    let params = PredictionLogParams(MonitorSettings {
-        enabled: true,
-        database_path: path.to_path_buf(),
-        retention_days: 36_500,
-        ..MonitorSettings::default()
-    });
-    let identity = LogIdentity {
-        endpoint: "churn".into(),
-        deployment: "blue".into(),
-    };
-    let log = PredictionLog::open(&params.check().unwrap(), identity).unwrap();
-    for record in records {
-        log.record(record);
-    }
-    assert_eq!(log.close().unwrap().failed, 0);
-}
+mod common;
+use common::{T0, record, write_log};
 
 #[test]
 fn histograms_merged_across_two_replica_databases_equal_one_histogram_of_all_values() {

@@ -1,6 +1,6 @@
 //! Reading `minute_stats` from one or several prediction logs (replicas) as one endpoint.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::params;
@@ -55,23 +55,7 @@ impl MetricsReader {
     /// [`MonitorError::NoDatabase`] for a missing file or an empty list, and the errors of
     /// opening a prediction log.
     pub fn open<P: AsRef<Path>>(paths: &[P]) -> Result<Self, MonitorError> {
-        if paths.is_empty() {
-            return Err(MonitorError::NoDatabase {
-                path: PathBuf::new(),
-            });
-        }
-        let logs = paths
-            .iter()
-            .map(|path| {
-                let path = path.as_ref();
-                if !path.is_file() {
-                    return Err(MonitorError::NoDatabase {
-                        path: path.to_path_buf(),
-                    });
-                }
-                LogStore::open(path)
-            })
-            .collect::<Result<_, _>>()?;
+        let logs = LogStore::open_existing(paths)?;
         Ok(Self { logs })
     }
 
