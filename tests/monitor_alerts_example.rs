@@ -186,7 +186,7 @@ fn alerts_fire_once_then_stay_quiet_and_the_rules_and_export_are_written() {
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("exported 20 logged rows as 30 lines into 2 files"),
+        stderr.contains("exported 20 logged rows as 30 lines"),
         "{stderr}"
     );
     assert!(out.join("churn/blue/model_inputs").is_dir());
