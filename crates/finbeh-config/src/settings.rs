@@ -803,6 +803,9 @@ deserialize_by_name!(LogFormat { "pretty" => Pretty, "json" => Json });
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlertSettings {
+    /// How often `serve` evaluates the rules over its own prediction log, in seconds (when
+    /// `monitor.enabled`); 0 leaves evaluation to `monitor alerts`.
+    pub evaluation_interval_s: u64,
     /// JSON file keeping each rule's state (pending, firing, cool-down) between evaluations, so
     /// a restart does not fire an alert again.
     pub state_path: PathBuf,
@@ -832,6 +835,7 @@ pub struct AlertSettings {
 impl Default for AlertSettings {
     fn default() -> Self {
         Self {
+            evaluation_interval_s: 60,
             state_path: PathBuf::from("out/alerts-state.json"),
             jsonl_path: None,
             webhook_url: None,

@@ -803,6 +803,12 @@ fn check_testing(testing: &TestingSettings, out: &mut Problems) {
 }
 
 fn check_alerts(alerts: &AlertSettings, out: &mut Problems) {
+    out.within(
+        "monitor.alerts.evaluation_interval_s",
+        alerts.evaluation_interval_s,
+        0,
+        86_400,
+    );
     if alerts.state_path.as_os_str().is_empty() {
         out.push("monitor.alerts.state_path", "\"\"", "must name a file");
     }

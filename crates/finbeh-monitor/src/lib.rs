@@ -88,10 +88,10 @@ pub use export::{
 
 mod alerts;
 pub use alerts::{
-    ALERT_STATE_VERSION, AlertEvaluator, AlertEvent, AlertParams, AlertSinks, AlertStatus,
-    AlertValidParams, Evaluation, RulePhase, RuleStatus, Webhook, WebhookAlert, WebhookPayload,
-    WebhookTotals, WindowSource, metric_name, metric_value, prometheus_rules, rfc3339,
-    severity_name,
+    ALERT_STATE_VERSION, AlertEvaluator, AlertEvent, AlertLoop, AlertParams, AlertSinks,
+    AlertStatus, AlertValidParams, Evaluation, RulePhase, RuleStatus, Webhook, WebhookAlert,
+    WebhookPayload, WebhookTotals, WindowSource, metric_name, metric_value, prometheus_rules,
+    rfc3339, severity_name,
 };
 pub use time_spec::{now_ms, parse_since};
 pub use windows::{

@@ -311,3 +311,39 @@ fn the_jsonl_sink_appends_one_line_per_event() {
     assert_eq!(lines[1]["status"], "resolved");
     assert_eq!(lines[1]["ends_at_ms"], T0 + MINUTE);
 }
+
+mod common;
+
+#[test]
+fn the_serving_loop_evaluates_the_log_in_the_background_and_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("log.sqlite");
+    let now = finbeh_monitor::now_ms();
+    common::write_log(
+        &db,
+        (0..10)
+            .map(|i| common::record(now - 500 + i, 1.0, if i < 5 { 500 } else { 200 }, &[]))
+            .collect(),
+    );
+    let params = params(
+        dir.path(),
+        vec![rule("Errors", AlertMetric::ErrorRate, AlertComparison::Above, 0.05)],
+    );
+    let mut alerts =
+        finbeh_monitor::AlertLoop::start(&params, &[db], "churn", Duration::from_secs(1)).unwrap();
+    let jsonl = params.jsonl_path().unwrap().to_path_buf();
+    // Waits for the first evaluation (one interval), at most 30 s on a loaded machine.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !jsonl.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    alerts.stop();
+    let text = std::fs::read_to_string(&jsonl).unwrap();
+    let event: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(event["rule"], "Errors");
+    assert_eq!(event["status"], "firing");
+    assert_eq!(event["value"], 0.5);
+    // The state was saved: a new evaluator sees the alert firing.
+    let state = std::fs::read_to_string(params.state_path()).unwrap();
+    assert!(state.contains("\"firing\""), "{state}");
+}

@@ -5,6 +5,7 @@
 mod alertmanager;
 mod evaluate;
 mod event;
+mod live;
 mod params;
 mod prometheus;
 mod sinks;
@@ -14,6 +15,7 @@ mod webhook;
 pub use alertmanager::{WebhookAlert, WebhookPayload, rfc3339};
 pub use evaluate::{ALERT_STATE_VERSION, AlertEvaluator, Evaluation, WindowSource, metric_value};
 pub use event::{AlertEvent, AlertStatus, RulePhase, RuleStatus, metric_name, severity_name};
+pub use live::AlertLoop;
 pub use params::{AlertParams, AlertValidParams};
 pub use prometheus::prometheus_rules;
 pub use sinks::AlertSinks;

@@ -52,6 +52,12 @@ impl AlertValidParams {
         &self.0.rules
     }
 
+    /// How often `serve` evaluates the rules; `None` when it does not (0).
+    pub fn evaluation_interval(&self) -> Option<Duration> {
+        (self.0.evaluation_interval_s > 0)
+            .then(|| Duration::from_secs(self.0.evaluation_interval_s))
+    }
+
     /// The rule state file.
     pub fn state_path(&self) -> &Path {
         &self.0.state_path
