@@ -327,7 +327,12 @@ fn the_serving_loop_evaluates_the_log_in_the_background_and_stops() {
     );
     let params = params(
         dir.path(),
-        vec![rule("Errors", AlertMetric::ErrorRate, AlertComparison::Above, 0.05)],
+        vec![rule(
+            "Errors",
+            AlertMetric::ErrorRate,
+            AlertComparison::Above,
+            0.05,
+        )],
     );
     let mut alerts =
         finbeh_monitor::AlertLoop::start(&params, &[db], "churn", Duration::from_secs(1)).unwrap();

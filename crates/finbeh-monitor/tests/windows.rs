@@ -239,3 +239,41 @@ fn a_missing_database_is_named() {
         .to_string();
     assert!(message.contains("/nonexistent/replica.sqlite"), "{message}");
 }
+
+#[test]
+fn retention_by_age_deletes_old_minutes_with_their_rows() {
+    use finbeh_config::MonitorSettings;
+    use finbeh_monitor::{LogIdentity, PredictionLog, PredictionLogParams};
+    use finbeh_serve::PredictionSink;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("log.sqlite");
+    let now = finbeh_monitor::now_ms();
+    let day = 86_400_000;
+    let params = PredictionLogParams(MonitorSettings {
+        database_path: db.clone(),
+        retention_days: 1,
+        ..MonitorSettings::default()
+    })
+    .check()
+    .unwrap();
+    let identity = LogIdentity {
+        endpoint: "churn".into(),
+        deployment: "blue".into(),
+    };
+    let log = PredictionLog::open(&params, identity).unwrap();
+    log.record(record(now - 3 * day, 1.0, 200, &[(0, 0.1)]));
+    log.record(record(now - 1_000, 2.0, 200, &[(1, 0.9)]));
+    // Closing commits the batch, then applies retention.
+    log.close().unwrap();
+    let reader = MetricsReader::open(&[&db]).unwrap();
+    let filter = TrafficFilter::default();
+    let old = reader
+        .aggregate(now - 4 * day, now - 2 * day, &filter)
+        .unwrap();
+    assert_eq!(old.requests, 0);
+    let recent = reader
+        .window(now, Duration::from_secs(300), &filter)
+        .unwrap();
+    assert_eq!(recent.requests, 1);
+}
