@@ -165,6 +165,9 @@ impl Settings {
         azure.tenant_id = Some("t".to_owned());
         azure.client_id = Some("c".to_owned());
         azure.client_secret = Some(Secret::new("c".to_owned()));
+        let alerts = &mut full.monitor.alerts;
+        alerts.jsonl_path = Some(PathBuf::from("alerts.jsonl"));
+        alerts.webhook_url = Some("http://localhost:9093/hook".to_owned());
         full
     }
 }

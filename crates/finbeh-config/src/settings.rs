@@ -494,10 +494,6 @@ pub struct MonitorSettings {
     pub retention_days: u64,
     /// The log keeps at most this many rows; the oldest are deleted first.
     pub retention_max_rows: u64,
-    /// Alert when the response time exceeds this, in milliseconds.
-    pub alert_response_time_ms: u64,
-    /// Alert when the error rate exceeds this fraction, in [0, 1].
-    pub alert_error_rate: f64,
     /// Report drift when a feature's PSI exceeds this.
     pub drift_psi_threshold: f64,
     /// Window the alerts and drift are computed over, in minutes.
@@ -506,6 +502,8 @@ pub struct MonitorSettings {
     pub drift: DriftSettings,
     /// `[monitor.estimate]`: the label-free performance estimate (CBPE).
     pub estimate: EstimateSettings,
+    /// `[monitor.alerts]`: alert rules over the live windows, and where alerts go.
+    pub alerts: AlertSettings,
 }
 
 impl Default for MonitorSettings {
@@ -519,12 +517,11 @@ impl Default for MonitorSettings {
             channel_capacity: 65_536,
             retention_days: 30,
             retention_max_rows: 100_000_000,
-            alert_response_time_ms: 5_000,
-            alert_error_rate: 0.05,
             drift_psi_threshold: 0.2,
             window_minutes: 60,
             drift: DriftSettings::default(),
             estimate: EstimateSettings::default(),
+            alerts: AlertSettings::default(),
         }
     }
 }
@@ -835,3 +832,267 @@ impl Default for EstimateSettings {
         }
     }
 }
+/// `[monitor.alerts]`: alert rules evaluated over the live metrics windows, the state that keeps
+/// them deduplicated across runs, and the sinks alerts go to (the log always).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertSettings {
+    /// How often `serve` evaluates the rules over its own prediction log, in seconds (when
+    /// `monitor.enabled`); 0 leaves evaluation to `monitor alerts`.
+    pub evaluation_interval_s: u64,
+    /// JSON file keeping each rule's state (pending, firing, cool-down) between evaluations, so
+    /// a restart does not fire an alert again.
+    pub state_path: PathBuf,
+    /// Append every alert event (firing, resolved) as one JSON line to this file.
+    pub jsonl_path: Option<PathBuf>,
+    /// POST Alertmanager's webhook payload (version 4) to this http:// URL.
+    pub webhook_url: Option<String>,
+    /// The `receiver` named in webhook payloads.
+    pub webhook_receiver: String,
+    /// The `externalURL` of webhook payloads and the base of each alert's `generatorURL`.
+    pub external_url: String,
+    /// Attempts per webhook payload (the first try and its retries).
+    pub webhook_max_attempts: u32,
+    /// Wait before the first retry, in milliseconds; doubled after each failure.
+    pub webhook_initial_backoff_ms: u64,
+    /// The longest wait between retries, in milliseconds.
+    pub webhook_max_backoff_ms: u64,
+    /// Time allowed for one webhook request (connect, send, answer), in milliseconds.
+    pub webhook_timeout_ms: u64,
+    /// Payloads waiting for the webhook; when full, new ones are dropped and logged.
+    pub webhook_queue_capacity: usize,
+    /// The rules (`[[monitor.alerts.rules]]`); the defaults are the original's two and stricter
+    /// ones that fit finbeh's speed.
+    pub rules: Vec<AlertRule>,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self {
+            evaluation_interval_s: 60,
+            state_path: PathBuf::from("out/alerts-state.json"),
+            jsonl_path: None,
+            webhook_url: None,
+            webhook_receiver: "finbeh".to_owned(),
+            external_url: "http://localhost:5001".to_owned(),
+            webhook_max_attempts: 5,
+            webhook_initial_backoff_ms: 500,
+            webhook_max_backoff_ms: 30_000,
+            webhook_timeout_ms: 5_000,
+            webhook_queue_capacity: 1_024,
+            rules: AlertRule::defaults(),
+        }
+    }
+}
+
+/// One `[[monitor.alerts.rules]]` entry: fire when `metric` over `window` compares to
+/// `threshold` for `for_minutes`; no new firing within `cooldown_minutes` of a resolve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertRule {
+    /// Alert name (`alertname` label); unique among the rules.
+    pub name: String,
+    /// What is measured.
+    pub metric: AlertMetric,
+    /// The rolling window it is measured over: `1m`, `5m`, `1h` or `24h`.
+    pub window: AlertWindow,
+    /// `>`, `>=`, `<` or `<=`.
+    pub comparison: AlertComparison,
+    /// The value compared with.
+    pub threshold: f64,
+    /// `info`, `warning` or `critical`.
+    pub severity: AlertSeverity,
+    /// Minutes the condition must hold before the alert fires (Prometheus's `for`); 0 fires at
+    /// once.
+    #[serde(default)]
+    pub for_minutes: u64,
+    /// Minutes after a resolve during which the alert does not fire again.
+    #[serde(default)]
+    pub cooldown_minutes: u64,
+}
+
+impl AlertRule {
+    /// The default rules: the original's two (p95 above 5 s is a warning, an error rate above
+    /// 5 % critical) and stricter ones for finbeh's sub-millisecond scoring.
+    pub fn defaults() -> Vec<Self> {
+        let rule = |name: &str, metric, window, threshold, severity, for_minutes| Self {
+            name: name.to_owned(),
+            metric,
+            window,
+            comparison: AlertComparison::Above,
+            threshold,
+            severity,
+            for_minutes,
+            cooldown_minutes: 15,
+        };
+        vec![
+            rule(
+                "LatencyP95Above5s",
+                AlertMetric::LatencyP95Ms,
+                AlertWindow::FiveMinutes,
+                5_000.0,
+                AlertSeverity::Warning,
+                0,
+            ),
+            rule(
+                "ErrorRateAbove5Percent",
+                AlertMetric::ErrorRate,
+                AlertWindow::FiveMinutes,
+                0.05,
+                AlertSeverity::Critical,
+                0,
+            ),
+            rule(
+                "LatencyP99Above50ms",
+                AlertMetric::LatencyP99Ms,
+                AlertWindow::FiveMinutes,
+                50.0,
+                AlertSeverity::Warning,
+                5,
+            ),
+            rule(
+                "ServerErrorRateAbove1Percent",
+                AlertMetric::ServerErrorRate,
+                AlertWindow::FiveMinutes,
+                0.01,
+                AlertSeverity::Critical,
+                2,
+            ),
+        ]
+    }
+}
+
+/// What an alert rule measures over its window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertMetric {
+    /// Mean latency, milliseconds.
+    LatencyAvgMs,
+    /// Median latency, milliseconds.
+    LatencyP50Ms,
+    /// 95th percentile latency, milliseconds.
+    LatencyP95Ms,
+    /// 99th percentile latency, milliseconds.
+    LatencyP99Ms,
+    /// Largest latency, milliseconds.
+    LatencyMaxMs,
+    /// Share of requests answered 4xx or 5xx, in [0, 1].
+    ErrorRate,
+    /// Share of requests answered 5xx, in [0, 1].
+    ServerErrorRate,
+    /// Scoring requests in the window.
+    Requests,
+    /// Scoring requests per second.
+    ThroughputRps,
+    /// Share of binary rows predicted positive, in [0, 1].
+    PositiveRate,
+    /// Mean positive-class probability, in [0, 1].
+    MeanProbability,
+}
+
+/// An alert rule's window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AlertWindow {
+    /// One minute.
+    #[serde(rename = "1m")]
+    OneMinute,
+    /// Five minutes.
+    #[serde(rename = "5m")]
+    FiveMinutes,
+    /// One hour.
+    #[serde(rename = "1h")]
+    OneHour,
+    /// Twenty-four hours.
+    #[serde(rename = "24h")]
+    OneDay,
+}
+
+impl AlertWindow {
+    /// The window's length in minutes.
+    pub fn minutes(self) -> u64 {
+        match self {
+            Self::OneMinute => 1,
+            Self::FiveMinutes => 5,
+            Self::OneHour => 60,
+            Self::OneDay => 1_440,
+        }
+    }
+
+    /// The name written in settings (`5m`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::OneMinute => "1m",
+            Self::FiveMinutes => "5m",
+            Self::OneHour => "1h",
+            Self::OneDay => "24h",
+        }
+    }
+}
+
+/// How an alert rule compares its metric with its threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AlertComparison {
+    /// `>`
+    #[serde(rename = ">")]
+    Above,
+    /// `>=`
+    #[serde(rename = ">=")]
+    AtLeast,
+    /// `<`
+    #[serde(rename = "<")]
+    Below,
+    /// `<=`
+    #[serde(rename = "<=")]
+    AtMost,
+}
+
+impl AlertComparison {
+    /// Whether `value` meets the comparison with `threshold`.
+    pub fn holds(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Self::Above => value > threshold,
+            Self::AtLeast => value >= threshold,
+            Self::Below => value < threshold,
+            Self::AtMost => value <= threshold,
+        }
+    }
+
+    /// The operator as written (`>=`), also PromQL's.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Self::Above => ">",
+            Self::AtLeast => ">=",
+            Self::Below => "<",
+            Self::AtMost => "<=",
+        }
+    }
+}
+
+/// An alert's severity (`severity` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertSeverity {
+    /// For the record.
+    Info,
+    /// Needs a look soon.
+    Warning,
+    /// Needs action now.
+    Critical,
+}
+
+deserialize_by_name!(AlertMetric {
+    "latency_avg_ms" => LatencyAvgMs,
+    "latency_p50_ms" => LatencyP50Ms,
+    "latency_p95_ms" => LatencyP95Ms,
+    "latency_p99_ms" => LatencyP99Ms,
+    "latency_max_ms" => LatencyMaxMs,
+    "error_rate" => ErrorRate,
+    "server_error_rate" => ServerErrorRate,
+    "requests" => Requests,
+    "throughput_rps" => ThroughputRps,
+    "positive_rate" => PositiveRate,
+    "mean_probability" => MeanProbability,
+});
+deserialize_by_name!(AlertWindow { "1m" => OneMinute, "5m" => FiveMinutes, "1h" => OneHour, "24h" => OneDay });
+deserialize_by_name!(AlertComparison { ">" => Above, ">=" => AtLeast, "<" => Below, "<=" => AtMost });
+deserialize_by_name!(AlertSeverity { "info" => Info, "warning" => Warning, "critical" => Critical });

@@ -5,6 +5,7 @@ use std::ops::Deref;
 
 use crate::error::ConfigError;
 use crate::secret::REDACTED;
+use crate::settings::{AlertMetric, AlertSettings};
 use crate::settings::{CredentialKind, PORT_EXPECTATION};
 use crate::settings::{
     DataSettings, DeploySettings, DeployTarget, DeriveRuleKind, DeriveValue, DriftSettings,
@@ -159,6 +160,17 @@ impl MonitorSettings {
     /// [`ConfigError::Invalid`] listing every problem (keys are `monitor.<setting>`).
     pub fn check(&self) -> Result<(), ConfigError> {
         check_section(self, check_monitor)
+    }
+}
+
+impl AlertSettings {
+    /// Validates `[monitor.alerts]` alone, with the same rules as [`Settings::check`]
+    /// (finbeh-monitor's `AlertParams::check`).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] listing every problem (keys are `monitor.alerts.<setting>`).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        check_section(self, check_alerts)
     }
 }
 
@@ -558,18 +570,6 @@ fn is_host(host: &str) -> bool {
 }
 
 fn check_monitor(monitor: &MonitorSettings, out: &mut Problems) {
-    out.at_least(
-        "monitor.alert_response_time_ms",
-        monitor.alert_response_time_ms,
-        1,
-    );
-    if !(0.0..=1.0).contains(&monitor.alert_error_rate) {
-        out.push(
-            "monitor.alert_error_rate",
-            monitor.alert_error_rate,
-            "must be in [0, 1]",
-        );
-    }
     if !(monitor.drift_psi_threshold > 0.0 && monitor.drift_psi_threshold.is_finite()) {
         out.push(
             "monitor.drift_psi_threshold",
@@ -614,6 +614,7 @@ fn check_monitor(monitor: &MonitorSettings, out: &mut Problems) {
     }
     check_drift(&monitor.drift, out);
     check_estimate(&monitor.estimate, out);
+    check_alerts(&monitor.alerts, out);
 }
 
 impl DriftSettings {
@@ -834,4 +835,101 @@ fn check_estimate(estimate: &EstimateSettings, out: &mut Problems) {
             "must be in (0, 10]",
         );
     }
+}
+fn check_alerts(alerts: &AlertSettings, out: &mut Problems) {
+    out.within(
+        "monitor.alerts.evaluation_interval_s",
+        alerts.evaluation_interval_s,
+        0,
+        86_400,
+    );
+    if alerts.state_path.as_os_str().is_empty() {
+        out.push("monitor.alerts.state_path", "\"\"", "must name a file");
+    }
+    if let Some(url) = &alerts.webhook_url
+        && !url.starts_with("http://")
+    {
+        out.push(
+            "monitor.alerts.webhook_url",
+            quoted(url),
+            "must be an http:// URL (for https, point it at a TLS-terminating proxy)",
+        );
+    }
+    out.non_empty("monitor.alerts.webhook_receiver", &alerts.webhook_receiver);
+    out.within(
+        "monitor.alerts.webhook_max_attempts",
+        alerts.webhook_max_attempts,
+        1,
+        100,
+    );
+    out.within(
+        "monitor.alerts.webhook_initial_backoff_ms",
+        alerts.webhook_initial_backoff_ms,
+        1,
+        3_600_000,
+    );
+    out.within(
+        "monitor.alerts.webhook_max_backoff_ms",
+        alerts.webhook_max_backoff_ms,
+        alerts.webhook_initial_backoff_ms.max(1),
+        3_600_000,
+    );
+    out.within(
+        "monitor.alerts.webhook_timeout_ms",
+        alerts.webhook_timeout_ms,
+        1,
+        600_000,
+    );
+    out.within(
+        "monitor.alerts.webhook_queue_capacity",
+        alerts.webhook_queue_capacity,
+        1,
+        1_000_000,
+    );
+    let mut names = std::collections::BTreeSet::new();
+    for (i, rule) in alerts.rules.iter().enumerate() {
+        let key = |field: &str| format!("monitor.alerts.rules[{i}].{field}");
+        if !is_prometheus_name(&rule.name) {
+            out.push(
+                key("name"),
+                quoted(&rule.name),
+                "must be a Prometheus alert name: letters, digits, _ and :, not starting with a digit",
+            );
+        } else if !names.insert(rule.name.as_str()) {
+            out.push(
+                key("name"),
+                quoted(&rule.name),
+                "must be unique among the rules",
+            );
+        }
+        let is_rate = matches!(
+            rule.metric,
+            AlertMetric::ErrorRate
+                | AlertMetric::ServerErrorRate
+                | AlertMetric::PositiveRate
+                | AlertMetric::MeanProbability
+        );
+        if !rule.threshold.is_finite() {
+            out.push(key("threshold"), rule.threshold, "must be a finite number");
+        } else if is_rate && !(0.0..=1.0).contains(&rule.threshold) {
+            out.push(
+                key("threshold"),
+                rule.threshold,
+                "must be in [0, 1] for a rate",
+            );
+        } else if rule.threshold < 0.0 {
+            out.push(key("threshold"), rule.threshold, "must be at least 0");
+        }
+        out.within(&key("for_minutes"), rule.for_minutes, 0, 10_080);
+        out.within(&key("cooldown_minutes"), rule.cooldown_minutes, 0, 10_080);
+    }
+}
+
+/// Prometheus's metric-name rule, which it also applies to alert names.
+fn is_prometheus_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }

@@ -394,7 +394,7 @@ fn range_problems_in_every_section() {
     let found = problems(
         "[data]\nleakage_warn_auc = 0.4\nleakage_value_class_share = 0.9\nleakage_value_other_share = 0.95\n\
          [model]\ntest_size = 1.0\ncv_folds = 1\nmax_bins = 300\ngolden_set_size = 10\n\
-         [monitor]\nalert_error_rate = 1.5\n\
+         [monitor]\nsample_rate = 1.5\n\
          [deploy.azure]\ninstance_count = 0\narm_base_url = \"ftp://x\"\n\
          [testing]\nsmoke_rows = 0\n",
         &[],
@@ -416,8 +416,8 @@ fn range_problems_in_every_section() {
             "model.golden_set_size = 10: must be at least 32",
         ),
         (
-            "monitor.alert_error_rate",
-            "monitor.alert_error_rate = 1.5: must be in [0, 1]",
+            "monitor.sample_rate",
+            "monitor.sample_rate = 1.5: must be in [0, 1]",
         ),
         (
             "deploy.azure.instance_count",
@@ -860,4 +860,43 @@ fn drift_thresholds_out_of_range_are_each_named() {
         problem_for(&found, key);
     }
     assert_eq!(found.len(), 7, "{found:?}");
+}
+
+// ---- [monitor.alerts] ----
+
+#[test]
+fn alert_rules_in_a_file_replace_the_default_list_and_bad_ones_are_named() {
+    let settings = load(
+        "[[monitor.alerts.rules]]\nname = \"Slow\"\nmetric = \"latency_p50_ms\"\nwindow = \"1h\"\n\
+         comparison = \">=\"\nthreshold = 3.0\nseverity = \"info\"\n",
+        &[],
+    )
+    .unwrap();
+    let rules = &settings.monitor().alerts.rules;
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0].name, "Slow");
+    assert_eq!(rules[0].window, finbeh_config::AlertWindow::OneHour);
+    assert_eq!(rules[0].comparison, finbeh_config::AlertComparison::AtLeast);
+    assert_eq!((rules[0].for_minutes, rules[0].cooldown_minutes), (0, 0));
+
+    let found = problems(
+        "[monitor.alerts]\nwebhook_url = \"https://hooks.example\"\n\
+         [[monitor.alerts.rules]]\nname = \"9lives\"\nmetric = \"error_rate\"\nwindow = \"5m\"\n\
+         comparison = \">\"\nthreshold = 5.0\nseverity = \"critical\"\n\
+         [[monitor.alerts.rules]]\nname = \"A\"\nmetric = \"requests\"\nwindow = \"5m\"\n\
+         comparison = \"<\"\nthreshold = 1.0\nseverity = \"info\"\nfor_minutes = 20000\n",
+        &[],
+    );
+    let text: Vec<String> = found.iter().map(ToString::to_string).collect();
+    for expected in [
+        "monitor.alerts.webhook_url = \"https://hooks.example\": must be an http:// URL",
+        "monitor.alerts.rules[0].name = \"9lives\": must be a Prometheus alert name",
+        "monitor.alerts.rules[0].threshold = 5: must be in [0, 1] for a rate",
+        "monitor.alerts.rules[1].for_minutes = 20000: must be 0..=10080",
+    ] {
+        assert!(
+            text.iter().any(|t| t.starts_with(expected)),
+            "{expected} not in {text:#?}"
+        );
+    }
 }

@@ -145,4 +145,68 @@ pub enum MonitorError {
     /// A window without rows has no performance.
     #[error("the window has no scored rows, so there is no performance to estimate")]
     EmptyWindow,
+    /// A prediction log to read does not exist (or no file was given).
+    #[error("prediction log {}: no such file (is monitor.database_path right?)", .path.display())]
+    NoDatabase {
+        /// The missing file (empty when none was given).
+        path: PathBuf,
+    },
+    /// A stored minute of `minute_stats` cannot be read back.
+    #[error("prediction log {}: minute_stats row of minute {minute_ms} is unreadable: {detail}", .path.display())]
+    CorruptMinute {
+        /// The database file.
+        path: PathBuf,
+        /// The minute's start, milliseconds since the Unix epoch.
+        minute_ms: i64,
+        /// What could not be read.
+        detail: String,
+    },
+    /// A time series would have more points than allowed.
+    #[error("a time series of {points} points was asked for; at most {max} (use a longer step)")]
+    TooManyPoints {
+        /// Points asked for.
+        points: usize,
+        /// The most allowed.
+        max: usize,
+    },
+    /// A `--since`/`--until` value is neither a duration nor an RFC 3339 time.
+    #[error(
+        "{value:?}: expected a duration such as 30m, 24h or 7d, or an RFC 3339 UTC time such as 2026-01-31T12:00:00Z"
+    )]
+    BadTime {
+        /// The text given.
+        value: String,
+    },
+    /// The alert state file cannot be read or written.
+    #[error("alert state {}: {detail}", .path.display())]
+    AlertState {
+        /// The state file (`monitor.alerts.state_path`).
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The JSONL alerts file cannot be written.
+    #[error("alerts file {}: {source}", .path.display())]
+    AlertFile {
+        /// The file (`monitor.alerts.jsonl_path`).
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The alert webhook's URL cannot be used.
+    #[error("alert webhook {url:?}: {detail}")]
+    Webhook {
+        /// The URL (`monitor.alerts.webhook_url`).
+        url: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// An export file could not be written.
+    #[error("export {}: {source}", .path.display())]
+    Export {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
 }

@@ -24,6 +24,20 @@
 //! **Not built yet** (issue 10): export, live windows and alerts, prediction drift, drift over
 //! the prediction log and against the artifact's reference sample, ground truth, the health
 //! checker, the report and the other `monitor` subcommands.
+//! **Live metrics.** The writer keeps per-minute aggregates with HDR latency histograms in the
+//! same database (`minute_stats`); [`MetricsReader`] merges them, across several replicas'
+//! databases too, into rolling windows ([`STANDARD_WINDOWS`]: 1 min, 5 min, 1 h, 24 h) and time
+//! series of [`WindowStats`].
+//!
+//! **Alerts.** [`AlertEvaluator`] evaluates `[monitor.alerts]` rules over the windows (pending,
+//! firing after `for`, deduplicated, resolved, cool-down; state kept in a file), and
+//! [`AlertSinks`] hands events to the log, a JSONL file and an Alertmanager webhook;
+//! [`prometheus_rules`] writes the same rules for Prometheus. [`export_log`] writes the log as
+//! JSONL, CSV or Azure ML's data-collector layout.
+//!
+//! **Not built yet** (issue 10): prediction drift, a reference
+//! sample stored in the artifact, drift over the prediction log, ground truth and the
+//! label-free estimate, the health checker, the report and the other `monitor` subcommands.
 //!
 //! ```
 //! use finbeh_monitor::{ColumnSample, DriftParams, DriftReport, feature_drift};
@@ -77,4 +91,24 @@ pub use estimate::{
     Confusion, DEFAULT_REFERENCE_CHUNKS, EstimateParams, EstimateValidParams, MIN_REFERENCE_CHUNKS,
     MetricEstimate, PERFORMANCE_ESTIMATE_VERSION, PerformanceEstimate, PerformanceEstimator,
     PerformanceMetric, estimate_performance, expected_roc_auc, realized_roc_auc,
+mod time_spec;
+mod windows;
+
+mod export;
+pub use export::{
+    ExportFormat, ExportRequest, ExportSummary, MAX_CSV_INPUT_COLUMNS, azure_source_prefix,
+    export_log,
+};
+
+mod alerts;
+pub use alerts::{
+    ALERT_STATE_VERSION, AlertEvaluator, AlertEvent, AlertLoop, AlertParams, AlertSinks,
+    AlertStatus, AlertValidParams, Evaluation, RulePhase, RuleStatus, Webhook, WebhookAlert,
+    WebhookPayload, WebhookTotals, WindowSource, metric_name, metric_value, prometheus_rules,
+    rfc3339, severity_name,
+};
+pub use time_spec::{now_ms, parse_since};
+pub use windows::{
+    Aggregate, LATENCY_HIGHEST_US, LATENCY_SIGNIFICANT_DIGITS, LatencySummary, MAX_SERIES_POINTS,
+    MINUTE_MS, MetricsReader, MinuteKey, STANDARD_WINDOWS, TrafficFilter, WindowStats, minute_of,
 };
