@@ -1,12 +1,17 @@
 //! Monitoring of a finbeh model. Built so far: the `drift` subcommand.
 //!
-//! `drift` measures drift of every model input column of a current CSV against a reference CSV
-//! (the training file; artifacts store no reference sample yet), both read with the artifact's
-//! schema and the `[data]` settings, deciding with `[monitor.drift]` (`--config`, `finbeh.toml`,
-//! `FINBEH__MONITOR__DRIFT__*`). `--json` prints the drift report as one JSON object; without
-//! it, a table and a summary line. Exits 0 whether or not drift was found.
+//! `drift --current CSV` measures drift of every model input column of a current CSV against a
+//! reference CSV (the training file), both read with the artifact's schema and the `[data]`
+//! settings, deciding with `[monitor.drift]` (`--config`, `finbeh.toml`,
+//! `FINBEH__MONITOR__DRIFT__*`). `drift --since 1h` reads the period's logged inputs from the
+//! prediction log (`monitor.database_path`, or `--log`) instead, with the model from `--model`,
+//! else the artifact the log names (searched in `serve.model_path`, else `model.output_dir`),
+//! against `--reference CSV`, else the artifact's binned training profile; it adds prediction
+//! drift and the type-error rate. `--json` prints the report as one JSON object; without it, a
+//! table and a summary line. Exits 0 whether or not drift was found.
 //!
 //! `cargo run --release --example monitor -- drift --model ART --current CSV [--reference CSV] [--json] [--config FILE]`
+//! `cargo run --release --example monitor -- drift --since 1h [--model ART] [--reference CSV] [--log DB] [--json]`
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,7 +19,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use finbeh_config::Loader;
 use finbeh_data::DataParams;
-use finbeh_monitor::{DriftParams, drift_from_csv};
+use finbeh_monitor::{DriftParams, LogDriftInput, LogPeriod, drift_from_csv, drift_from_log};
+use finbeh_serve::model_path_or_output_dir;
 
 /// Monitoring of a finbeh model.
 #[derive(Parser)]
@@ -25,15 +31,24 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Drift of a current CSV against a reference CSV, column by column.
+    /// Drift of a current CSV (or of the logged inputs of a period) against a reference,
+    /// column by column.
     Drift {
-        /// The `.finbeh` model artifact.
+        /// The `.finbeh` model artifact (required with --current; with --since, default: the
+        /// artifact the log names).
         #[arg(long)]
-        model: PathBuf,
+        model: Option<PathBuf>,
         /// CSV of current raw records.
+        #[arg(long, conflicts_with = "since", required_unless_present = "since")]
+        current: Option<PathBuf>,
+        /// Period of the prediction log to read instead of --current: 90s, 30m, 1h, 24h, 7d.
         #[arg(long)]
-        current: PathBuf,
-        /// CSV of reference raw records (the training file); required for now.
+        since: Option<String>,
+        /// The prediction log (default: monitor.database_path).
+        #[arg(long, requires = "since")]
+        log: Option<PathBuf>,
+        /// CSV of reference raw records (the training file); required with --current, and with
+        /// --since it overrides the artifact's reference.
         #[arg(long)]
         reference: Option<PathBuf>,
         /// Print the drift report as one JSON object.
@@ -59,6 +74,8 @@ fn try_main() -> anyhow::Result<()> {
     let Command::Drift {
         model,
         current,
+        since,
+        log,
         reference,
         json,
         config,
@@ -69,6 +86,29 @@ fn try_main() -> anyhow::Result<()> {
         .load()?;
     let data = DataParams::from(settings.data()).check()?;
     let drift = DriftParams::from(&settings.monitor().drift).check()?;
+    if let Some(since) = since {
+        let search = model_path_or_output_dir(
+            settings.serve().model_path.as_deref(),
+            &settings.model().output_dir,
+        );
+        let input = LogDriftInput {
+            log: log.as_deref().unwrap_or(&settings.monitor().database_path),
+            period: LogPeriod::parse_since(&since, now_ms())?,
+            model: model.as_deref(),
+            model_search: search.as_deref(),
+            reference: reference.as_deref(),
+        };
+        let report = drift_from_log(&input, &data, &drift)?;
+        if json {
+            println!("{}", serde_json::to_string(&report)?);
+        } else {
+            print!("{}", report.table());
+        }
+        return Ok(());
+    }
+    let (Some(model), Some(current)) = (model, current) else {
+        anyhow::bail!("drift --current CSV needs --model ART");
+    };
     let result = drift_from_csv(&model, reference.as_deref(), &current, &data, &drift)?;
     if json {
         println!("{}", serde_json::to_string(&result.report)?);
@@ -76,4 +116,10 @@ fn try_main() -> anyhow::Result<()> {
         print!("{}", result.table());
     }
     Ok(())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

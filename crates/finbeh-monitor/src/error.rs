@@ -104,4 +104,54 @@ pub enum MonitorError {
         /// The column.
         column: String,
     },
+    /// The prediction log file does not exist.
+    #[error(
+        "prediction log {}: no such file; set monitor.database_path to the file `serve` writes",
+        .path.display()
+    )]
+    LogMissing {
+        /// The path looked at.
+        path: PathBuf,
+    },
+    /// A logged row's inputs are not a JSON object of values.
+    #[error("prediction log {}: row id {id}: inputs are not a JSON object of values: {problem}", .path.display())]
+    BadLogRow {
+        /// The database file.
+        path: PathBuf,
+        /// The row's `id`.
+        id: i64,
+        /// The JSON parser's message.
+        problem: String,
+    },
+    /// The period holds no scored row.
+    #[error(
+        "prediction log {}: no scored row since {since_ms} ms after the epoch; widen --since",
+        .path.display()
+    )]
+    NoLoggedRows {
+        /// The database file.
+        path: PathBuf,
+        /// Start of the period.
+        since_ms: i64,
+    },
+    /// No `--model`, and no artifact found whose name and version are the log's.
+    #[error(
+        "the log names model {name:?} version {version:?}, but no such artifact was found \
+         (tried: {}); pass --model",
+        if .tried.is_empty() { "nothing: set serve.model_path or model.output_dir".to_owned() } else { .tried.join("; ") }
+    )]
+    ModelNotFound {
+        /// Model name of the newest logged row.
+        name: String,
+        /// Its version.
+        version: String,
+        /// Each artifact looked at, and why it was not taken.
+        tried: Vec<String>,
+    },
+    /// `--since` is not a duration.
+    #[error("--since {text:?}: expected a whole number and a unit: 90s, 30m, 1h, 24h or 7d")]
+    BadDuration {
+        /// The text given.
+        text: String,
+    },
 }

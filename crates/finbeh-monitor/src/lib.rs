@@ -15,10 +15,13 @@
 //! sample ([`feature_drift`], [`DriftReport`]), as pure functions over values, thresholds from
 //! `[monitor.drift]`; [`drift_from_csv`] reads a reference and a current CSV with a model
 //! artifact's schema and reports every input column (the `monitor drift` example).
+//! [`drift_from_log`] reads a period's logged inputs back ([`read_logged_inputs`]) and compares
+//! them with a reference CSV or, failing that, the artifact's binned training profile
+//! ([`profile_feature_drift`]), with prediction drift and the type-error rate.
 //!
-//! **Not built yet** (issue 10): export, live windows and alerts, prediction drift, a reference
-//! sample stored in the artifact, drift over the prediction log, ground truth and the
-//! label-free estimate, the health checker, the report and the other `monitor` subcommands.
+//! **Not built yet** (issue 10): export, live windows and alerts, a reference sample stored in
+//! the artifact, ground truth and the label-free estimate, the health checker, the report and
+//! the other `monitor` subcommands.
 //!
 //! ```
 //! use finbeh_monitor::{ColumnSample, DriftParams, DriftReport, feature_drift};
@@ -52,6 +55,10 @@ mod log_store;
 mod log_writer;
 mod prediction_log;
 
+mod log_drift;
+mod log_read;
+mod profile_drift;
+
 pub use csv_drift::{CsvDrift, DecidingStatistic, drift_from_csv};
 pub use drift::{
     BinnedShares, ColumnKind, ColumnSample, DRIFT_REPORT_VERSION, DriftParams, DriftReport,
@@ -65,3 +72,12 @@ pub use log_params::{PredictionLogConfig, PredictionLogParams};
 pub use log_store::{LogIdentity, PREDICTION_LOG_SCHEMA_VERSION};
 pub use log_writer::MAX_BATCH_ROWS;
 pub use prediction_log::{LogTotals, PredictionLog};
+
+pub use log_drift::{
+    LogDriftInput, LogDriftReport, ModelUsed, PREDICTION_COLUMN, ReferenceSource, ReferenceUsed,
+    choose_model, drift_from_log,
+};
+pub use log_read::{
+    LogPeriod, LoggedInputs, LoggedValues, REFUSED_INPUT_CODE, logged_model, read_logged_inputs,
+};
+pub use profile_drift::profile_feature_drift;

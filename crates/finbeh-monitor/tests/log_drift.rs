@@ -1,0 +1,228 @@
+//! Drift over the prediction log: generated banking rows scored by a real artifact and logged
+//! through `PredictionLog`, then read back by `drift_from_log`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use finbeh_config::MonitorSettings;
+mod common;
+
+use common::{data_params, reference_and_model, shift_columns};
+use finbeh_data::{ColumnKind, RawValue, generate_banking_csv, load_records};
+use finbeh_monitor::{
+    DriftParams, LogDriftInput, LogIdentity, LogPeriod, PredictionLog, PredictionLogParams,
+    ReferenceSource, drift_from_log,
+};
+use finbeh_serve::{PredictionRecord, PredictionSink, ScoredRow};
+use finbeh_train::ModelArtifact;
+
+const OLD_MODEL: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../finbeh-train/tests/fixtures/model-v1.2.0.finbeh"
+);
+
+fn generate(path: &Path, rows: u64, seed: u64) {
+    generate_banking_csv(std::fs::File::create(path).unwrap(), rows, seed).unwrap();
+}
+
+/// Logs every row of `csv` scored by `artifact` (at `time_ms`), plus `refused` refused requests.
+fn log_rows(log: &Path, artifact: &ModelArtifact, csv: &Path, refused: usize, time_ms: i64) {
+    let params = PredictionLogParams(MonitorSettings {
+        enabled: true,
+        database_path: log.to_path_buf(),
+        ..MonitorSettings::default()
+    });
+    let identity = LogIdentity {
+        endpoint: "bank".into(),
+        deployment: "blue".into(),
+    };
+    let sink = PredictionLog::open(&params.check().unwrap(), identity).unwrap();
+    let (table, _) = load_records(csv, artifact.pipeline(), None, &data_params()).unwrap();
+    let mut features = vec![0f32; artifact.n_features()];
+    let mut proba = vec![0f64; artifact.classes().len()];
+    let record = |rows: Vec<ScoredRow>, status: u16, error_code| PredictionRecord {
+        unix_ms: time_ms,
+        request_id: "r".into(),
+        route: "/score",
+        model_name: artifact.metadata().model_name.clone(),
+        model_version: artifact.metadata().model_version.clone(),
+        latency_ms: 1.0,
+        status,
+        error_code,
+        rows,
+    };
+    for row in 0..table.n_rows() {
+        let raw = artifact.pipeline().raw_record(&table, row).unwrap();
+        artifact
+            .score_record(&raw, &mut features, &mut proba)
+            .unwrap();
+        let inputs: serde_json::Map<String, serde_json::Value> = artifact
+            .input_columns()
+            .iter()
+            .zip(&raw)
+            .map(|(column, value)| {
+                let value = match value {
+                    RawValue::Missing => serde_json::Value::Null,
+                    RawValue::Number(n) => serde_json::json!(n),
+                    RawValue::Bool(b) => serde_json::Value::Bool(*b),
+                    RawValue::Text(t) => serde_json::Value::String(t.to_string()),
+                };
+                (column.name.clone(), value)
+            })
+            .collect();
+        let scored = ScoredRow {
+            inputs_json: serde_json::to_string(&inputs).unwrap(),
+            predicted_class: artifact.classes()[artifact.predict_class(&proba)].clone(),
+            probabilities: proba.clone(),
+        };
+        sink.record(record(vec![scored], 200, None));
+    }
+    for _ in 0..refused {
+        sink.record(record(Vec::new(), 400, Some("invalid_input")));
+    }
+    sink.close().unwrap();
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// The last 30 minutes (retention keeps 30 days, so the log's times must be recent).
+fn period() -> LogPeriod {
+    LogPeriod::parse_since("30m", now_ms()).unwrap()
+}
+
+/// A minute ago: inside [`period`].
+fn recent() -> i64 {
+    now_ms() - 60_000
+}
+
+#[test]
+fn an_old_artifact_without_a_reference_sample_falls_back_to_its_profile_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, log) = (
+        dir.path().join("current.csv"),
+        dir.path().join("log.sqlite"),
+    );
+    generate(&csv, 600, 21);
+    let artifact = ModelArtifact::read(OLD_MODEL).unwrap();
+    log_rows(&log, &artifact, &csv, 3, recent());
+
+    // No --model: the artifact the log names, found where the server would look.
+    let input = LogDriftInput {
+        log: &log,
+        period: period(),
+        model: None,
+        model_search: Some(Path::new(OLD_MODEL)),
+        reference: None,
+    };
+    let report = drift_from_log(
+        &input,
+        &data_params(),
+        &DriftParams::default().check().unwrap(),
+    )
+    .unwrap();
+    assert!(report.model.chosen_by.contains("the model the log names"));
+    assert_eq!(report.reference.source, ReferenceSource::TrainingProfile);
+    assert!(
+        report.reference.note.contains("fell back"),
+        "{}",
+        report.reference.note
+    );
+    assert!(
+        report.reference.note.contains("1.2.0"),
+        "{}",
+        report.reference.note
+    );
+    assert_eq!(report.rows, 600);
+    assert!((report.type_error_rate - 3.0 / 603.0).abs() < 1e-12);
+    assert_eq!(report.drift.features.len(), artifact.input_columns().len());
+    for feature in &report.drift.features {
+        assert!(feature.ks_statistic.is_none() && feature.wasserstein_norm.is_none());
+        assert!(feature.psi.is_some() && feature.jensen_shannon.is_some());
+        assert!(!feature.drifted, "{feature:?}");
+    }
+    assert!(report.prediction_drift.is_none());
+    assert!(report.prediction_drift_note.contains("no reference sample"));
+
+    let json = serde_json::to_value(&report).unwrap();
+    for key in ["dataset_drift", "drifted_share", "features", "reference"] {
+        assert!(json.get(key).is_some(), "{key} missing from {json}");
+    }
+    assert!(json.get("prediction_drift").is_none());
+
+    // A period with nothing in it says so.
+    let empty = LogDriftInput {
+        period: LogPeriod {
+            since_ms: 1_000,
+            until_ms: 2_000,
+        },
+        model: Some(Path::new(OLD_MODEL)),
+        ..input
+    };
+    let error = drift_from_log(
+        &empty,
+        &data_params(),
+        &DriftParams::default().check().unwrap(),
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("no scored row"), "{error}");
+}
+
+#[test]
+fn exactly_the_two_shifted_features_of_a_logged_period_are_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (reference, model) = reference_and_model(dir.path(), 3_000);
+    let artifact = ModelArtifact::read(&model).unwrap();
+    let numeric: Vec<&str> = artifact
+        .input_columns()
+        .iter()
+        .filter(|c| c.kind == ColumnKind::Numeric)
+        .map(|c| c.name.as_str())
+        .take(2)
+        .collect();
+    assert_eq!(
+        numeric.len(),
+        2,
+        "the banking model reads two numeric columns"
+    );
+    let (fresh, current) = (dir.path().join("fresh.csv"), dir.path().join("current.csv"));
+    generate(&fresh, 2_000, 99);
+    shift_columns(&fresh, &numeric, &current);
+    let log = dir.path().join("log.sqlite");
+    // An earlier period of unshifted traffic, outside the one asked about.
+    log_rows(&log, &artifact, &fresh, 0, now_ms() - 7_200_000);
+    log_rows(&log, &artifact, &current, 0, recent());
+
+    let params = DriftParams::default().check().unwrap();
+    for reference in [Some(reference.as_path()), None] {
+        let input = LogDriftInput {
+            log: &log,
+            period: period(),
+            model: Some(&model),
+            model_search: None,
+            reference,
+        };
+        let report = drift_from_log(&input, &data_params(), &params).unwrap();
+        assert_eq!(report.rows, 2_000);
+        assert_eq!(report.model.chosen_by, "--model");
+        let flagged: Vec<&str> = report
+            .drift
+            .features
+            .iter()
+            .filter(|f| f.drifted)
+            .map(|f| f.column.as_str())
+            .collect();
+        assert_eq!(flagged, numeric, "reference {reference:?}");
+        if reference.is_some() {
+            assert_eq!(report.reference.source, ReferenceSource::Csv);
+            let prediction = report.prediction_drift.as_ref().expect("prediction drift");
+            assert_eq!(prediction.column, "positive_probability");
+            assert!(prediction.ks_statistic.is_some());
+        }
+    }
+}
