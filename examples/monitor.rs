@@ -1,4 +1,4 @@
-//! Monitoring of a finbeh model. Built so far: the `drift` subcommand.
+//! Monitoring of a finbeh model: the `drift`, `health` and `report` subcommands.
 //!
 //! `drift --current CSV` measures drift of every model input column of a current CSV against a
 //! reference CSV (the training file), both read with the artifact's schema and the `[data]`
@@ -12,15 +12,24 @@
 //!
 //! `cargo run --release --example monitor -- drift --model ART --current CSV [--reference CSV] [--json] [--config FILE]`
 //! `cargo run --release --example monitor -- drift --since 1h [--model ART] [--reference CSV] [--log DB] [--json]`
+//!
+//! `health --url URL [--key K] [--model ART] [--json]` probes liveness, readiness,
+//! `/swagger.json` and one scored golden record (the artifact's, else one built from the
+//! swagger document), each timed; exits 2 when a probe fails.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use finbeh_config::Loader;
 use finbeh_data::DataParams;
-use finbeh_monitor::{DriftParams, LogDriftInput, LogPeriod, drift_from_csv, drift_from_log};
+use finbeh_monitor::{
+    DriftParams, GoldenRecord, HealthTarget, LogDriftInput, LogPeriod, check_health,
+    drift_from_csv, drift_from_log,
+};
 use finbeh_serve::model_path_or_output_dir;
+use finbeh_train::ModelArtifact;
 
 /// Monitoring of a finbeh model.
 #[derive(Parser)]
@@ -33,36 +42,59 @@ struct Args {
 enum Command {
     /// Drift of a current CSV (or of the logged inputs of a period) against a reference,
     /// column by column.
-    Drift {
-        /// The `.finbeh` model artifact (required with --current; with --since, default: the
-        /// artifact the log names).
+    Drift(DriftArgs),
+    /// Probes liveness, readiness, /swagger.json and one scored golden record, with timings.
+    /// Exits 2 when a probe fails.
+    Health {
+        /// The server (`http://host:port`) or an Azure ML scoring URI (`https://.../score`).
+        #[arg(long)]
+        url: String,
+        /// Bearer key (the endpoint's primary or secondary key).
+        #[arg(long)]
+        key: Option<String>,
+        /// Artifact whose first golden record is scored and checked (default: a record built
+        /// from the server's /swagger.json).
         #[arg(long)]
         model: Option<PathBuf>,
-        /// CSV of current raw records.
-        #[arg(long, conflicts_with = "since", required_unless_present = "since")]
-        current: Option<PathBuf>,
-        /// Period of the prediction log to read instead of --current: 90s, 30m, 1h, 24h, 7d.
-        #[arg(long)]
-        since: Option<String>,
-        /// The prediction log (default: monitor.database_path).
-        #[arg(long, requires = "since")]
-        log: Option<PathBuf>,
-        /// CSV of reference raw records (the training file); required with --current, and with
-        /// --since it overrides the artifact's reference.
-        #[arg(long)]
-        reference: Option<PathBuf>,
-        /// Print the drift report as one JSON object.
+        /// Longest wait for each probe, in seconds.
+        #[arg(long, default_value_t = 10)]
+        timeout_secs: u64,
+        /// Print the report as one JSON object.
         #[arg(long)]
         json: bool,
-        /// TOML settings file (default: ./finbeh.toml when present); FINBEH__* env vars apply.
-        #[arg(long)]
-        config: Option<PathBuf>,
     },
+}
+
+#[derive(clap::Args)]
+struct DriftArgs {
+    /// The `.finbeh` model artifact (required with --current; with --since, default: the
+    /// artifact the log names).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// CSV of current raw records.
+    #[arg(long, conflicts_with = "since", required_unless_present = "since")]
+    current: Option<PathBuf>,
+    /// Period of the prediction log to read instead of --current: 90s, 30m, 1h, 24h, 7d.
+    #[arg(long)]
+    since: Option<String>,
+    /// The prediction log (default: monitor.database_path).
+    #[arg(long, requires = "since")]
+    log: Option<PathBuf>,
+    /// CSV of reference raw records (the training file); required with --current, and with
+    /// --since it overrides the artifact's reference.
+    #[arg(long)]
+    reference: Option<PathBuf>,
+    /// Print the drift report as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// TOML settings file (default: ./finbeh.toml when present); FINBEH__* env vars apply.
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     match try_main() {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
@@ -70,8 +102,51 @@ fn main() -> ExitCode {
     }
 }
 
-fn try_main() -> anyhow::Result<()> {
-    let Command::Drift {
+fn try_main() -> anyhow::Result<ExitCode> {
+    match Args::parse().command {
+        Command::Drift(args) => drift(args)?,
+        Command::Health {
+            url,
+            key,
+            model,
+            timeout_secs,
+            json,
+        } => return health(&url, key.as_deref(), model.as_deref(), timeout_secs, json),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn health(
+    url: &str,
+    key: Option<&str>,
+    model: Option<&Path>,
+    timeout_secs: u64,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let golden = match model {
+        Some(path) => GoldenRecord::from_artifact(&ModelArtifact::read(path)?),
+        None => None,
+    };
+    let report = check_health(&HealthTarget {
+        url,
+        key,
+        golden,
+        timeout: Duration::from_secs(timeout_secs),
+    });
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(if report.healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+fn drift(args: DriftArgs) -> anyhow::Result<()> {
+    let DriftArgs {
         model,
         current,
         since,
@@ -79,7 +154,7 @@ fn try_main() -> anyhow::Result<()> {
         reference,
         json,
         config,
-    } = Args::parse().command;
+    } = args;
     let settings = Loader::new()
         .file(config.as_deref())
         .env_from_process()

@@ -19,9 +19,12 @@
 //! them with a reference CSV or, failing that, the artifact's binned training profile
 //! ([`profile_feature_drift`]), with prediction drift and the type-error rate.
 //!
+//! **The health checker**, [`check_health`]: liveness, readiness, `/swagger.json` and one
+//! scored golden record of a finbeh server or an Azure ML scoring URI, each timed.
+//!
 //! **Not built yet** (issue 10): export, live windows and alerts, a reference sample stored in
-//! the artifact, ground truth and the label-free estimate, the health checker, the report and
-//! the other `monitor` subcommands.
+//! the artifact, ground truth and the label-free estimate, the report and the other `monitor`
+//! subcommands.
 //!
 //! ```
 //! use finbeh_monitor::{ColumnSample, DriftParams, DriftReport, feature_drift};
@@ -59,6 +62,8 @@ mod log_drift;
 mod log_read;
 mod profile_drift;
 
+mod health;
+
 pub use csv_drift::{CsvDrift, DecidingStatistic, drift_from_csv};
 pub use drift::{
     BinnedShares, ColumnKind, ColumnSample, DRIFT_REPORT_VERSION, DriftParams, DriftReport,
@@ -81,3 +86,7 @@ pub use log_read::{
     LogPeriod, LoggedInputs, LoggedValues, REFUSED_INPUT_CODE, logged_model, read_logged_inputs,
 };
 pub use profile_drift::profile_feature_drift;
+
+pub use health::{
+    GoldenRecord, HEALTH_REPORT_VERSION, HealthReport, HealthTarget, Probe, Verdict, check_health,
+};
