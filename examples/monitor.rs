@@ -26,7 +26,7 @@ use finbeh_config::Loader;
 use finbeh_data::DataParams;
 use finbeh_monitor::{
     DriftParams, GoldenRecord, HealthTarget, LogDriftInput, LogPeriod, check_health,
-    drift_from_csv, drift_from_log,
+    drift_from_csv, drift_from_log, now_ms,
 };
 use finbeh_serve::model_path_or_output_dir;
 use finbeh_train::ModelArtifact;
@@ -74,7 +74,8 @@ struct DriftArgs {
     /// CSV of current raw records.
     #[arg(long, conflicts_with = "since", required_unless_present = "since")]
     current: Option<PathBuf>,
-    /// Period of the prediction log to read instead of --current: 90s, 30m, 1h, 24h, 7d.
+    /// Period of the prediction log to read instead of --current: a duration back from now
+    /// (90s, 30m, 1h, 24h, 7d) or an RFC 3339 UTC time.
     #[arg(long)]
     since: Option<String>,
     /// The prediction log (default: monitor.database_path).
@@ -191,10 +192,4 @@ fn drift(args: DriftArgs) -> anyhow::Result<()> {
         print!("{}", result.table());
     }
     Ok(())
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

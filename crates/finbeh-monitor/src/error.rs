@@ -104,15 +104,6 @@ pub enum MonitorError {
         /// The column.
         column: String,
     },
-    /// The prediction log file does not exist.
-    #[error(
-        "prediction log {}: no such file; set monitor.database_path to the file `serve` writes",
-        .path.display()
-    )]
-    LogMissing {
-        /// The path looked at.
-        path: PathBuf,
-    },
     /// A logged row's inputs are not a JSON object of values.
     #[error("prediction log {}: row id {id}: inputs are not a JSON object of values: {problem}", .path.display())]
     BadLogRow {
@@ -148,10 +139,36 @@ pub enum MonitorError {
         /// Each artifact looked at, and why it was not taken.
         tried: Vec<String>,
     },
-    /// `--since` is not a duration.
-    #[error("--since {text:?}: expected a whole number and a unit: 90s, 30m, 1h, 24h or 7d")]
-    BadDuration {
+    /// A prediction log to read does not exist (or no file was given).
+    #[error("prediction log {}: no such file (is monitor.database_path right?)", .path.display())]
+    NoDatabase {
+        /// The missing file (empty when none was given).
+        path: PathBuf,
+    },
+    /// A stored minute of `minute_stats` cannot be read back.
+    #[error("prediction log {}: minute_stats row of minute {minute_ms} is unreadable: {detail}", .path.display())]
+    CorruptMinute {
+        /// The database file.
+        path: PathBuf,
+        /// The minute's start, milliseconds since the Unix epoch.
+        minute_ms: i64,
+        /// What could not be read.
+        detail: String,
+    },
+    /// A time series would have more points than allowed.
+    #[error("a time series of {points} points was asked for; at most {max} (use a longer step)")]
+    TooManyPoints {
+        /// Points asked for.
+        points: usize,
+        /// The most allowed.
+        max: usize,
+    },
+    /// A `--since`/`--until` value is neither a duration nor an RFC 3339 time.
+    #[error(
+        "{value:?}: expected a duration such as 30m, 24h or 7d, or an RFC 3339 UTC time such as 2026-01-31T12:00:00Z"
+    )]
+    BadTime {
         /// The text given.
-        text: String,
+        value: String,
     },
 }

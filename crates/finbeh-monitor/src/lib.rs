@@ -19,12 +19,16 @@
 //! them with a reference CSV or, failing that, the artifact's binned training profile
 //! ([`profile_feature_drift`]), with prediction drift and the type-error rate.
 //!
+//! **Live metrics.** The writer keeps per-minute aggregates with HDR latency histograms in the
+//! same database (`minute_stats`); [`MetricsReader`] merges them, across several replicas'
+//! databases too, into rolling windows ([`STANDARD_WINDOWS`]: 1 min, 5 min, 1 h, 24 h) and time
+//! series of [`WindowStats`].
+//!
 //! **The health checker**, [`check_health`]: liveness, readiness, `/swagger.json` and one
 //! scored golden record of a finbeh server or an Azure ML scoring URI, each timed.
 //!
-//! **Not built yet** (issue 10): export, live windows and alerts, a reference sample stored in
-//! the artifact, ground truth and the label-free estimate, the report and the other `monitor`
-//! subcommands.
+//! **Not built yet** (issue 10): export, alerts, a reference sample stored in the artifact,
+//! ground truth and the label-free estimate, the report and the other `monitor` subcommands.
 //!
 //! ```
 //! use finbeh_monitor::{ColumnSample, DriftParams, DriftReport, feature_drift};
@@ -89,4 +93,12 @@ pub use profile_drift::profile_feature_drift;
 
 pub use health::{
     GoldenRecord, HEALTH_REPORT_VERSION, HealthReport, HealthTarget, Probe, Verdict, check_health,
+};
+
+mod time_spec;
+mod windows;
+pub use time_spec::{now_ms, parse_since};
+pub use windows::{
+    Aggregate, LATENCY_HIGHEST_US, LATENCY_SIGNIFICANT_DIGITS, LatencySummary, MAX_SERIES_POINTS,
+    MINUTE_MS, MetricsReader, MinuteKey, STANDARD_WINDOWS, TrafficFilter, WindowStats, minute_of,
 };

@@ -26,27 +26,16 @@ pub struct LogPeriod {
 }
 
 impl LogPeriod {
-    /// The period `since` (`30m`, `1h`, `24h`, `7d`, `90s`) up to `now_ms`.
+    /// The period from `since` (a duration back from `now_ms`, such as `30m`, `24h`, `7d`, or
+    /// an RFC 3339 UTC time) up to `now_ms`.
     ///
     /// # Errors
-    /// [`MonitorError::BadDuration`] naming the text and the accepted forms.
+    /// [`MonitorError::BadTime`] quoting the value.
     pub fn parse_since(since: &str, now_ms: i64) -> Result<Self, MonitorError> {
-        let bad = || MonitorError::BadDuration {
-            text: since.to_owned(),
-        };
-        let text = since.trim();
-        let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        let (number, unit) = text.split_at(split);
-        let number: u64 = number.parse().map_err(|_| bad())?;
-        let seconds_per = match unit {
-            "s" => 1,
-            "m" => 60,
-            "h" => 3_600,
-            "d" => 86_400,
-            _ => return Err(bad()),
-        };
-        let seconds = number.checked_mul(seconds_per).ok_or_else(bad)?;
-        Ok(Self::last(std::time::Duration::from_secs(seconds), now_ms))
+        Ok(Self {
+            since_ms: crate::time_spec::parse_since(since, now_ms)?,
+            until_ms: now_ms.saturating_add(1),
+        })
     }
 
     /// The `duration` up to `now_ms`.
@@ -117,7 +106,7 @@ pub(crate) fn open_read_only(path: &Path) -> Result<Connection, MonitorError> {
         }
     };
     if !path.is_file() {
-        return Err(MonitorError::LogMissing {
+        return Err(MonitorError::NoDatabase {
             path: path.to_path_buf(),
         });
     }

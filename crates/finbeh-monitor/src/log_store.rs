@@ -7,10 +7,16 @@ use finbeh_serve::PredictionRecord;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::MonitorError;
+use crate::windows::{
+    CREATE_MINUTE_STATS, MINUTE_MS, add_minutes, aggregate_batch, backfill_from_predictions,
+};
 
 /// Version of the table layout below, kept in `meta` (`schema_version`). A compatibility
 /// promise: a new layout gets a new version and a migration, and old files stay readable.
-pub const PREDICTION_LOG_SCHEMA_VERSION: u32 = 1;
+///
+/// Version 2 added the `minute_stats` table (per-minute aggregates and latency histograms); a
+/// version 1 file is migrated when it is opened (the table is created and filled from its rows).
+pub const PREDICTION_LOG_SCHEMA_VERSION: u32 = 2;
 
 /// How long a write waits for another connection's lock (a reader checkpointing, an export).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -101,6 +107,17 @@ impl LogStore {
         let version = layout_version(&transaction).map_err(fail("read the layout version"))?;
         match version {
             Some(found) if found == PREDICTION_LOG_SCHEMA_VERSION.to_string() => {}
+            Some(found) if found == "1" => {
+                backfill_from_predictions(&transaction)
+                    .map_err(fail("migrate layout version 1 to 2 (minute_stats)"))?;
+                transaction
+                    .execute(
+                        "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+                        [PREDICTION_LOG_SCHEMA_VERSION.to_string()],
+                    )
+                    .map_err(fail("write the layout version"))?;
+                tracing::info!(path = %path.display(), "prediction log migrated from layout version 1 to 2");
+            }
             Some(found) => {
                 return Err(MonitorError::SchemaVersion {
                     path: path.to_path_buf(),
@@ -125,6 +142,9 @@ impl LogStore {
                     .execute_batch(CREATE_TABLES)
                     .map_err(fail("create the predictions table"))?;
                 transaction
+                    .execute_batch(CREATE_MINUTE_STATS)
+                    .map_err(fail("create the minute_stats table"))?;
+                transaction
                     .execute(
                         "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
                         [PREDICTION_LOG_SCHEMA_VERSION.to_string()],
@@ -143,7 +163,12 @@ impl LogStore {
         &self.path
     }
 
-    /// Writes `records` in one transaction; returns the rows written. All or nothing.
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// Writes `records` in one transaction, with their minutes' aggregates in `minute_stats`;
+    /// returns the rows written. All or nothing.
     pub(crate) fn insert(
         &mut self,
         identity: &LogIdentity,
@@ -209,6 +234,7 @@ impl LogStore {
                 }
             }
         }
+        add_minutes(&transaction, &aggregate_batch(identity, records))?;
         transaction.commit()?;
         Ok(written)
     }
@@ -222,9 +248,12 @@ impl LogStore {
         max_rows: i64,
     ) -> Result<u64, rusqlite::Error> {
         let transaction = self.connection.transaction()?;
-        let by_age = transaction.execute(
-            "DELETE FROM predictions WHERE time_ms < ?1",
-            [now_ms.saturating_sub(max_age_ms)],
+        let cutoff = now_ms.saturating_sub(max_age_ms);
+        let by_age = transaction.execute("DELETE FROM predictions WHERE time_ms < ?1", [cutoff])?;
+        // Minutes that ended before the cut-off (small rows: not counted as deleted rows).
+        transaction.execute(
+            "DELETE FROM minute_stats WHERE minute_ms < ?1",
+            [cutoff.saturating_sub(MINUTE_MS)],
         )?;
         // Ids only grow (rows are appended, and deleted oldest first), so the newest
         // `max_rows` rows are those within `max_rows` of the largest id.

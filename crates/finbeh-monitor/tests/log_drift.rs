@@ -74,6 +74,7 @@ fn log_rows(log: &Path, artifact: &ModelArtifact, csv: &Path, refused: usize, ti
         let scored = ScoredRow {
             inputs_json: serde_json::to_string(&inputs).unwrap(),
             predicted_class: artifact.classes()[artifact.predict_class(&proba)].clone(),
+            predicted_index: artifact.predict_class(&proba),
             probabilities: proba.clone(),
         };
         sink.record(record(vec![scored], 200, None));

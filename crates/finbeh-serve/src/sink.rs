@@ -46,6 +46,8 @@ pub struct ScoredRow {
     pub inputs_json: String,
     /// The predicted class label.
     pub predicted_class: String,
+    /// The predicted class's index in the model's class order (binary: 1 is the positive class).
+    pub predicted_index: usize,
     /// The probability of each class, in the model's class order.
     pub probabilities: Vec<f64>,
 }
@@ -86,6 +88,7 @@ pub(crate) fn scored_rows(
         .map(|((row, &class), probabilities)| ScoredRow {
             inputs_json: inputs_json(columns, row),
             predicted_class: classes.get(class).cloned().unwrap_or_default(),
+            predicted_index: class,
             probabilities: probabilities.to_vec(),
         })
         .collect()
@@ -155,6 +158,7 @@ mod tests {
         assert_eq!(rows[0].inputs_json, r#"{"Age":42.5,"Ci\"ty":"Oslo"}"#);
         assert_eq!(rows[1].inputs_json, r#"{"Age":null,"Ci\"ty":true}"#);
         assert_eq!(rows[0].predicted_class, "yes");
+        assert_eq!((rows[0].predicted_index, rows[1].predicted_index), (1, 0));
         assert_eq!(rows[1].probabilities, vec![0.5, 0.5]);
         for row in &rows {
             serde_json::from_str::<serde_json::Value>(&row.inputs_json).unwrap();
