@@ -13,6 +13,10 @@
 //! `cargo run --release --example monitor -- drift --model ART --current CSV [--reference CSV] [--json] [--config FILE]`
 //! `cargo run --release --example monitor -- drift --since 1h [--model ART] [--reference CSV] [--log DB] [--json]`
 //!
+//! `report [--since 24h] --out PATH.html [--log DB]... [--model ART] [--reference CSV]` writes
+//! one self-contained HTML page and its JSON twin `PATH.json` over the period of the logs
+//! (several replicas' logs are merged).
+//!
 //! `health --url URL [--key K] [--model ART] [--json]` probes liveness, readiness,
 //! `/swagger.json` and one scored golden record (the artifact's, else one built from the
 //! swagger document), each timed; exits 2 when a probe fails.
@@ -22,11 +26,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use finbeh_config::Loader;
-use finbeh_data::DataParams;
+use finbeh_config::{Loader, ValidSettings};
+use finbeh_data::{DataParams, DataValidParams};
 use finbeh_monitor::{
-    DriftParams, GoldenRecord, HealthTarget, LogDriftInput, LogPeriod, check_health,
-    drift_from_csv, drift_from_log, now_ms,
+    DriftParams, DriftValidParams, GoldenRecord, HealthTarget, LogDriftInput, LogPeriod,
+    ReportInput, build_report, check_health, drift_from_csv, drift_from_log, now_ms,
 };
 use finbeh_serve::model_path_or_output_dir;
 use finbeh_train::ModelArtifact;
@@ -43,6 +47,28 @@ enum Command {
     /// Drift of a current CSV (or of the logged inputs of a period) against a reference,
     /// column by column.
     Drift(DriftArgs),
+    /// Writes the report: one self-contained HTML page (SVG charts, no script) and its JSON twin
+    /// (PATH.json).
+    Report {
+        /// The period: a duration back from now (24h, 7d) or an RFC 3339 UTC time.
+        #[arg(long, default_value = "24h")]
+        since: String,
+        /// The HTML page to write; the JSON twin goes beside it with extension .json.
+        #[arg(long)]
+        out: PathBuf,
+        /// Prediction logs, one per replica, merged (default: monitor.database_path).
+        #[arg(long = "log")]
+        logs: Vec<PathBuf>,
+        /// The model artifact (default: the artifact the log names).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Reference CSV (the training file) for drift and the score distribution.
+        #[arg(long)]
+        reference: Option<PathBuf>,
+        /// TOML settings file (default: ./finbeh.toml when present); FINBEH__* env vars apply.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Probes liveness, readiness, /swagger.json and one scored golden record, with timings.
     /// Exits 2 when a probe fails.
     Health {
@@ -106,6 +132,36 @@ fn main() -> ExitCode {
 fn try_main() -> anyhow::Result<ExitCode> {
     match Args::parse().command {
         Command::Drift(args) => drift(args)?,
+        Command::Report {
+            since,
+            out,
+            logs,
+            model,
+            reference,
+            config,
+        } => {
+            let (settings, data, drift, search) = load(config.as_deref())?;
+            let logs = if logs.is_empty() {
+                vec![settings.monitor().database_path.clone()]
+            } else {
+                logs
+            };
+            let now = now_ms();
+            let input = ReportInput {
+                logs: &logs,
+                period: LogPeriod::parse_since(&since, now)?,
+                now_ms: now,
+                model: model.as_deref(),
+                model_search: search.as_deref(),
+                reference: reference.as_deref(),
+            };
+            let report = build_report(&input, &data, &drift)?;
+            let json = report.write(&out)?;
+            println!("report: {} and {}", out.display(), json.display());
+            for left in &report.left_out {
+                println!("left out: {}: {}", left.section, left.reason);
+            }
+        }
         Command::Health {
             url,
             key,
@@ -115,6 +171,25 @@ fn try_main() -> anyhow::Result<ExitCode> {
         } => return health(&url, key.as_deref(), model.as_deref(), timeout_secs, json),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Settings, `[data]` and `[monitor.drift]` validated, and where `serve` would find its model.
+fn load(
+    config: Option<&Path>,
+) -> anyhow::Result<(
+    ValidSettings,
+    DataValidParams,
+    DriftValidParams,
+    Option<PathBuf>,
+)> {
+    let settings = Loader::new().file(config).env_from_process().load()?;
+    let data = DataParams::from(settings.data()).check()?;
+    let drift = DriftParams::from(&settings.monitor().drift).check()?;
+    let search = model_path_or_output_dir(
+        settings.serve().model_path.as_deref(),
+        &settings.model().output_dir,
+    );
+    Ok((settings, data, drift, search))
 }
 
 fn health(
@@ -156,17 +231,8 @@ fn drift(args: DriftArgs) -> anyhow::Result<()> {
         json,
         config,
     } = args;
-    let settings = Loader::new()
-        .file(config.as_deref())
-        .env_from_process()
-        .load()?;
-    let data = DataParams::from(settings.data()).check()?;
-    let drift = DriftParams::from(&settings.monitor().drift).check()?;
+    let (settings, data, drift, search) = load(config.as_deref())?;
     if let Some(since) = since {
-        let search = model_path_or_output_dir(
-            settings.serve().model_path.as_deref(),
-            &settings.model().output_dir,
-        );
         let input = LogDriftInput {
             log: log.as_deref().unwrap_or(&settings.monitor().database_path),
             period: LogPeriod::parse_since(&since, now_ms())?,

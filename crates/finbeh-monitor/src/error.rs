@@ -171,4 +171,20 @@ pub enum MonitorError {
         /// The text given.
         value: String,
     },
+    /// A report file could not be written.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A chart of the report could not be drawn.
+    #[error("report chart {chart}: {problem}")]
+    Chart {
+        /// Which chart.
+        chart: String,
+        /// What failed.
+        problem: String,
+    },
 }

@@ -27,8 +27,11 @@
 //! **The health checker**, [`check_health`]: liveness, readiness, `/swagger.json` and one
 //! scored golden record of a finbeh server or an Azure ML scoring URI, each timed.
 //!
+//! **The report**, [`build_report`] → [`MonitorReport::write`]: one self-contained HTML page
+//! with SVG charts (`plotters`) and its versioned JSON twin.
+//!
 //! **Not built yet** (issue 10): export, alerts, a reference sample stored in the artifact,
-//! ground truth and the label-free estimate, the report and the other `monitor` subcommands.
+//! ground truth and the label-free estimate, and the other `monitor` subcommands.
 //!
 //! ```
 //! use finbeh_monitor::{ColumnSample, DriftParams, DriftReport, feature_drift};
@@ -67,6 +70,7 @@ mod log_read;
 mod profile_drift;
 
 mod health;
+mod report;
 
 pub use csv_drift::{CsvDrift, DecidingStatistic, drift_from_csv};
 pub use drift::{
@@ -93,6 +97,10 @@ pub use profile_drift::profile_feature_drift;
 
 pub use health::{
     GoldenRecord, HEALTH_REPORT_VERSION, HealthReport, HealthTarget, Probe, Verdict, check_health,
+};
+pub use report::{
+    LeftOut, MAX_REPORT_POINTS, MONITOR_REPORT_VERSION, MonitorReport, ReportInput, ReportSummary,
+    SCORE_BINS, ScoreDistribution, SeriesPoint, build_report,
 };
 
 mod time_spec;

@@ -172,13 +172,31 @@ pub fn drift_from_log(
     data: &DataValidParams,
     params: &DriftValidParams,
 ) -> Result<LogDriftReport, MonitorError> {
+    Ok(log_drift_parts(input, data, params)?.report)
+}
+
+/// [`drift_from_log`]'s report with the probabilities it compared, for the monitor report's
+/// score distribution.
+pub(crate) struct LogDriftParts {
+    pub(crate) report: LogDriftReport,
+    /// Logged positive-class probabilities of the period (binary models).
+    pub(crate) production: Vec<f64>,
+    /// The artifact's positive-class probabilities of the reference rows, when scored.
+    pub(crate) reference: Option<Vec<f64>>,
+}
+
+pub(crate) fn log_drift_parts(
+    input: &LogDriftInput<'_>,
+    data: &DataValidParams,
+    params: &DriftValidParams,
+) -> Result<LogDriftParts, MonitorError> {
     let logged_model = if input.model.is_none() {
         logged_model(input.log, input.period)?
     } else {
         None
     };
     let (artifact, model) = choose_model(input.model, input.model_search, logged_model.as_ref())?;
-    let logged = read_logged_inputs(input.log, input.period, artifact.input_columns())?;
+    let mut logged = read_logged_inputs(input.log, input.period, artifact.input_columns())?;
     if logged.rows == 0 {
         return Err(MonitorError::NoLoggedRows {
             path: input.log.to_path_buf(),
@@ -189,8 +207,12 @@ pub fn drift_from_log(
         Some(csv) => against_csv(&artifact, csv, &logged, data, params)?,
         None => against_profile(&artifact, &logged, params)?,
     };
-    let (prediction_drift, prediction_drift_note) = prediction;
-    Ok(LogDriftReport {
+    let Prediction {
+        drift: prediction_drift,
+        note: prediction_drift_note,
+        reference_scores,
+    } = prediction;
+    let report = LogDriftReport {
         drift: DriftReport::new(features, params),
         prediction_drift,
         prediction_drift_note,
@@ -200,10 +222,20 @@ pub fn drift_from_log(
         until_ms: input.period.until_ms,
         reference,
         model,
+    };
+    Ok(LogDriftParts {
+        report,
+        production: std::mem::take(&mut logged.positive_probability),
+        reference: reference_scores,
     })
 }
 
-type Prediction = (Option<FeatureDrift>, String);
+/// Prediction drift, why it is (not) measured, and the reference scores it compared.
+struct Prediction {
+    drift: Option<FeatureDrift>,
+    note: String,
+    reference_scores: Option<Vec<f64>>,
+}
 
 fn against_csv(
     artifact: &ModelArtifact,
@@ -225,12 +257,9 @@ fn against_csv(
         )?);
     }
     let prediction = if artifact.classes().len() != 2 {
-        (None, not_binary(artifact))
+        Prediction::none(not_binary(artifact))
     } else if logged.positive_probability.is_empty() {
-        (
-            None,
-            "no logged row carries a binary probability".to_owned(),
-        )
+        Prediction::none("no logged row carries a binary probability".to_owned())
     } else {
         let scores = artifact.score_table(&table)?;
         let reference: Vec<f64> = scores.column(1).to_vec();
@@ -240,13 +269,14 @@ fn against_csv(
             ColumnSample::Numeric(&logged.positive_probability),
             params,
         )?;
-        (
-            Some(drift),
-            format!(
+        Prediction {
+            drift: Some(drift),
+            note: format!(
                 "logged probabilities against the artifact's scores of the {} reference rows",
                 table.n_rows()
             ),
-        )
+            reference_scores: Some(reference),
+        }
     };
     let reference = ReferenceUsed {
         source: ReferenceSource::Csv,
@@ -285,13 +315,22 @@ fn against_profile(
             artifact.metadata().format_version
         ),
     };
-    let prediction = (
-        None,
+    let prediction = Prediction::none(
         "the artifact stores no reference sample to score, so prediction drift is not measured; \
          pass --reference CSV"
             .to_owned(),
     );
     Ok((features, prediction, reference))
+}
+
+impl Prediction {
+    fn none(note: String) -> Self {
+        Self {
+            drift: None,
+            note,
+            reference_scores: None,
+        }
+    }
 }
 
 fn not_binary(artifact: &ModelArtifact) -> String {

@@ -5,16 +5,11 @@
 
 use std::path::Path;
 
-use finbeh_config::MonitorSettings;
 mod common;
 
-use common::{data_params, reference_and_model, shift_columns};
-use finbeh_data::{ColumnKind, RawValue, generate_banking_csv, load_records};
-use finbeh_monitor::{
-    DriftParams, LogDriftInput, LogIdentity, LogPeriod, PredictionLog, PredictionLogParams,
-    ReferenceSource, drift_from_log,
-};
-use finbeh_serve::{PredictionRecord, PredictionSink, ScoredRow};
+use common::{data_params, log_rows, reference_and_model, shift_columns};
+use finbeh_data::{ColumnKind, generate_banking_csv};
+use finbeh_monitor::{DriftParams, LogDriftInput, LogPeriod, ReferenceSource, drift_from_log};
 use finbeh_train::ModelArtifact;
 
 const OLD_MODEL: &str = concat!(
@@ -24,65 +19,6 @@ const OLD_MODEL: &str = concat!(
 
 fn generate(path: &Path, rows: u64, seed: u64) {
     generate_banking_csv(std::fs::File::create(path).unwrap(), rows, seed).unwrap();
-}
-
-/// Logs every row of `csv` scored by `artifact` (at `time_ms`), plus `refused` refused requests.
-fn log_rows(log: &Path, artifact: &ModelArtifact, csv: &Path, refused: usize, time_ms: i64) {
-    let params = PredictionLogParams(MonitorSettings {
-        enabled: true,
-        database_path: log.to_path_buf(),
-        ..MonitorSettings::default()
-    });
-    let identity = LogIdentity {
-        endpoint: "bank".into(),
-        deployment: "blue".into(),
-    };
-    let sink = PredictionLog::open(&params.check().unwrap(), identity).unwrap();
-    let (table, _) = load_records(csv, artifact.pipeline(), None, &data_params()).unwrap();
-    let mut features = vec![0f32; artifact.n_features()];
-    let mut proba = vec![0f64; artifact.classes().len()];
-    let record = |rows: Vec<ScoredRow>, status: u16, error_code| PredictionRecord {
-        unix_ms: time_ms,
-        request_id: "r".into(),
-        route: "/score",
-        model_name: artifact.metadata().model_name.clone(),
-        model_version: artifact.metadata().model_version.clone(),
-        latency_ms: 1.0,
-        status,
-        error_code,
-        rows,
-    };
-    for row in 0..table.n_rows() {
-        let raw = artifact.pipeline().raw_record(&table, row).unwrap();
-        artifact
-            .score_record(&raw, &mut features, &mut proba)
-            .unwrap();
-        let inputs: serde_json::Map<String, serde_json::Value> = artifact
-            .input_columns()
-            .iter()
-            .zip(&raw)
-            .map(|(column, value)| {
-                let value = match value {
-                    RawValue::Missing => serde_json::Value::Null,
-                    RawValue::Number(n) => serde_json::json!(n),
-                    RawValue::Bool(b) => serde_json::Value::Bool(*b),
-                    RawValue::Text(t) => serde_json::Value::String(t.to_string()),
-                };
-                (column.name.clone(), value)
-            })
-            .collect();
-        let scored = ScoredRow {
-            inputs_json: serde_json::to_string(&inputs).unwrap(),
-            predicted_class: artifact.classes()[artifact.predict_class(&proba)].clone(),
-            predicted_index: artifact.predict_class(&proba),
-            probabilities: proba.clone(),
-        };
-        sink.record(record(vec![scored], 200, None));
-    }
-    for _ in 0..refused {
-        sink.record(record(Vec::new(), 400, Some("invalid_input")));
-    }
-    sink.close().unwrap();
 }
 
 fn now_ms() -> i64 {
@@ -111,7 +47,7 @@ fn an_old_artifact_without_a_reference_sample_falls_back_to_its_profile_and_says
     );
     generate(&csv, 600, 21);
     let artifact = ModelArtifact::read(OLD_MODEL).unwrap();
-    log_rows(&log, &artifact, &csv, 3, recent());
+    log_rows(&log, &artifact, &csv, 3, &|_| recent(), 1);
 
     // No --model: the artifact the log names, found where the server would look.
     let input = LogDriftInput {
@@ -196,8 +132,8 @@ fn exactly_the_two_shifted_features_of_a_logged_period_are_flagged() {
     shift_columns(&fresh, &numeric, &current);
     let log = dir.path().join("log.sqlite");
     // An earlier period of unshifted traffic, outside the one asked about.
-    log_rows(&log, &artifact, &fresh, 0, now_ms() - 7_200_000);
-    log_rows(&log, &artifact, &current, 0, recent());
+    log_rows(&log, &artifact, &fresh, 0, &|_| now_ms() - 7_200_000, 1);
+    log_rows(&log, &artifact, &current, 0, &|_| recent(), 1);
 
     let params = DriftParams::default().check().unwrap();
     for reference in [Some(reference.as_path()), None] {

@@ -4,8 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use finbeh_data::{DataParams, DataValidParams, generate_banking_csv, load_dataset};
-use finbeh_train::TrainingJob;
+use finbeh_config::MonitorSettings;
+use finbeh_data::{
+    DataParams, DataValidParams, RawValue, generate_banking_csv, load_dataset, load_records,
+};
+use finbeh_monitor::{LogIdentity, PredictionLog, PredictionLogParams};
+use finbeh_serve::{PredictionRecord, PredictionSink, ScoredRow};
+use finbeh_train::{ModelArtifact, TrainingJob};
 
 pub fn data_params() -> DataValidParams {
     DataParams::default()
@@ -66,4 +71,80 @@ pub fn shift_columns(source: &Path, columns: &[&str], out: &Path) {
         shifted.push('\n');
     }
     std::fs::write(out, shifted).unwrap();
+}
+
+/// Logs every row of `csv` scored by `artifact`, `repeat` times over, the `n`th record at
+/// `time_ms(n)`, then `refused` refused requests (at `time_ms` of the next numbers).
+pub fn log_rows(
+    log: &Path,
+    artifact: &ModelArtifact,
+    csv: &Path,
+    refused: usize,
+    time_ms: &dyn Fn(usize) -> i64,
+    repeat: usize,
+) {
+    let params = PredictionLogParams(MonitorSettings {
+        enabled: true,
+        database_path: log.to_path_buf(),
+        ..MonitorSettings::default()
+    });
+    let identity = LogIdentity {
+        endpoint: "bank".into(),
+        deployment: "blue".into(),
+    };
+    let sink = PredictionLog::open(&params.check().unwrap(), identity).unwrap();
+    let (table, _) = load_records(csv, artifact.pipeline(), None, &data_params()).unwrap();
+    let mut features = vec![0f32; artifact.n_features()];
+    let mut proba = vec![0f64; artifact.classes().len()];
+    let record = |n: usize, rows: Vec<ScoredRow>, status: u16, error_code| PredictionRecord {
+        unix_ms: time_ms(n),
+        request_id: "r".into(),
+        route: "/score",
+        model_name: artifact.metadata().model_name.clone(),
+        model_version: artifact.metadata().model_version.clone(),
+        latency_ms: 1.0,
+        status,
+        error_code,
+        rows,
+    };
+    let mut scored_rows = Vec::with_capacity(table.n_rows());
+    for row in 0..table.n_rows() {
+        let raw = artifact.pipeline().raw_record(&table, row).unwrap();
+        artifact
+            .score_record(&raw, &mut features, &mut proba)
+            .unwrap();
+        let inputs: serde_json::Map<String, serde_json::Value> = artifact
+            .input_columns()
+            .iter()
+            .zip(&raw)
+            .map(|(column, value)| {
+                let value = match value {
+                    RawValue::Missing => serde_json::Value::Null,
+                    RawValue::Number(n) => serde_json::json!(n),
+                    RawValue::Bool(b) => serde_json::Value::Bool(*b),
+                    RawValue::Text(t) => serde_json::Value::String(t.to_string()),
+                };
+                (column.name.clone(), value)
+            })
+            .collect();
+        let scored = ScoredRow {
+            inputs_json: serde_json::to_string(&inputs).unwrap(),
+            predicted_class: artifact.classes()[artifact.predict_class(&proba)].clone(),
+            predicted_index: artifact.predict_class(&proba),
+            probabilities: proba.clone(),
+        };
+        scored_rows.push(scored);
+    }
+    let mut n = 0;
+    for _ in 0..repeat {
+        for scored in &scored_rows {
+            sink.record(record(n, vec![scored.clone()], 200, None));
+            n += 1;
+        }
+    }
+    for _ in 0..refused {
+        sink.record(record(n, Vec::new(), 400, Some("invalid_input")));
+        n += 1;
+    }
+    sink.close().unwrap();
 }
