@@ -143,5 +143,8 @@ fn try_main() -> anyhow::Result<()> {
         "golden set: {} records reproduced exactly",
         m.golden_set.len()
     );
+    for line in artifact.monitoring_summary() {
+        println!("{line}");
+    }
     Ok(())
 }

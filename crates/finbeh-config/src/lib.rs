@@ -69,4 +69,5 @@ pub use settings::{
     ModelSettings, MonitorSettings, SETTINGS_VERSION, ServeSettings, Settings, TestingSettings,
     ThresholdRule,
 };
+pub use settings::{EstimateSettings, MAX_ESTIMATE_CHUNK_ROWS, MAX_REFERENCE_SAMPLE_ROWS};
 pub use validate::{Problem, ValidSettings, thousands_separator_problem};

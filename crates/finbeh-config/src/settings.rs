@@ -213,6 +213,12 @@ impl fmt::Display for DeriveValue {
     }
 }
 
+/// Largest `model.reference_sample_rows`: bounds the artifact's reference sample and calibration
+/// pairs (writers and readers).
+pub const MAX_REFERENCE_SAMPLE_ROWS: usize = 1_000_000;
+/// Largest `monitor.estimate.chunk_rows`.
+pub const MAX_ESTIMATE_CHUNK_ROWS: usize = 10_000_000;
+
 /// `[model]`: random-forest training and the artifact it produces.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -259,6 +265,9 @@ pub struct ModelSettings {
     pub output_dir: PathBuf,
     /// How the decision threshold is chosen.
     pub threshold: ThresholdRule,
+    /// Raw training records (seeded sample) stored in the artifact as the drift reference, and
+    /// the most held-out (probability, label) pairs its calibration keeps; 0 stores none.
+    pub reference_sample_rows: usize,
 }
 
 impl Default for ModelSettings {
@@ -285,6 +294,7 @@ impl Default for ModelSettings {
             golden_set_size: 32,
             output_dir: PathBuf::from("out/model"),
             threshold: ThresholdRule::default(),
+            reference_sample_rows: 10_000,
         }
     }
 }
@@ -494,6 +504,8 @@ pub struct MonitorSettings {
     pub window_minutes: u64,
     /// `[monitor.drift]`: which statistic decides drift, and its thresholds.
     pub drift: DriftSettings,
+    /// `[monitor.estimate]`: the label-free performance estimate (CBPE).
+    pub estimate: EstimateSettings,
 }
 
 impl Default for MonitorSettings {
@@ -512,6 +524,7 @@ impl Default for MonitorSettings {
             drift_psi_threshold: 0.2,
             window_minutes: 60,
             drift: DriftSettings::default(),
+            estimate: EstimateSettings::default(),
         }
     }
 }
@@ -800,3 +813,25 @@ deserialize_by_name!(CredentialKind {
 });
 deserialize_by_name!(Backpressure { "block" => Block, "drop" => Drop });
 deserialize_by_name!(LogFormat { "pretty" => Pretty, "json" => Json });
+
+/// `[monitor.estimate]`: confidence-based performance estimation (NannyML's CBPE) from the
+/// artifact's calibration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EstimateSettings {
+    /// Rows per chunk, for the reference band (chunks of the artifact's held-out pairs) and for
+    /// the estimate over a window; 0 picks what NannyML's default chunker picks: the reference
+    /// in 10 chunks.
+    pub chunk_rows: usize,
+    /// The band is the mean of the reference chunks' values ± this many standard deviations.
+    pub band_sigmas: f64,
+}
+
+impl Default for EstimateSettings {
+    fn default() -> Self {
+        Self {
+            chunk_rows: 0,
+            band_sigmas: 3.0,
+        }
+    }
+}

@@ -11,6 +11,7 @@ use crate::settings::{
     LoggingSettings, MaxFeatures, ModelSettings, MonitorSettings, SETTINGS_VERSION, ServeSettings,
     Settings, TestingSettings, ThresholdRule,
 };
+use crate::settings::{EstimateSettings, MAX_ESTIMATE_CHUNK_ROWS, MAX_REFERENCE_SAMPLE_ROWS};
 
 /// One thing wrong with the settings: which key, what value it had and what was expected.
 ///
@@ -440,6 +441,12 @@ fn check_model(model: &ModelSettings, out: &mut Problems) {
         out.push("model.oob_score", true, "needs model.bootstrap = true");
     }
     out.at_least("model.golden_set_size", model.golden_set_size, 32);
+    out.within(
+        "model.reference_sample_rows",
+        model.reference_sample_rows,
+        0,
+        MAX_REFERENCE_SAMPLE_ROWS,
+    );
     match model.threshold {
         ThresholdRule::Fixed { value } if !(0.0..=1.0).contains(&value) => {
             out.push(
@@ -606,6 +613,7 @@ fn check_monitor(monitor: &MonitorSettings, out: &mut Problems) {
         );
     }
     check_drift(&monitor.drift, out);
+    check_estimate(&monitor.estimate, out);
 }
 
 impl DriftSettings {
@@ -799,4 +807,31 @@ fn check_testing(testing: &TestingSettings, out: &mut Problems) {
         testing.load_test_concurrency,
         1,
     );
+}
+
+impl EstimateSettings {
+    /// Validates `[monitor.estimate]` alone, with the same rules as [`Settings::check`]
+    /// (finbeh-monitor's `EstimateParams::check`).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] listing every problem (keys are `monitor.estimate.<setting>`).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        check_section(self, check_estimate)
+    }
+}
+
+fn check_estimate(estimate: &EstimateSettings, out: &mut Problems) {
+    out.within(
+        "monitor.estimate.chunk_rows",
+        estimate.chunk_rows,
+        0,
+        MAX_ESTIMATE_CHUNK_ROWS,
+    );
+    if !(estimate.band_sigmas > 0.0 && estimate.band_sigmas <= 10.0) {
+        out.push(
+            "monitor.estimate.band_sigmas",
+            estimate.band_sigmas,
+            "must be in (0, 10]",
+        );
+    }
 }

@@ -230,6 +230,18 @@ pub enum TrainError {
         /// What is wrong.
         reason: String,
     },
+    /// Isotonic calibration points that are not a monotone map of [0, 1] onto [0, 1].
+    #[error("calibration map: {reason}")]
+    InvalidCalibration {
+        /// Which point breaks which rule.
+        reason: String,
+    },
+    /// A reference sample that does not fit the model (columns, lengths, labels).
+    #[error("reference sample: {reason}")]
+    InvalidReferenceSample {
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// Result alias for this crate.

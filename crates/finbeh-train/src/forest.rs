@@ -11,6 +11,7 @@ use crate::binning::BinnedMatrix;
 use crate::codec;
 use crate::engine::FlatForest;
 use crate::error::{Result, TrainError};
+use crate::forest_view::ForestView;
 use crate::metrics;
 use crate::params::{ClassWeight, RandomForestValidParams};
 use crate::tree::{self, LEAF, TreeConfig};
@@ -42,6 +43,9 @@ pub struct RandomForest {
     engine: FlatForest,
     impurity_importances: Vec<f64>,
     oob: Option<OobScore>,
+    /// Training cover of every node, trees in order, each tree's nodes in preorder; `None` for
+    /// a forest decoded from an artifact older than format 1.3.0.
+    cover: Option<Vec<f64>>,
 }
 
 /// Checks every value is finite; the error names the first offending row and column.
@@ -240,6 +244,7 @@ impl RandomForest {
         let n_outputs = if n_classes == 2 { 1 } else { n_classes };
         let trees: Vec<_> = fitted.iter().map(|f| f.grown.tree.clone()).collect();
         let engine = FlatForest::from_trees(&trees, n_outputs, n_features)?;
+        let cover = fitted.iter().flat_map(|f| f.grown.cover.iter().copied());
         let mut forest = Self {
             params: params.clone(),
             n_features,
@@ -247,6 +252,7 @@ impl RandomForest {
             engine,
             impurity_importances,
             oob: None,
+            cover: Some(cover.collect()),
         };
         if params.oob_score {
             let in_bag: Vec<&[u64]> = fitted.iter().filter_map(|f| f.in_bag.as_deref()).collect();
@@ -484,6 +490,21 @@ impl RandomForest {
     pub fn oob_score(&self) -> Option<&OobScore> {
         self.oob.as_ref()
     }
+    /// Training cover of every node (trees in order, each tree's nodes in preorder), when the
+    /// forest carries it (fitted by this crate, or read from an artifact of format 1.3.0 or
+    /// later). See [`Self::view`] for the per-tree structure.
+    pub fn node_cover(&self) -> Option<&[f64]> {
+        self.cover.as_deref()
+    }
+    /// A read-only view of every tree (children, split feature, threshold, cover, leaf values),
+    /// e.g. for an explainer. Built on each call: keep it.
+    pub fn view(&self) -> ForestView {
+        ForestView::new(
+            &self.engine.to_trees(),
+            self.cover.as_deref(),
+            self.n_classes,
+        )
+    }
     /// Exact size in bytes of the trees in a binary serde format (e.g. postcard/bincode);
     /// human-readable formats carry them as base64 (× 4/3).
     pub fn serialized_size_hint(&self) -> usize {
@@ -543,6 +564,9 @@ struct ForestWire<'a> {
         deserialize_with = "codec::deserialize_blob"
     )]
     trees: Vec<u8>,
+    /// Since artifact format 1.3.0: every node's cover as `f64` LE, trees in order, preorder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    node_cover: Option<codec::Blob>,
 }
 
 impl Serialize for RandomForest {
@@ -557,6 +581,7 @@ impl Serialize for RandomForest {
             impurity_importances: Cow::Borrowed(&self.impurity_importances),
             oob: self.oob.clone(),
             trees: codec::encode(&self.engine.to_trees(), self.n_outputs()),
+            node_cover: self.cover.as_deref().map(codec::encode_cover),
         }
         .serialize(serializer)
     }
@@ -620,6 +645,10 @@ impl RandomForest {
         };
         let trees = codec::decode(&wire.trees, wire.n_trees, n_outputs)?;
         let engine = FlatForest::from_trees(&trees, n_outputs, wire.n_features)?;
+        let cover = wire
+            .node_cover
+            .map(|blob| codec::decode_cover(&blob, engine.n_nodes()))
+            .transpose()?;
         Ok(Self {
             params: wire.params.into_owned(),
             n_features: wire.n_features,
@@ -627,6 +656,7 @@ impl RandomForest {
             engine,
             impurity_importances: wire.impurity_importances.into_owned(),
             oob: wire.oob,
+            cover,
         })
     }
 }

@@ -59,6 +59,10 @@ mod threshold_wire;
 mod tree;
 mod verdict;
 
+mod calibration;
+mod forest_view;
+mod reference;
+
 pub use artifact::{
     ARTIFACT_EXTENSION, ARTIFACT_FORMAT_VERSION, ARTIFACT_MAGIC, ArtifactMetadata, ArtifactParts,
     DecisionThreshold, GoldenInput, GoldenKind, GoldenRecord, Importances, ModelArtifact,
@@ -84,3 +88,7 @@ pub use search::{
     SearchReport, SearchSpace, Trial, cross_validate, random_search,
 };
 pub use verdict::ONE_CLASS_SHARE;
+
+pub use calibration::{CALIBRATION_FORMAT_VERSION, Calibration, IsotonicCalibration};
+pub use forest_view::{ForestView, NodeView, TreeView};
+pub use reference::{REFERENCE_SAMPLE_FORMAT_VERSION, ReferenceSample, SampleSource};
