@@ -187,4 +187,10 @@ pub enum MonitorError {
         /// What failed.
         problem: String,
     },
+    /// The artifact's reference sample lacks a model input column.
+    #[error("the artifact's reference sample has no column {column:?}; pass --reference CSV")]
+    SampleColumnMissing {
+        /// The column.
+        column: String,
+    },
 }

@@ -1,18 +1,20 @@
 //! Drift over the prediction log: the logged raw inputs of a period against a reference (a CSV,
-//! else the artifact's binned training profile), and prediction drift of the positive-class
-//! probability.
+//! else the artifact's reference sample, else its binned training profile), and prediction drift
+//! of the positive-class probability.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use finbeh_data::{DataValidParams, load_records};
-use finbeh_train::ModelArtifact;
+use finbeh_data::{DataValidParams, RawValue, load_records};
+use finbeh_train::{ModelArtifact, ReferenceSample};
 use serde::{Deserialize, Serialize};
 
 use crate::csv_drift::{Values, table_values};
 use crate::drift::{ColumnSample, DriftReport, DriftValidParams, FeatureDrift, feature_drift};
 use crate::error::MonitorError;
-use crate::log_read::{LogPeriod, LoggedInputs, LoggedValues, logged_model, read_logged_inputs};
+use crate::log_read::{
+    LogPeriod, LoggedInputs, LoggedValues, logged_model, read_logged_inputs, values_from_texts,
+};
 use crate::profile_drift::profile_feature_drift;
 
 /// Name of the prediction-drift entry (the positive-class probability).
@@ -24,6 +26,8 @@ pub const PREDICTION_COLUMN: &str = "positive_probability";
 pub enum ReferenceSource {
     /// `--reference CSV`.
     Csv,
+    /// The artifact's reference sample of raw training records (format 1.3.0 and later).
+    ArtifactSample,
     /// The artifact's binned training profile (artifacts without a reference sample): only the
     /// statistics bins allow (PSI, Jensen–Shannon, chi-square on bins).
     TrainingProfile,
@@ -160,8 +164,8 @@ pub fn choose_model(
 /// plus prediction drift and the type-error rate.
 ///
 /// The reference is `input.reference` (a CSV read with the model's schema) when given, else the
-/// artifact's binned training profile (only PSI, Jensen–Shannon and chi-square on its bins; the
-/// report says so in `reference.note`).
+/// artifact's reference sample (format 1.3.0 and later), else its binned training profile (only
+/// PSI, Jensen–Shannon and chi-square on its bins; the report says so in `reference.note`).
 ///
 /// # Errors
 /// The errors of [`choose_model`] and [`read_logged_inputs`]; [`MonitorError::NoLoggedRows`]
@@ -203,9 +207,10 @@ pub(crate) fn log_drift_parts(
             since_ms: input.period.since_ms,
         });
     }
-    let (features, prediction, reference) = match input.reference {
-        Some(csv) => against_csv(&artifact, csv, &logged, data, params)?,
-        None => against_profile(&artifact, &logged, params)?,
+    let (features, prediction, reference) = match (input.reference, artifact.reference_sample()) {
+        (Some(csv), _) => against_csv(&artifact, csv, &logged, data, params)?,
+        (None, Some(sample)) => against_sample(&artifact, sample, &logged, params)?,
+        (None, None) => against_profile(&artifact, &logged, params)?,
     };
     let Prediction {
         drift: prediction_drift,
@@ -285,6 +290,92 @@ fn against_csv(
         note: "--reference CSV: every statistic".to_owned(),
     };
     Ok((features, prediction, reference))
+}
+
+fn against_sample(
+    artifact: &ModelArtifact,
+    sample: &ReferenceSample,
+    logged: &LoggedInputs,
+    params: &DriftValidParams,
+) -> Result<(Vec<FeatureDrift>, Prediction, ReferenceUsed), MonitorError> {
+    let mut features = Vec::with_capacity(logged.columns.len());
+    for ((name, current), input) in logged.columns.iter().zip(artifact.input_columns()) {
+        let cells = sample
+            .column_named(name)
+            .ok_or_else(|| MonitorError::SampleColumnMissing {
+                column: name.clone(),
+            })?;
+        let reference = values_from_texts(input.kind, cells.iter().map(Option::as_deref));
+        features.push(feature_drift(
+            name,
+            logged_values(&reference).sample(),
+            logged_values(current).sample(),
+            params,
+        )?);
+    }
+    let held_out: Vec<usize> = (0..sample.n_rows())
+        .filter(|&row| sample.held_out().get(row).copied().unwrap_or(false))
+        .collect();
+    let prediction = if artifact.classes().len() != 2 {
+        Prediction::none(not_binary(artifact))
+    } else if logged.positive_probability.is_empty() {
+        Prediction::none("no logged row carries a binary probability".to_owned())
+    } else if held_out.is_empty() {
+        Prediction::none("the artifact's reference sample holds no held-out row".to_owned())
+    } else {
+        let reference = score_sample_rows(artifact, sample, &held_out)?;
+        let drift = feature_drift(
+            PREDICTION_COLUMN,
+            ColumnSample::Numeric(&reference),
+            ColumnSample::Numeric(&logged.positive_probability),
+            params,
+        )?;
+        Prediction {
+            drift: Some(drift),
+            note: format!(
+                "logged probabilities against the artifact's scores of the {} held-out rows of \
+                 its reference sample",
+                held_out.len()
+            ),
+            reference_scores: Some(reference),
+        }
+    };
+    let reference = ReferenceUsed {
+        source: ReferenceSource::ArtifactSample,
+        path: None,
+        rows: sample.n_rows(),
+        note: format!(
+            "the artifact's reference sample ({} raw records drawn from {}, seed {}): every \
+             statistic",
+            sample.n_rows(),
+            sample.drawn_from(),
+            sample.seed()
+        ),
+    };
+    Ok((features, prediction, reference))
+}
+
+/// The positive-class probability of each of `rows` of the sample, scored by the artifact.
+fn score_sample_rows(
+    artifact: &ModelArtifact,
+    sample: &ReferenceSample,
+    rows: &[usize],
+) -> Result<Vec<f64>, MonitorError> {
+    let mut features = vec![0f32; artifact.n_features()];
+    let mut proba = vec![0f64; artifact.classes().len()];
+    let mut scores = Vec::with_capacity(rows.len());
+    for &row in rows {
+        let Some(cells) = sample.row(row) else {
+            continue;
+        };
+        let record: Vec<RawValue<'_>> = cells
+            .into_iter()
+            .map(|cell| cell.map_or(RawValue::Missing, |text| RawValue::Text(text.into())))
+            .collect();
+        artifact.score_record(&record, &mut features, &mut proba)?;
+        scores.push(proba.get(1).copied().unwrap_or(f64::NAN));
+    }
+    Ok(scores)
 }
 
 fn against_profile(

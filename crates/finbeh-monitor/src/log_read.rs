@@ -263,6 +263,19 @@ pub fn read_logged_inputs(
     Ok(out)
 }
 
+/// A column of texts (`None` = missing) read as a model column of `kind`, as logged cells are:
+/// numbers parsed, booleans by their words, dates in the format that parses most of them.
+pub(crate) fn values_from_texts<'a>(
+    kind: ColumnKind,
+    texts: impl Iterator<Item = Option<&'a str>>,
+) -> LoggedValues {
+    let mut builder = Builder::new(kind);
+    for text in texts {
+        builder.push(text.map_or(Cell::Null, |t| Cell::Text(Cow::Borrowed(t))));
+    }
+    builder.finish()
+}
+
 /// The second of exactly two numbers in a JSON array (`[0.3,0.7]` → 0.7).
 fn binary_positive(probabilities: &str) -> Option<f64> {
     let inner = probabilities.trim().strip_prefix('[')?.strip_suffix(']')?;

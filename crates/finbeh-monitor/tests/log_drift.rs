@@ -17,6 +17,12 @@ const OLD_MODEL: &str = concat!(
     "/../finbeh-train/tests/fixtures/model-v1.2.0.finbeh"
 );
 
+/// Format 1.3.0: carries a reference sample of raw training records.
+const SAMPLE_MODEL: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../finbeh-train/tests/fixtures/model-v1.3.0.finbeh"
+);
+
 fn generate(path: &Path, rows: u64, seed: u64) {
     generate_banking_csv(std::fs::File::create(path).unwrap(), rows, seed).unwrap();
 }
@@ -162,4 +168,49 @@ fn exactly_the_two_shifted_features_of_a_logged_period_are_flagged() {
             assert!(prediction.ks_statistic.is_some());
         }
     }
+}
+
+#[test]
+fn an_artifact_with_a_reference_sample_is_compared_with_it_and_its_held_out_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, log) = (
+        dir.path().join("current.csv"),
+        dir.path().join("log.sqlite"),
+    );
+    generate(&csv, 600, 21);
+    let artifact = ModelArtifact::read(SAMPLE_MODEL).unwrap();
+    let sample = artifact
+        .reference_sample()
+        .expect("a 1.3.0 artifact carries a sample");
+    log_rows(&log, &artifact, &csv, 0, &|_| recent(), 1);
+    let input = LogDriftInput {
+        log: &log,
+        period: period(),
+        model: Some(Path::new(SAMPLE_MODEL)),
+        model_search: None,
+        reference: None,
+    };
+    let report = drift_from_log(
+        &input,
+        &data_params(),
+        &DriftParams::default().check().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report.reference.source, ReferenceSource::ArtifactSample);
+    assert_eq!(report.reference.rows, sample.n_rows());
+    assert!(
+        report.reference.note.contains("reference sample"),
+        "{}",
+        report.reference.note
+    );
+    let numeric = report
+        .drift
+        .features
+        .iter()
+        .find(|f| f.kind == finbeh_monitor::ColumnKind::Numeric)
+        .expect("a numeric column");
+    assert!(numeric.ks_statistic.is_some() && numeric.wasserstein_norm.is_some());
+    let prediction = report.prediction_drift.as_ref().expect("prediction drift");
+    assert!(prediction.ks_p_value.is_some(), "{prediction:?}");
+    assert!(report.prediction_drift_note.contains("held-out rows"));
 }
