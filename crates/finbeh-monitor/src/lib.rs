@@ -30,8 +30,8 @@
 //! **The report**, [`build_report`] → [`MonitorReport::write`]: one self-contained HTML page
 //! with SVG charts (`plotters`) and its versioned JSON twin.
 //!
-//! **Not built yet** (issue 10): export, alerts, a reference sample stored in the artifact,
-//! ground truth and the label-free estimate, and the other `monitor` subcommands.
+//! **Not built yet** (issue 10): export, alerts, ground truth and the label-free estimate, and
+//! the other `monitor` subcommands.
 //!
 //! ```
 //! use finbeh_monitor::{ColumnSample, DriftParams, DriftReport, feature_drift};

@@ -261,28 +261,16 @@ fn against_csv(
             params,
         )?);
     }
-    let prediction = if artifact.classes().len() != 2 {
-        Prediction::none(not_binary(artifact))
-    } else if logged.positive_probability.is_empty() {
-        Prediction::none("no logged row carries a binary probability".to_owned())
-    } else {
+    let prediction = prediction_drift(artifact, logged, params, || {
         let scores = artifact.score_table(&table)?;
-        let reference: Vec<f64> = scores.column(1).to_vec();
-        let drift = feature_drift(
-            PREDICTION_COLUMN,
-            ColumnSample::Numeric(&reference),
-            ColumnSample::Numeric(&logged.positive_probability),
-            params,
-        )?;
-        Prediction {
-            drift: Some(drift),
-            note: format!(
+        Ok((
+            scores.column(1).to_vec(),
+            format!(
                 "logged probabilities against the artifact's scores of the {} reference rows",
                 table.n_rows()
             ),
-            reference_scores: Some(reference),
-        }
-    };
+        ))
+    })?;
     let reference = ReferenceUsed {
         source: ReferenceSource::Csv,
         path: Some(csv.to_path_buf()),
@@ -316,29 +304,19 @@ fn against_sample(
     let held_out: Vec<usize> = (0..sample.n_rows())
         .filter(|&row| sample.held_out().get(row).copied().unwrap_or(false))
         .collect();
-    let prediction = if artifact.classes().len() != 2 {
-        Prediction::none(not_binary(artifact))
-    } else if logged.positive_probability.is_empty() {
-        Prediction::none("no logged row carries a binary probability".to_owned())
-    } else if held_out.is_empty() {
+    let prediction = if held_out.is_empty() {
         Prediction::none("the artifact's reference sample holds no held-out row".to_owned())
     } else {
-        let reference = score_sample_rows(artifact, sample, &held_out)?;
-        let drift = feature_drift(
-            PREDICTION_COLUMN,
-            ColumnSample::Numeric(&reference),
-            ColumnSample::Numeric(&logged.positive_probability),
-            params,
-        )?;
-        Prediction {
-            drift: Some(drift),
-            note: format!(
-                "logged probabilities against the artifact's scores of the {} held-out rows of \
-                 its reference sample",
-                held_out.len()
-            ),
-            reference_scores: Some(reference),
-        }
+        prediction_drift(artifact, logged, params, || {
+            Ok((
+                score_sample_rows(artifact, sample, &held_out)?,
+                format!(
+                    "logged probabilities against the artifact's scores of the {} held-out rows \
+                     of its reference sample",
+                    held_out.len()
+                ),
+            ))
+        })?
     };
     let reference = ReferenceUsed {
         source: ReferenceSource::ArtifactSample,
@@ -353,6 +331,37 @@ fn against_sample(
         ),
     };
     Ok((features, prediction, reference))
+}
+
+/// Drift of the logged positive-class probabilities against the reference scores `score`
+/// gives (with what they are, in words); none for a multi-class model or without logged
+/// probabilities.
+fn prediction_drift(
+    artifact: &ModelArtifact,
+    logged: &LoggedInputs,
+    params: &DriftValidParams,
+    score: impl FnOnce() -> Result<(Vec<f64>, String), MonitorError>,
+) -> Result<Prediction, MonitorError> {
+    if artifact.classes().len() != 2 {
+        return Ok(Prediction::none(not_binary(artifact)));
+    }
+    if logged.positive_probability.is_empty() {
+        return Ok(Prediction::none(
+            "no logged row carries a binary probability".to_owned(),
+        ));
+    }
+    let (reference, note) = score()?;
+    let drift = feature_drift(
+        PREDICTION_COLUMN,
+        ColumnSample::Numeric(&reference),
+        ColumnSample::Numeric(&logged.positive_probability),
+        params,
+    )?;
+    Ok(Prediction {
+        drift: Some(drift),
+        note,
+        reference_scores: Some(reference),
+    })
 }
 
 /// The positive-class probability of each of `rows` of the sample, scored by the artifact.
