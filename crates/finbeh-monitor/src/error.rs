@@ -145,6 +145,41 @@ pub enum MonitorError {
     /// A window without rows has no performance.
     #[error("the window has no scored rows, so there is no performance to estimate")]
     EmptyWindow,
+    /// A logged row's inputs are not a JSON object of values.
+    #[error("prediction log {}: row id {id}: inputs are not a JSON object of values: {problem}", .path.display())]
+    BadLogRow {
+        /// The database file.
+        path: PathBuf,
+        /// The row's `id`.
+        id: i64,
+        /// The JSON parser's message.
+        problem: String,
+    },
+    /// The period holds no scored row.
+    #[error(
+        "prediction log {}: no scored row since {since_ms} ms after the epoch; widen --since",
+        .path.display()
+    )]
+    NoLoggedRows {
+        /// The database file.
+        path: PathBuf,
+        /// Start of the period.
+        since_ms: i64,
+    },
+    /// No `--model`, and no artifact found whose name and version are the log's.
+    #[error(
+        "the log names model {name:?} version {version:?}, but no such artifact was found \
+         (tried: {}); pass --model",
+        if .tried.is_empty() { "nothing: set serve.model_path or model.output_dir".to_owned() } else { .tried.join("; ") }
+    )]
+    ModelNotFound {
+        /// Model name of the newest logged row.
+        name: String,
+        /// Its version.
+        version: String,
+        /// Each artifact looked at, and why it was not taken.
+        tried: Vec<String>,
+    },
     /// A prediction log to read does not exist (or no file was given).
     #[error("prediction log {}: no such file (is monitor.database_path right?)", .path.display())]
     NoDatabase {
@@ -208,5 +243,27 @@ pub enum MonitorError {
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
+    },
+    /// A report file could not be written.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A chart of the report could not be drawn.
+    #[error("report chart {chart}: {problem}")]
+    Chart {
+        /// Which chart.
+        chart: String,
+        /// What failed.
+        problem: String,
+    },
+    /// The artifact's reference sample lacks a model input column.
+    #[error("the artifact's reference sample has no column {column:?}; pass --reference CSV")]
+    SampleColumnMissing {
+        /// The column.
+        column: String,
     },
 }

@@ -15,6 +15,9 @@
 //! sample ([`feature_drift`], [`DriftReport`]), as pure functions over values, thresholds from
 //! `[monitor.drift]`; [`drift_from_csv`] reads a reference and a current CSV with a model
 //! artifact's schema and reports every input column (the `monitor drift` example).
+//! [`drift_from_log`] reads a period's logged inputs back ([`read_logged_inputs`]) and compares
+//! them with a reference CSV or, failing that, the artifact's binned training profile
+//! ([`profile_feature_drift`]), with prediction drift and the type-error rate.
 //!
 //! **The label-free performance estimate** ([`PerformanceEstimator`], NannyML's CBPE): accuracy,
 //! precision, recall, F1 and ROC AUC of a binary model expected from its served probabilities
@@ -38,6 +41,14 @@
 //! **Not built yet** (issue 10): prediction drift, a reference
 //! sample stored in the artifact, drift over the prediction log, ground truth and the
 //! label-free estimate, the health checker, the report and the other `monitor` subcommands.
+//! **The health checker**, [`check_health`]: liveness, readiness, `/swagger.json` and one
+//! scored golden record of a finbeh server or an Azure ML scoring URI, each timed.
+//!
+//! **The report**, [`build_report`] → [`MonitorReport::write`]: one self-contained HTML page
+//! with SVG charts (`plotters`) and its versioned JSON twin.
+//!
+//! **Not built yet** (issue 10): export, alerts, ground truth and the label-free estimate, and
+//! the other `monitor` subcommands.
 //!
 //! ```
 //! use finbeh_monitor::{ColumnSample, DriftParams, DriftReport, feature_drift};
@@ -72,6 +83,12 @@ mod log_writer;
 mod prediction_log;
 
 mod estimate;
+mod log_drift;
+mod log_read;
+mod profile_drift;
+
+mod health;
+mod report;
 
 pub use csv_drift::{CsvDrift, DecidingStatistic, drift_from_csv};
 pub use drift::{
@@ -91,6 +108,24 @@ pub use estimate::{
     Confusion, DEFAULT_REFERENCE_CHUNKS, EstimateParams, EstimateValidParams, MIN_REFERENCE_CHUNKS,
     MetricEstimate, PERFORMANCE_ESTIMATE_VERSION, PerformanceEstimate, PerformanceEstimator,
     PerformanceMetric, estimate_performance, expected_roc_auc, realized_roc_auc,
+};
+pub use log_drift::{
+    LogDriftInput, LogDriftReport, ModelUsed, PREDICTION_COLUMN, ReferenceSource, ReferenceUsed,
+    choose_model, drift_from_log,
+};
+pub use log_read::{
+    LogPeriod, LoggedInputs, LoggedValues, REFUSED_INPUT_CODE, logged_model, read_logged_inputs,
+};
+pub use profile_drift::profile_feature_drift;
+
+pub use health::{
+    GoldenRecord, HEALTH_REPORT_VERSION, HealthReport, HealthTarget, Probe, Verdict, check_health,
+};
+pub use report::{
+    LeftOut, MAX_REPORT_POINTS, MONITOR_REPORT_VERSION, MonitorReport, ReportInput, ReportSummary,
+    SCORE_BINS, ScoreDistribution, SeriesPoint, build_report,
+};
+
 mod time_spec;
 mod windows;
 

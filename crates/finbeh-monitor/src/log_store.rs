@@ -42,6 +42,17 @@ CREATE TABLE predictions (
 CREATE INDEX predictions_time ON predictions (time_ms);
 ";
 
+/// The `schema_version` in a log's `meta` table, if any.
+pub(crate) fn layout_version(connection: &Connection) -> Result<Option<String>, rusqlite::Error> {
+    connection
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()
+}
+
 /// Names every row written with the endpoint and deployment it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogIdentity {
@@ -93,14 +104,7 @@ impl LogStore {
                 [],
             )
             .map_err(fail("create the meta table"))?;
-        let version: Option<String> = transaction
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'schema_version'",
-                [],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(fail("read the layout version"))?;
+        let version = layout_version(&transaction).map_err(fail("read the layout version"))?;
         match version {
             Some(found) if found == PREDICTION_LOG_SCHEMA_VERSION.to_string() => {}
             Some(found) if found == "1" => {
