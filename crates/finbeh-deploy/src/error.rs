@@ -40,6 +40,42 @@ impl fmt::Display for ServiceError {
     }
 }
 
+/// A failed service operation: the service's own error, the tail of the deployment's container
+/// log when there is one, and a hint mapped from the symptom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceFailure {
+    /// What was attempted (`create deployment green`, `set traffic`, ...).
+    pub operation: String,
+    /// HTTP status of the answer, when there was one.
+    pub status: Option<u16>,
+    /// The service's error, verbatim.
+    pub error: ServiceError,
+    /// The last lines of the deployment's log.
+    pub logs_tail: Option<String>,
+    /// What usually causes this symptom.
+    pub hint: Option<String>,
+}
+
+impl ServiceFailure {
+    /// One line: operation, code, message and hint (no log tail).
+    pub fn summary(&self) -> String {
+        match &self.hint {
+            Some(hint) => format!("{} failed: {} (hint: {hint})", self.operation, self.error),
+            None => format!("{} failed: {}", self.operation, self.error),
+        }
+    }
+}
+
+impl fmt::Display for ServiceFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.summary())?;
+        if let Some(tail) = &self.logs_tail {
+            write!(f, "\n--- last lines of the deployment log ---\n{tail}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Everything that can go wrong while registering or deploying a model.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -81,23 +117,9 @@ pub enum DeployError {
     #[error("{0}")]
     Refused(String),
     /// The service (Azure ARM, or the local endpoint's daemon) answered with an error, or an
-    /// operation ended `Failed`/`Canceled`. Carries the service's own code and message, the tail
-    /// of the deployment's log when there is one, and a hint mapped from the symptom.
-    #[error("{operation} failed: {error}{}{}",
-        hint.as_deref().map(|h| format!("\nhint: {h}")).unwrap_or_default(),
-        logs_tail.as_deref().map(|t| format!("\n--- last lines of the deployment log ---\n{t}")).unwrap_or_default())]
-    Service {
-        /// What was attempted (`create deployment green`, `set traffic`, ...).
-        operation: String,
-        /// HTTP status of the answer, when there was one.
-        status: Option<u16>,
-        /// The service's error, verbatim.
-        error: ServiceError,
-        /// The last lines of the deployment's container log.
-        logs_tail: Option<String>,
-        /// What usually causes this symptom.
-        hint: Option<String>,
-    },
+    /// operation ended `Failed`/`Canceled`: see [`ServiceFailure`].
+    #[error("{0}")]
+    Service(Box<ServiceFailure>),
     /// The request did not reach the service or its answer could not be read.
     #[error("{url}: {reason}")]
     Transport {
@@ -161,7 +183,7 @@ impl DeployError {
             Self::StateFile { .. } => "InvalidStateFile",
             Self::ModelNotFound { .. } => "ModelNotFound",
             Self::Refused(_) => "BadArgument",
-            Self::Service { error, .. } => &error.code,
+            Self::Service(failure) => &failure.error.code,
             Self::Transport { .. } => "TransportError",
             Self::NotRunning { .. } => "EndpointNotRunning",
             Self::Timeout { .. } => "Timeout",
@@ -173,7 +195,7 @@ impl DeployError {
     /// The deployment log tail carried by the error, if any.
     pub fn logs_tail(&self) -> Option<&str> {
         match self {
-            Self::Service { logs_tail, .. } => logs_tail.as_deref(),
+            Self::Service(failure) => failure.logs_tail.as_deref(),
             _ => None,
         }
     }
@@ -181,29 +203,20 @@ impl DeployError {
     /// The error message without the log tail (which `--json` reports on its own).
     pub fn message(&self) -> String {
         match self {
-            Self::Service {
-                operation,
-                error,
-                hint,
-                ..
-            } => match hint {
-                Some(hint) => format!("{operation} failed: {error} (hint: {hint})"),
-                None => format!("{operation} failed: {error}"),
-            },
+            Self::Service(failure) => failure.summary(),
             other => other.to_string(),
         }
     }
 
-    pub(crate) fn io(
-        action: &'static str,
-        path: impl Into<PathBuf>,
-        source: std::io::Error,
-    ) -> Self {
-        Self::Io {
-            action,
-            path: path.into(),
-            source,
-        }
+    /// A [`DeployError::Service`] without log tail or hint.
+    pub fn service(operation: impl Into<String>, status: Option<u16>, error: ServiceError) -> Self {
+        Self::Service(Box::new(ServiceFailure {
+            operation: operation.into(),
+            status,
+            error,
+            logs_tail: None,
+            hint: None,
+        }))
     }
 }
 

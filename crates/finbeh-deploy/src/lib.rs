@@ -28,7 +28,7 @@ mod error;
 mod registry;
 mod target;
 
-pub use error::{DeployError, Result, ServiceError};
+pub use error::{DeployError, Result, ServiceError, ServiceFailure};
 pub use registry::{ModelRef, ModelRegistry, RegisteredModel, Tags};
 pub use target::{
     DEPLOYMENT_HEADER, DeploymentSpec, DeploymentStatus, DeploymentTarget, EndpointInfo,
