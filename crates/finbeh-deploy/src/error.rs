@@ -208,6 +208,18 @@ impl DeployError {
         }
     }
 
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Self::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+
     /// A [`DeployError::Service`] without log tail or hint.
     pub fn service(operation: impl Into<String>, status: Option<u16>, error: ServiceError) -> Self {
         Self::Service(Box::new(ServiceFailure {

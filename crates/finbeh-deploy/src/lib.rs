@@ -28,6 +28,8 @@ mod error;
 mod registry;
 mod target;
 
+mod local_registry;
+
 pub use error::{DeployError, Result, ServiceError, ServiceFailure};
 pub use registry::{ModelRef, ModelRegistry, RegisteredModel, Tags};
 pub use target::{
@@ -36,3 +38,5 @@ pub use target::{
     ProvisioningState, TrafficCounters, TrafficMap, check_mirror_traffic, check_traffic, p99_ms,
     parse_traffic, show_map,
 };
+
+pub use local_registry::{LocalRegistry, REGISTRY_MANIFEST_VERSION};
