@@ -28,6 +28,7 @@ mod error;
 mod registry;
 mod target;
 
+mod local;
 mod local_registry;
 
 pub use error::{DeployError, Result, ServiceError, ServiceFailure};
@@ -39,4 +40,5 @@ pub use target::{
     parse_traffic, show_map,
 };
 
+pub use local::{ENDPOINT_STATE_VERSION, LocalTarget, SelfCommand, run_daemon, serve_deployment};
 pub use local_registry::{LocalRegistry, REGISTRY_MANIFEST_VERSION};

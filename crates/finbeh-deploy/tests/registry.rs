@@ -53,10 +53,21 @@ fn concurrent_registrations_from_threads_never_share_a_version() {
 fn latest_skips_archived_versions_and_metrics_come_from_the_artifact() {
     let dir = tempfile::tempdir().unwrap();
     let registry = LocalRegistry::new(dir.path());
-    let first = registry.register_blocking(&fixture_model(), &Tags::new()).unwrap();
-    let second = registry.register_blocking(&fixture_model(), &Tags::new()).unwrap();
-    assert_eq!((first.version.as_str(), second.version.as_str()), ("1", "2"));
-    assert!(second.metrics.contains_key("roc_auc"), "{:?}", second.metrics);
+    let first = registry
+        .register_blocking(&fixture_model(), &Tags::new())
+        .unwrap();
+    let second = registry
+        .register_blocking(&fixture_model(), &Tags::new())
+        .unwrap();
+    assert_eq!(
+        (first.version.as_str(), second.version.as_str()),
+        ("1", "2")
+    );
+    assert!(
+        second.metrics.contains_key("roc_auc"),
+        "{:?}",
+        second.metrics
+    );
     assert_eq!(first.sha256, second.sha256);
     assert_eq!(registry.latest_blocking(&first.name).unwrap().version, "2");
     registry.archive_blocking(&first.name, "2").unwrap();
