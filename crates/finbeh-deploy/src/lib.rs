@@ -31,6 +31,9 @@ mod target;
 mod local;
 mod local_registry;
 
+mod render;
+mod rollout;
+
 pub use error::{DeployError, Result, ServiceError, ServiceFailure};
 pub use registry::{ModelRef, ModelRegistry, RegisteredModel, Tags};
 pub use target::{
@@ -42,3 +45,12 @@ pub use target::{
 
 pub use local::{ENDPOINT_STATE_VERSION, LocalTarget, SelfCommand, run_daemon, serve_deployment};
 pub use local_registry::{LocalRegistry, REGISTRY_MANIFEST_VERSION};
+pub use rollout::{
+    ROLLBACK_RECORD_VERSION, ROLLOUT_LOGS_TAIL, RollbackRecord, RolloutError, RolloutOptions,
+    RolloutParams, RolloutReport, RolloutResult, RolloutValidParams, StepReport, rollback, rollout,
+};
+
+/// Where `deploy rollout` records the traffic map it started from, for `deploy rollback`.
+pub fn rollback_record_path(deploy: &finbeh_config::DeploySettings) -> std::path::PathBuf {
+    deploy.local.state_dir.join("last_rollout.json")
+}

@@ -95,7 +95,20 @@ impl LocalTarget {
         if self.daemon().await.is_err() {
             self.spawn_daemon().await?;
         }
-        self.status().await
+        // Restored deployments start in the background: wait until none is still starting.
+        let deadline = Duration::from_millis(self.local.health_timeout_ms) + DAEMON_START_TIMEOUT;
+        let started = Instant::now();
+        loop {
+            let status = self.status().await?;
+            let starting = status
+                .deployments
+                .iter()
+                .any(|d| d.state == ProvisioningState::Creating);
+            if !starting || started.elapsed() > deadline {
+                return Ok(status);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 
     async fn spawn_daemon(&self) -> Result<()> {
