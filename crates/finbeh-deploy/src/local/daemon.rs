@@ -206,21 +206,32 @@ fn control_app(daemon: Arc<Daemon>) -> Router {
         .with_state(daemon)
 }
 
-type Answer<T> = std::result::Result<axum::Json<T>, Response>;
+type Answer<T> = std::result::Result<axum::Json<T>, Refusal>;
 
-fn refuse(status: StatusCode, code: &str, message: String) -> Response {
-    (
-        status,
-        axum::Json(ControlError {
-            error: ServiceError::new(code, message),
-            logs_tail: None,
-            hint: None,
-        }),
-    )
-        .into_response()
+/// An error answer of the control API (boxed: a `Response` is large).
+pub(crate) struct Refusal(Box<Response>);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        *self.0
+    }
 }
 
-fn from_error(error: &DeployError) -> Response {
+fn refuse(status: StatusCode, code: &str, message: String) -> Refusal {
+    Refusal(Box::new(
+        (
+            status,
+            axum::Json(ControlError {
+                error: ServiceError::new(code, message),
+                logs_tail: None,
+                hint: None,
+            }),
+        )
+            .into_response(),
+    ))
+}
+
+fn from_error(error: &DeployError) -> Refusal {
     let status = match error {
         DeployError::Refused(_) => StatusCode::BAD_REQUEST,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -228,7 +239,7 @@ fn from_error(error: &DeployError) -> Response {
     refuse(status, error.code(), error.message())
 }
 
-fn check_token(daemon: &Daemon, headers: &HeaderMap) -> std::result::Result<(), Response> {
+fn check_token(daemon: &Daemon, headers: &HeaderMap) -> std::result::Result<(), Refusal> {
     let given = headers
         .get(CONTROL_TOKEN_HEADER)
         .map(axum::http::HeaderValue::as_bytes)
@@ -245,7 +256,7 @@ fn check_token(daemon: &Daemon, headers: &HeaderMap) -> std::result::Result<(), 
 }
 
 impl Daemon {
-    fn port_of(&self, name: &str) -> std::result::Result<u16, Response> {
+    fn port_of(&self, name: &str) -> std::result::Result<u16, Refusal> {
         match name {
             "blue" => Ok(self.local.blue_port),
             "green" => Ok(self.local.green_port),
@@ -299,7 +310,7 @@ impl Daemon {
         }
     }
 
-    fn save(&self, inner: &Inner) -> std::result::Result<(), Response> {
+    fn save(&self, inner: &Inner) -> std::result::Result<(), Refusal> {
         self.router.set_routes(routes_of(&inner.state));
         self.dir
             .write_endpoint(&inner.state)
@@ -308,7 +319,7 @@ impl Daemon {
 
     /// Waits until the deployment is ready; on failure stops it and answers
     /// `ResourceNotReady` with the log tail and a hint.
-    async fn wait_ready(&self, inner: &mut Inner, name: &str) -> std::result::Result<(), Response> {
+    async fn wait_ready(&self, inner: &mut Inner, name: &str) -> std::result::Result<(), Refusal> {
         let timeout = Duration::from_millis(self.local.health_timeout_ms);
         let started = Instant::now();
         let failure = loop {
@@ -340,15 +351,17 @@ impl Daemon {
         }
         let logs_tail = tail_lines(&self.dir.log_file(name), LOGS_TAIL_LINES).ok();
         let hint = hint_for(logs_tail.as_deref().unwrap_or(""));
-        Err((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            axum::Json(ControlError {
-                error: ServiceError::new("ResourceNotReady", failure),
-                logs_tail,
-                hint: Some(hint),
-            }),
-        )
-            .into_response())
+        Err(Refusal(Box::new(
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                axum::Json(ControlError {
+                    error: ServiceError::new("ResourceNotReady", failure),
+                    logs_tail,
+                    hint: Some(hint),
+                }),
+            )
+                .into_response(),
+        )))
     }
 }
 
