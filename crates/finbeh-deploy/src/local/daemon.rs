@@ -11,6 +11,7 @@ use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
+use axum::serve::ListenerExt;
 use finbeh_config::{LocalDeploySettings, ValidSettings};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, Notify};
@@ -143,7 +144,11 @@ pub async fn run_daemon(settings: &ValidSettings, command: SelfCommand) -> Resul
     let router_server = tokio::spawn({
         let mut rx = stop_rx.clone();
         async move {
-            axum::serve(router_listener, router_app(router))
+            let listener = router_listener.tap_io(|tcp| {
+                // Small answers go out at once, not after a delayed ACK.
+                let _ = tcp.set_nodelay(true);
+            });
+            axum::serve(listener, router_app(router))
                 .with_graceful_shutdown(async move {
                     let _ = rx.changed().await;
                 })

@@ -362,6 +362,127 @@ mod tests {
         assert_eq!(green, 10);
     }
 
+    /// A backend answering its own name, counting what it got.
+    async fn backend(name: &'static str, hits: Arc<AtomicU64>) -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let app = Router::new().fallback(move || {
+            let hits = Arc::clone(&hits);
+            async move {
+                hits.fetch_add(1, Ordering::Relaxed);
+                name
+            }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        port
+    }
+
+    async fn send(app: &Router, key: &str, pin: Option<&str>) -> (StatusCode, String, String) {
+        use tower::ServiceExt;
+        let mut request = axum::http::Request::post("/score")
+            .header(header::AUTHORIZATION, format!("Bearer {key}"));
+        if let Some(pin) = pin {
+            request = request.header(DEPLOYMENT_HEADER, pin);
+        }
+        let response = app
+            .clone()
+            .oneshot(request.body(Body::from("{}")).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let by = response
+            .headers()
+            .get(DEPLOYMENT_HEADER)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, by, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn router_splits_pins_mirrors_checks_keys_and_counts() {
+        let (blue_hits, green_hits) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let blue = backend("blue", Arc::clone(&blue_hits)).await;
+        let green = backend("green", Arc::clone(&green_hits)).await;
+        let deployments = vec![("blue".to_owned(), blue), ("green".to_owned(), green)];
+        let keys = vec!["k1".to_owned(), "k2".to_owned()];
+        let shared = RouterShared::new(
+            Routes::new(
+                deployments.clone(),
+                &map(&[("blue", 80), ("green", 20)]),
+                &TrafficMap::new(),
+                keys.clone(),
+            ),
+            1 << 20,
+        );
+        let app = router_app(Arc::clone(&shared));
+
+        let mut by_green = 0;
+        for _ in 0..100 {
+            let (status, by, body) = send(&app, "k1", None).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(by, body, "the header names the deployment that answered");
+            by_green += usize::from(by == "green");
+        }
+        assert_eq!(by_green, 20);
+        assert_eq!(send(&app, "k2", Some("green")).await.1, "green");
+        assert_eq!(send(&app, "bad", None).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(send(&app, "k1", Some("red")).await.0, StatusCode::NOT_FOUND);
+        let counters = shared.snapshot();
+        assert_eq!(counters.requests["blue"], 80);
+        assert_eq!(counters.requests["green"], 21);
+        assert_eq!(counters.errors["green"], 0);
+
+        // Mirror: half of the unpinned requests are copied to green; clients see blue only.
+        shared.set_routes(Routes::new(
+            deployments.clone(),
+            &map(&[("blue", 100)]),
+            &map(&[("green", 50)]),
+            keys.clone(),
+        ));
+        let green_before = green_hits.load(Ordering::Relaxed);
+        for _ in 0..100 {
+            assert_eq!(send(&app, "k1", None).await.1, "blue");
+        }
+        let started = std::time::Instant::now();
+        while green_hits.load(Ordering::Relaxed) - green_before < 50 {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "mirror copies missing"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(green_hits.load(Ordering::Relaxed) - green_before, 50);
+
+        // No live traffic: 503 unless pinned; a dead deployment: 502, counted as an error.
+        shared.set_routes(Routes::new(
+            vec![("blue".to_owned(), blue), ("green".to_owned(), free_port())],
+            &TrafficMap::new(),
+            &TrafficMap::new(),
+            keys,
+        ));
+        assert_eq!(
+            send(&app, "k1", None).await.0,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(send(&app, "k1", Some("blue")).await.0, StatusCode::OK);
+        assert_eq!(
+            send(&app, "k1", Some("green")).await.0,
+            StatusCode::BAD_GATEWAY
+        );
+        assert!(shared.snapshot().errors["green"] >= 1);
+    }
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
     #[test]
     fn keys_must_match_exactly() {
         let keys = vec!["primary".to_owned(), "second".to_owned()];
