@@ -137,6 +137,21 @@ impl Endpoint {
         found
     }
 
+    /// `deploy delete-endpoint`, then no process of this endpoint may be left (by pid).
+    fn delete_leaving_no_process(&self) {
+        let out = self.command(&["delete-endpoint"], &[]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            self.wait_for_no_process(),
+            Vec::new(),
+            "orphans after delete-endpoint"
+        );
+    }
+
     fn wait_for_no_process(&self) -> Vec<(i32, String)> {
         let started = Instant::now();
         loop {
@@ -381,17 +396,7 @@ fn rollout_under_steady_load_fails_no_request() {
         endpoint.processes()
     );
 
-    let out = endpoint.command(&["delete-endpoint"], &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        endpoint.wait_for_no_process(),
-        Vec::new(),
-        "orphans after delete-endpoint"
-    );
+    endpoint.delete_leaving_no_process();
 }
 
 #[test]
@@ -550,15 +555,5 @@ fn processes_registry_restarts_reboots_and_no_orphans() {
     let (status, _, _) = request(stream, "wrong", &golden_bodies()[0]).unwrap();
     assert_eq!(status, 401);
 
-    let out = endpoint.command(&["delete-endpoint"], &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        endpoint.wait_for_no_process(),
-        Vec::new(),
-        "orphans after delete-endpoint"
-    );
+    endpoint.delete_leaving_no_process();
 }

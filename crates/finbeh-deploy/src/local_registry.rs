@@ -17,7 +17,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use finbeh_train::{ARTIFACT_EXTENSION, ModelArtifact};
 use serde::{Deserialize, Serialize};
@@ -120,7 +120,7 @@ impl LocalRegistry {
             sha256,
             metrics: artifact_metrics(&model),
             tags: all_tags,
-            created: rfc3339_now(),
+            created: finbeh_train::rfc3339_utc(SystemTime::now()),
             archived: false,
             // Absolute, so a deployment started from another directory finds it.
             uri: std::path::absolute(&file)
@@ -359,22 +359,6 @@ impl DirLock {
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` now.
-pub(crate) fn rfc3339_now() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let days = i32::try_from(secs / 86_400).unwrap_or(i32::MAX);
-    let (y, m, d) = finbeh_data::civil_from_days(days);
-    let rem = secs % 86_400;
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 #[cfg(test)]

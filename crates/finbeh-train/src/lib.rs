@@ -63,6 +63,7 @@ pub use artifact::{
     ARTIFACT_EXTENSION, ARTIFACT_FORMAT_VERSION, ARTIFACT_MAGIC, ArtifactMetadata, ArtifactParts,
     DecisionThreshold, GoldenInput, GoldenKind, GoldenRecord, Importances, ModelArtifact,
     SearchSummary, TrainingSummary, UNSEEN_CATEGORY, WriterInfo, positive_probability_meaning,
+    rfc3339_utc,
 };
 pub use batch::{BatchSummary, PREDICTION_COLUMN, predict_csv, probability_columns};
 pub use error::{Result, TrainError};
