@@ -51,6 +51,7 @@ fn free_port() -> u16 {
 struct Endpoint {
     dir: tempfile::TempDir,
     port: u16,
+    green_port: u16,
 }
 
 impl Endpoint {
@@ -65,7 +66,15 @@ impl Endpoint {
             state = dir.path().join("endpoint").display(),
         );
         std::fs::write(dir.path().join("finbeh.toml"), config).unwrap();
-        Self { dir, port }
+        Self {
+            dir,
+            port,
+            green_port: green,
+        }
+    }
+
+    fn green_port(&self) -> u16 {
+        self.green_port
     }
 
     fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -556,4 +565,43 @@ fn processes_registry_restarts_reboots_and_no_orphans() {
     assert_eq!(status, 401);
 
     endpoint.delete_leaving_no_process();
+}
+
+#[test]
+fn a_deployment_that_cannot_start_fails_with_azures_code_and_its_log_and_takes_no_traffic() {
+    let endpoint = Endpoint::new(FAST_STEPS);
+    assert!(endpoint.rollout(&model(), &[]).0);
+    // Another process holds green's port: the new deployment exits before it is ready.
+    let green_port = endpoint.green_port();
+    let _squatter = TcpListener::bind(("127.0.0.1", green_port)).unwrap();
+    let (ok, report) = endpoint.rollout(&model(), &[]);
+    assert!(!ok);
+    assert_eq!(report["result"], "failed", "{report}");
+    assert_eq!(report["deployment"], "green");
+    assert_eq!(report["error"]["code"], "ResourceNotReady", "{report}");
+    let message = report["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("User container has crashed or terminated"),
+        "{message}"
+    );
+    assert!(
+        message.contains("port"),
+        "the hint names the symptom: {message}"
+    );
+    let tail = report["logs_tail"].as_str().unwrap();
+    assert!(tail.contains(&green_port.to_string()), "{tail}");
+    assert_eq!(report["traffic"], serde_json::json!({"blue": 100}));
+    // The failed deployment is kept for its logs, and traffic cannot be moved to it.
+    let moved = endpoint.command(&["traffic", "blue=50,green=50"], &[]);
+    assert!(
+        !moved.status.success(),
+        "traffic moved to a deployment that is not ready"
+    );
+    let stderr = String::from_utf8_lossy(&moved.stderr);
+    assert!(stderr.contains("DeploymentNotReady"), "{stderr}");
+    let status = endpoint.status();
+    assert_eq!(status["traffic"], serde_json::json!({"blue": 100}));
+    assert_eq!(status["deployments"][1]["state"], "Failed", "{status}");
+    let logs = endpoint.command(&["logs", "green", "--tail", "5"], &[]);
+    assert!(!logs.stdout.is_empty());
 }

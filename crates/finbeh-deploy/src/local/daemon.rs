@@ -57,6 +57,8 @@ struct Daemon {
 struct Inner {
     state: EndpointState,
     processes: BTreeMap<String, Supervised>,
+    /// Deployments that never became ready, with why (kept, stopped, for their logs).
+    failed: BTreeMap<String, String>,
 }
 
 /// Runs the endpoint daemon until `delete-endpoint` or SIGTERM/SIGINT: restores the
@@ -107,6 +109,7 @@ pub async fn run_daemon(settings: &ValidSettings, command: SelfCommand) -> Resul
         inner: Mutex::new(Inner {
             state,
             processes: BTreeMap::new(),
+            failed: BTreeMap::new(),
         }),
         exit: Notify::new(),
     });
@@ -300,13 +303,17 @@ impl Daemon {
                 .iter()
                 .map(|d| {
                     let process = inner.processes.get(&d.name).map(Supervised::status);
+                    let failed = inner.failed.get(&d.name);
+                    let state = match (&process, failed) {
+                        (Some(p), _) => p.state,
+                        (None, Some(_)) => ProvisioningState::Failed,
+                        (None, None) => ProvisioningState::Stopped,
+                    };
                     DeploymentStatus {
                         name: d.name.clone(),
-                        state: process
-                            .as_ref()
-                            .map_or(ProvisioningState::Stopped, |p| p.state),
+                        state,
                         model: d.model.reference(),
-                        detail: process.and_then(|p| p.detail()),
+                        detail: process.and_then(|p| p.detail()).or_else(|| failed.cloned()),
                     }
                 })
                 .collect(),
@@ -354,6 +361,7 @@ impl Daemon {
         if let Some(process) = inner.processes.remove(name) {
             process.stop().await;
         }
+        inner.failed.insert(name.to_owned(), failure.clone());
         let logs_tail = tail_lines(&self.dir.log_file(name), LOGS_TAIL_LINES).ok();
         let hint = hint_for(logs_tail.as_deref().unwrap_or(""));
         Err(Refusal(Box::new(
@@ -381,7 +389,7 @@ pub(crate) fn hint_for(log: &str) -> String {
         "the artifact does not verify (checksum or golden set): it was damaged or altered after \
          training; register the original file again"
             .to_owned()
-    } else if lower.contains("address already in use") || lower.contains("addrinuse") {
+    } else if lower.contains("address already in use") || lower.contains("cannot listen on") {
         "the deployment's port is taken by another process: change deploy.local.blue_port or \
          green_port, or stop that process"
             .to_owned()
@@ -430,6 +438,7 @@ async fn put_deployment(
     if let Some(old) = inner.processes.remove(&name) {
         old.stop().await;
     }
+    inner.failed.remove(&name);
     let record = DeploymentRecord {
         name: name.clone(),
         model,
@@ -479,8 +488,8 @@ async fn put_traffic(
                 StatusCode::CONFLICT,
                 "DeploymentNotReady",
                 format!(
-                    "deployment {name} is {} : traffic is never shifted to a deployment that is not ready",
-                    state.map_or("Stopped", ProvisioningState::as_str)
+                    "deployment {name} is {}: traffic is never shifted to a deployment that is not ready",
+                    state.map_or("not running", ProvisioningState::as_str)
                 ),
             ));
         }
@@ -579,6 +588,7 @@ async fn delete_deployment(
     }
     inner.state.mirror_traffic.remove(&name);
     inner.state.deployments.retain(|r| r.name != name);
+    inner.failed.remove(&name);
     d.save(&inner)?;
     if let Some(process) = inner.processes.remove(&name) {
         process.stop().await;

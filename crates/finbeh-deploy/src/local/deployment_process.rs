@@ -33,11 +33,18 @@ pub fn serve_deployment(
     run(config, state).map_err(serve_error)
 }
 
+/// The server's error with its whole source chain (the OS reason of a failed bind, ...).
 fn serve_error(error: finbeh_serve::ServeError) -> DeployError {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
     DeployError::service(
         "serving the deployment",
         None,
-        crate::error::ServiceError::new("ServeFailed", error.to_string()),
+        crate::error::ServiceError::new("ServeFailed", message),
     )
 }
 
