@@ -65,6 +65,9 @@ struct Inner {
 /// deployments in `endpoint.json` (or creates the endpoint with new keys), serves the router
 /// and the control API. `command` starts the deployment processes (`serve-deployment`).
 pub async fn run_daemon(settings: &ValidSettings, command: SelfCommand) -> Result<()> {
+    // A session of its own: closing the terminal that started it (SIGHUP) or Ctrl-C in it does
+    // not stop the endpoint. Fails only when already a session leader, which is fine.
+    let _ = rustix::process::setsid();
     let local = settings.deploy().local.clone();
     let dir = StateDir(local.state_dir.clone());
     let state = match dir.read_endpoint()? {
