@@ -343,7 +343,7 @@ fn rollout_under_steady_load_fails_no_request() {
     assert!(ok, "{first}");
     assert_eq!(first["traffic"], serde_json::json!({"blue": 100}));
 
-    let load = Load::start(endpoint.port, &endpoint.key(), 4, Duration::from_millis(4));
+    let load = Load::start(endpoint.port, &endpoint.key(), 8, Duration::from_millis(2));
     std::thread::sleep(Duration::from_millis(500));
     let (ok, second) = endpoint.json(
         &[
