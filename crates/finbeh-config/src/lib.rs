@@ -66,8 +66,8 @@ pub use settings::{
     AuthMode, AzureDeploySettings, Backpressure, ClassWeight, CredentialKind, Criterion,
     DataSettings, DateDifference, DeploySettings, DeployTarget, DeriveRule, DeriveRuleKind,
     DeriveValue, DriftSettings, LocalDeploySettings, LogFormat, LoggingSettings, MaxFeatures,
-    ModelSettings, MonitorSettings, SETTINGS_VERSION, ServeSettings, Settings, TestingSettings,
-    ThresholdRule,
+    ModelSettings, MonitorSettings, RolloutSettings, SETTINGS_VERSION, ServeSettings, Settings,
+    TestingSettings, ThresholdRule,
 };
 pub use settings::{EstimateSettings, MAX_ESTIMATE_CHUNK_ROWS, MAX_REFERENCE_SAMPLE_ROWS};
 pub use validate::{Problem, ValidSettings, thousands_separator_problem};

@@ -9,8 +9,8 @@ use crate::settings::{AlertMetric, AlertSettings};
 use crate::settings::{CredentialKind, PORT_EXPECTATION};
 use crate::settings::{
     DataSettings, DeploySettings, DeployTarget, DeriveRuleKind, DeriveValue, DriftSettings,
-    LoggingSettings, MaxFeatures, ModelSettings, MonitorSettings, SETTINGS_VERSION, ServeSettings,
-    Settings, TestingSettings, ThresholdRule,
+    LocalDeploySettings, LoggingSettings, MaxFeatures, ModelSettings, MonitorSettings,
+    RolloutSettings, SETTINGS_VERSION, ServeSettings, Settings, TestingSettings, ThresholdRule,
 };
 use crate::settings::{EstimateSettings, MAX_ESTIMATE_CHUNK_ROWS, MAX_REFERENCE_SAMPLE_ROWS};
 
@@ -703,6 +703,8 @@ fn check_deploy(deploy: &DeploySettings, out: &mut Problems) {
         );
     }
     out.at_least("deploy.local.health_timeout_ms", local.health_timeout_ms, 1);
+    check_local_endpoint(local, out);
+    check_rollout(&deploy.rollout, out);
 
     let azure = &deploy.azure;
     out.at_least("deploy.azure.instance_count", azure.instance_count, 1);
@@ -932,4 +934,49 @@ fn is_prometheus_name(name: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+fn check_local_endpoint(local: &LocalDeploySettings, out: &mut Problems) {
+    out.non_empty("deploy.local.endpoint_name", &local.endpoint_name);
+    if local.port == 0 {
+        out.push("deploy.local.port", 0, PORT_EXPECTATION);
+    } else if local.port == local.blue_port || local.port == local.green_port {
+        out.push(
+            "deploy.local.port",
+            local.port,
+            "must differ from deploy.local.blue_port and deploy.local.green_port",
+        );
+    }
+}
+
+fn check_rollout(rollout: &RolloutSettings, out: &mut Problems) {
+    let steps = &rollout.steps;
+    let increasing = steps.windows(2).all(|pair| pair[0] < pair[1]);
+    if steps.last() != Some(&100) || !increasing || steps.first() == Some(&0) {
+        out.push(
+            "deploy.rollout.steps",
+            format!("{steps:?}"),
+            "must be increasing percentages from 1 to 100, ending at 100, such as [10, 50, 100]",
+        );
+    }
+    if !(rollout.soak_seconds.is_finite() && (0.0..=86_400.0).contains(&rollout.soak_seconds)) {
+        out.push(
+            "deploy.rollout.soak_seconds",
+            rollout.soak_seconds,
+            "must be 0..=86400 seconds",
+        );
+    }
+    if !(rollout.max_error_rate.is_finite() && (0.0..=1.0).contains(&rollout.max_error_rate)) {
+        out.push(
+            "deploy.rollout.max_error_rate",
+            rollout.max_error_rate,
+            "must be a share 0..=1 (0.01 = 1 %)",
+        );
+    }
+    if !(rollout.max_p99_ms.is_finite() && rollout.max_p99_ms > 0.0) {
+        out.push(
+            "deploy.rollout.max_p99_ms",
+            rollout.max_p99_ms,
+            "must be a number of milliseconds above 0",
+        );
+    }
 }

@@ -290,8 +290,9 @@ pub struct ModelArtifact {
     calibration: Option<Calibration>,
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` of a system time (before 1970 counts as 1970).
-fn rfc3339_utc(time: SystemTime) -> String {
+/// `YYYY-MM-DDTHH:MM:SSZ` of a system time (before 1970 counts as 1970), as artifacts record
+/// `created_at`.
+pub fn rfc3339_utc(time: SystemTime) -> String {
     let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let days = i32::try_from(secs / 86_400).unwrap_or(i32::MAX);
     let (y, m, d) = finbeh_data::civil_from_days(days);

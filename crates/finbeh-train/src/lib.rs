@@ -77,6 +77,7 @@ pub use artifact::{
     ARTIFACT_EXTENSION, ARTIFACT_FORMAT_VERSION, ARTIFACT_MAGIC, ArtifactMetadata, ArtifactParts,
     DecisionThreshold, GoldenInput, GoldenKind, GoldenRecord, Importances, ModelArtifact,
     SearchSummary, TrainingSummary, UNSEEN_CATEGORY, WriterInfo, positive_probability_meaning,
+    rfc3339_utc,
 };
 pub use batch::{
     BASE_COLUMN, BatchSummary, PREDICTION_COLUMN, explanation_columns, predict_csv,
