@@ -165,6 +165,9 @@ impl Settings {
         azure.tenant_id = Some("t".to_owned());
         azure.client_id = Some("c".to_owned());
         azure.client_secret = Some(Secret::new("c".to_owned()));
+        azure.access_token = Some(Secret::new("t".to_owned()));
+        azure.image = Some("i".to_owned());
+        azure.blob_url = Some("http://b".to_owned());
         full
     }
 }
