@@ -5,7 +5,7 @@ use std::ops::Deref;
 
 use crate::error::ConfigError;
 use crate::secret::REDACTED;
-use crate::settings::{CredentialKind, PORT_EXPECTATION};
+use crate::settings::{AzureDeploySettings, CredentialKind, PORT_EXPECTATION};
 use crate::settings::{
     DataSettings, DeploySettings, DeployTarget, DeriveRuleKind, DeriveValue, DriftSettings,
     LoggingSettings, MaxFeatures, ModelSettings, MonitorSettings, SETTINGS_VERSION, ServeSettings,
@@ -147,6 +147,18 @@ impl DataSettings {
     /// [`ConfigError::Invalid`] listing every problem (keys are `data.<setting>`).
     pub fn check(&self) -> Result<(), ConfigError> {
         check_section(self, check_data)
+    }
+}
+
+impl AzureDeploySettings {
+    /// Validates `[deploy.azure]` alone as the deployment target (subscription, resource group,
+    /// workspace, image and the credential's keys required), with the same rules as
+    /// [`Settings::check`] (finbeh-deploy's `AzureParams::check`, for `deploy --target azure`).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] listing every problem (keys are `deploy.azure.<setting>`).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        check_section(self, |azure, out| check_azure(azure, true, out))
     }
 }
 
@@ -695,7 +707,12 @@ fn check_deploy(deploy: &DeploySettings, out: &mut Problems) {
     }
     out.at_least("deploy.local.health_timeout_ms", local.health_timeout_ms, 1);
 
-    let azure = &deploy.azure;
+    check_azure(&deploy.azure, deploy.target == DeployTarget::Azure, out);
+}
+
+/// `[deploy.azure]`; the subscription, workspace, image and credential keys are required only
+/// when Azure is the target.
+fn check_azure(azure: &AzureDeploySettings, target_is_azure: bool, out: &mut Problems) {
     out.at_least("deploy.azure.instance_count", azure.instance_count, 1);
     for (key, value) in [
         ("deploy.azure.region", &azure.region),
@@ -715,7 +732,7 @@ fn check_deploy(deploy: &DeploySettings, out: &mut Problems) {
         );
     }
     check_azure_runtime(azure, out);
-    if deploy.target == DeployTarget::Azure {
+    if target_is_azure {
         if azure.credential == CredentialKind::AccessToken {
             let token = azure.access_token.as_ref().map(|s| s.expose());
             if token.is_none_or(|t| t.trim().is_empty()) {
@@ -777,7 +794,7 @@ fn check_deploy(deploy: &DeploySettings, out: &mut Problems) {
 }
 
 /// `[deploy.azure]`'s client settings and `[deploy.azure.deployment]`.
-fn check_azure_runtime(azure: &crate::AzureDeploySettings, out: &mut Problems) {
+fn check_azure_runtime(azure: &AzureDeploySettings, out: &mut Problems) {
     out.non_empty("deploy.azure.datastore", &azure.datastore);
     if let Some(url) = &azure.blob_url
         && !is_http_url(url)

@@ -1,0 +1,182 @@
+//! Azure's error body and the report of a failed long-running operation.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// Azure's `{"error": {"code", "message", "details"}}`, kept verbatim.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AzureErrorBody {
+    /// Azure's error code (`ResourceNotReady`), or `HTTP <status>` when the body is not Azure's.
+    pub code: String,
+    /// Azure's message, verbatim.
+    pub message: String,
+    /// Azure's `details`, verbatim (each an error object).
+    pub details: Vec<Value>,
+}
+
+/// At most this much of a body that is not Azure's error JSON is quoted.
+const MAX_QUOTED_BYTES: usize = 2_000;
+
+impl AzureErrorBody {
+    /// Reads `{"error": {...}}` (or a bare `{code, message}`) from a body; anything else is
+    /// quoted, cut at 2,000 bytes, under the code `HTTP <status>`.
+    pub fn from_body(status: u16, body: &[u8]) -> Self {
+        let parsed: Option<Value> = serde_json::from_slice(body).ok();
+        let error = parsed.as_ref().map(|v| v.get("error").unwrap_or(v));
+        match error.and_then(Self::from_error_object) {
+            Some(found) => found,
+            None => Self {
+                code: format!("HTTP {status}"),
+                message: quote(body),
+                details: Vec::new(),
+            },
+        }
+    }
+
+    /// `{code, message, details?}`.
+    pub(crate) fn from_error_object(error: &Value) -> Option<Self> {
+        let code = error.get("code")?.as_str()?.to_owned();
+        let message = error
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let details = match error.get("details") {
+            Some(Value::Array(items)) => items.clone(),
+            _ => Vec::new(),
+        };
+        Some(Self {
+            code,
+            message,
+            details,
+        })
+    }
+}
+
+fn quote(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    if text.len() <= MAX_QUOTED_BYTES {
+        return text.into_owned();
+    }
+    let mut end = MAX_QUOTED_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &text[..end], body.len())
+}
+
+impl fmt::Display for AzureErrorBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)?;
+        for detail in &self.details {
+            match Self::from_error_object(detail) {
+                Some(inner) => write!(f, "\n  - {inner}")?,
+                None => write!(f, "\n  - {detail}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A long-running operation that ended `Failed` or `Canceled`: Azure's code and message, the
+/// last lines of the deployment's container log, and a hint for a known symptom.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailureReport {
+    /// What finbeh was doing (`PUT onlineEndpoints/e/deployments/green`).
+    pub operation: String,
+    /// The operation's final status (`Failed`, `Canceled`).
+    pub status: String,
+    /// Azure's error, verbatim.
+    pub error: AzureErrorBody,
+    /// The last lines of the inference server's log (`getLogs`), when the operation was a
+    /// deployment's and the log could be read.
+    pub logs_tail: Option<String>,
+    /// What the symptom usually means and what to do.
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for FailureReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ended {}: {}",
+            self.operation, self.status, self.error
+        )?;
+        if let Some(hint) = &self.hint {
+            write!(f, "\nhint: {hint}")?;
+        }
+        if let Some(tail) = &self.logs_tail {
+            write!(f, "\ncontainer log (last lines):\n{tail}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A hint for a known symptom, from Azure's code and message and the container log.
+pub(crate) fn hint_for(error: &AzureErrorBody, logs_tail: Option<&str>) -> Option<String> {
+    let text = format!(
+        "{} {} {}",
+        error.code,
+        error.message,
+        logs_tail.unwrap_or_default()
+    );
+    let has = |needle: &str| {
+        text.to_ascii_lowercase()
+            .contains(&needle.to_ascii_lowercase())
+    };
+    let hint = if has("no model loaded") || has("golden set") || has("format_version") {
+        "the server could not load the model: the artifact is corrupt, or was written by a newer \
+         finbeh than the image's (check the artifact's format_version against the image's \
+         finbeh-serve version, rebuild the image from this commit, or re-train)"
+    } else if has("crashed or terminated") || has("CrashLoopBackOff") {
+        "the container exited at start: read the log above; `deploy logs` shows more. A model the \
+         image's finbeh-serve cannot load, a wrong AZUREML_MODEL_DIR layout or a missing \
+         environment variable are the usual causes"
+    } else if has("ImagePull") || has("image pull") || has("manifest unknown") {
+        "the image cannot be pulled: check deploy.azure.image, and that the workspace's identity \
+         has AcrPull on the registry"
+    } else if has("OutOfQuota") || has("quota") {
+        "not enough quota for deploy.azure.instance_type in this region: request quota or choose \
+         another VM size"
+    } else if has("ReadinessProbe") || has("readiness probe") || has("not ready") {
+        "the container never answered /health/ready: raise \
+         deploy.azure.deployment.probe_initial_delay_s or probe_failure_threshold, or read the log \
+         for a model that failed to load"
+    } else if has("AuthorizationFailed") || has("Forbidden") {
+        "the credential lacks a role on the workspace (AzureML Data Scientist or Contributor)"
+    } else {
+        return None;
+    };
+    Some(hint.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn azure_error_is_kept_verbatim_and_other_bodies_are_quoted() {
+        let body = br#"{"error":{"code":"BadArgument","message":"Bad \"x\"","details":[{"code":"Inner","message":"why"}]}}"#;
+        let found = AzureErrorBody::from_body(400, body);
+        assert_eq!(found.code, "BadArgument");
+        assert_eq!(found.message, "Bad \"x\"");
+        assert_eq!(found.to_string(), "BadArgument: Bad \"x\"\n  - Inner: why");
+        let other = AzureErrorBody::from_body(502, b"<html>bad gateway</html>");
+        assert_eq!(other.code, "HTTP 502");
+        assert_eq!(other.message, "<html>bad gateway</html>");
+    }
+
+    #[test]
+    fn the_seed_outage_gets_a_hint() {
+        let error = AzureErrorBody {
+            code: "ResourceNotReady".to_owned(),
+            message: "User container has crashed or terminated".to_owned(),
+            details: Vec::new(),
+        };
+        assert!(hint_for(&error, None).is_some_and(|h| h.contains("exited at start")));
+        let load = hint_for(&error, Some("ERROR no model loaded: bad magic"));
+        assert!(load.is_some_and(|h| h.contains("could not load the model")));
+    }
+}
