@@ -66,7 +66,7 @@ pub use settings::{
     AuthMode, AzureDeploySettings, AzureDeploymentSettings, Backpressure, ClassWeight,
     CredentialKind, Criterion, DataSettings, DateDifference, DeploySettings, DeployTarget,
     DeriveRule, DeriveRuleKind, DeriveValue, DriftSettings, LocalDeploySettings, LogFormat,
-    LoggingSettings, MaxFeatures, ModelSettings, MonitorSettings, SETTINGS_VERSION, ServeSettings,
-    Settings, TestingSettings, ThresholdRule,
+    LoggingSettings, MaxFeatures, ModelSettings, MonitorSettings, RolloutSettings,
+    SETTINGS_VERSION, ServeSettings, Settings, TestingSettings, ThresholdRule,
 };
 pub use validate::{Problem, ValidSettings, thousands_separator_problem};

@@ -577,6 +577,8 @@ pub struct DeploySettings {
     pub local: LocalDeploySettings,
     /// `[deploy.azure]`: Azure ML managed online endpoint.
     pub azure: AzureDeploySettings,
+    /// `[deploy.rollout]`: the safe rollout's steps and gates (both targets).
+    pub rollout: RolloutSettings,
 }
 
 /// Deployment target.
@@ -596,6 +598,13 @@ pub enum DeployTarget {
 pub struct LocalDeploySettings {
     /// Directory of the local model registry.
     pub registry_dir: PathBuf,
+    /// Name of the local endpoint.
+    pub endpoint_name: String,
+    /// Directory of the local endpoint's state (keys, deployments, traffic, daemon pid, logs).
+    pub state_dir: PathBuf,
+    /// Port of the endpoint's router (the scoring URL clients call).
+    #[serde(deserialize_with = "deserialize_port")]
+    pub port: u16,
     /// Port of the blue slot.
     #[serde(deserialize_with = "deserialize_port")]
     pub blue_port: u16,
@@ -610,6 +619,9 @@ impl Default for LocalDeploySettings {
     fn default() -> Self {
         Self {
             registry_dir: PathBuf::from("out/registry"),
+            endpoint_name: "finbeh-local".to_owned(),
+            state_dir: PathBuf::from("out/endpoint"),
+            port: 5100,
             blue_port: 5101,
             green_port: 5102,
             health_timeout_ms: 10_000,
@@ -867,6 +879,32 @@ impl Default for AzureDeploymentSettings {
             probe_period_s: 10,
             probe_timeout_s: 2,
             probe_failure_threshold: 30,
+        }
+    }
+}
+
+/// `[deploy.rollout]`: how `deploy rollout` moves traffic to a new deployment, and the gates
+/// every step must pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RolloutSettings {
+    /// Live traffic percentages of the new deployment, increasing, ending at 100.
+    pub steps: Vec<u32>,
+    /// How long each step soaks before its gate is read, in seconds.
+    pub soak_seconds: f64,
+    /// Highest share of failed requests (5xx or no answer) to the new deployment over a soak.
+    pub max_error_rate: f64,
+    /// Highest 99th-percentile latency of the new deployment over a soak, in milliseconds.
+    pub max_p99_ms: f64,
+}
+
+impl Default for RolloutSettings {
+    fn default() -> Self {
+        Self {
+            steps: vec![10, 50, 100],
+            soak_seconds: 30.0,
+            max_error_rate: 0.01,
+            max_p99_ms: 250.0,
         }
     }
 }

@@ -8,8 +8,8 @@ use crate::secret::REDACTED;
 use crate::settings::{AzureDeploySettings, CredentialKind, PORT_EXPECTATION};
 use crate::settings::{
     DataSettings, DeploySettings, DeployTarget, DeriveRuleKind, DeriveValue, DriftSettings,
-    LoggingSettings, MaxFeatures, ModelSettings, MonitorSettings, SETTINGS_VERSION, ServeSettings,
-    Settings, TestingSettings, ThresholdRule,
+    LocalDeploySettings, LoggingSettings, MaxFeatures, ModelSettings, MonitorSettings,
+    RolloutSettings, SETTINGS_VERSION, ServeSettings, Settings, TestingSettings, ThresholdRule,
 };
 
 /// One thing wrong with the settings: which key, what value it had and what was expected.
@@ -706,6 +706,8 @@ fn check_deploy(deploy: &DeploySettings, out: &mut Problems) {
         );
     }
     out.at_least("deploy.local.health_timeout_ms", local.health_timeout_ms, 1);
+    check_local_endpoint(local, out);
+    check_rollout(&deploy.rollout, out);
 
     check_azure(&deploy.azure, deploy.target == DeployTarget::Azure, out);
 }
@@ -896,4 +898,50 @@ fn check_testing(testing: &TestingSettings, out: &mut Problems) {
         testing.load_test_concurrency,
         1,
     );
+}
+
+fn check_local_endpoint(local: &LocalDeploySettings, out: &mut Problems) {
+    out.non_empty("deploy.local.endpoint_name", &local.endpoint_name);
+    if local.port == 0 {
+        out.push("deploy.local.port", 0, PORT_EXPECTATION);
+    } else if local.port == local.blue_port || local.port == local.green_port {
+        out.push(
+            "deploy.local.port",
+            local.port,
+            "must differ from deploy.local.blue_port and deploy.local.green_port",
+        );
+    }
+}
+
+fn check_rollout(rollout: &RolloutSettings, out: &mut Problems) {
+    let steps = &rollout.steps;
+    let increasing = steps.windows(2).all(|pair| pair[0] < pair[1]);
+    if steps.last() != Some(&100) || !increasing || steps.first() == Some(&0) {
+        out.push(
+            "deploy.rollout.steps",
+            format!("{steps:?}"),
+            "must be increasing percentages from 1 to 100, ending at 100, such as [10, 50, 100]",
+        );
+    }
+    if !(rollout.soak_seconds.is_finite() && (0.0..=86_400.0).contains(&rollout.soak_seconds)) {
+        out.push(
+            "deploy.rollout.soak_seconds",
+            rollout.soak_seconds,
+            "must be 0..=86400 seconds",
+        );
+    }
+    if !(rollout.max_error_rate.is_finite() && (0.0..=1.0).contains(&rollout.max_error_rate)) {
+        out.push(
+            "deploy.rollout.max_error_rate",
+            rollout.max_error_rate,
+            "must be a share 0..=1 (0.01 = 1 %)",
+        );
+    }
+    if !(rollout.max_p99_ms.is_finite() && rollout.max_p99_ms > 0.0) {
+        out.push(
+            "deploy.rollout.max_p99_ms",
+            rollout.max_p99_ms,
+            "must be a number of milliseconds above 0",
+        );
+    }
 }

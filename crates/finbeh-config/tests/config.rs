@@ -887,3 +887,41 @@ fn drift_thresholds_out_of_range_are_each_named() {
     }
     assert_eq!(found.len(), 7, "{found:?}");
 }
+
+// ---- [deploy.rollout] and the local endpoint ----
+
+#[test]
+fn rollout_steps_are_an_increasing_integer_list_ending_at_100() {
+    let valid = load("", &[("FINBEH__DEPLOY__ROLLOUT__STEPS", "25,100")]).unwrap();
+    assert_eq!(valid.deploy().rollout.steps, vec![25, 100]);
+
+    let found = problems(
+        "[deploy.rollout]\nsteps = [50, 10]\nmax_error_rate = 2.0\nmax_p99_ms = 0.0\n",
+        &[],
+    );
+    assert!(
+        problem_for(&found, "deploy.rollout.steps")
+            .expected
+            .contains("increasing")
+    );
+    problem_for(&found, "deploy.rollout.max_error_rate");
+    problem_for(&found, "deploy.rollout.max_p99_ms");
+
+    let typed = problems("[deploy.rollout]\nsteps = [\"10\"]\n", &[]);
+    assert_eq!(
+        problem_for(&typed, "deploy.rollout.steps").expected,
+        "expected an array of integers"
+    );
+    let env = problems("", &[("FINBEH__DEPLOY__ROLLOUT__STEPS", "10,half")]);
+    problem_for(&env, "deploy.rollout.steps");
+}
+
+#[test]
+fn local_router_port_differs_from_the_slots() {
+    let found = problems("[deploy.local]\nport = 5101\n", &[]);
+    assert!(
+        problem_for(&found, "deploy.local.port")
+            .expected
+            .contains("must differ")
+    );
+}

@@ -1,36 +1,46 @@
-//! Model registry and deployment targets for finbeh.
+//! finbeh-deploy: a model registry and deployment targets behind two traits, and the safe
+//! rollout written once over them.
 //!
-//! The Azure ML target ([`AzureTarget`]) manages online endpoints and deployments over ARM REST
-//! with azure_core's HTTP pipeline (retries on 408/429/5xx honouring `Retry-After`), its own
-//! long-running-operation handling, and the Azure ML registry ([`AzureRegistry`]) that uploads
-//! an artifact to the workspace's datastore the way `az ml model create` does.
+//! - [`ModelRegistry`]: register an artifact (verified, SHA-256, its metrics, tags) under its
+//!   model name with an auto-incremented version; get, list, latest, archive.
+//! - [`DeploymentTarget`]: an online endpoint with named deployments (`blue`, `green`): create
+//!   or update, live and mirror traffic, status, logs, keys, invoke (optionally pinned with the
+//!   [`DEPLOYMENT_HEADER`]), delete. Implemented for the local machine and for Azure ML
+//!   managed online endpoints.
+//!
+//! The traits are async (`Send` futures, run on a tokio runtime): the Azure target rides
+//! `azure_core`'s async pipeline, the local one talks HTTP to its endpoint daemon.
 //!
 //! ```
-//! use finbeh_config::AzureDeploySettings;
-//! use finbeh_deploy::AzureParams;
+//! use finbeh_deploy::{TrafficMap, check_traffic, parse_traffic, show_map};
 //!
-//! let mut settings = AzureDeploySettings::default();
-//! // Required to deploy: where, and which finbeh-serve image.
-//! settings.subscription_id = Some("00000000-0000-0000-0000-000000000000".to_owned());
-//! settings.resource_group = Some("rg-finbeh".to_owned());
-//! settings.workspace_name = Some("mlw-finbeh".to_owned());
-//! settings.image = Some("myregistry.azurecr.io/finbeh-serve:0.1.0".to_owned());
-//! let params = AzureParams::new(settings).check()?;
-//! assert_eq!(params.api_version(), "2025-12-01");
-//! assert!(params.workspace_path().ends_with("/workspaces/mlw-finbeh"));
+//! let traffic: TrafficMap = parse_traffic("blue=90,green=10")?;
+//! check_traffic(&traffic, &["blue", "green"])?;
+//! assert_eq!(show_map(&traffic), "blue=90, green=10");
+//! // Live traffic totals 0 or 100, as on Azure.
+//! assert!(check_traffic(&parse_traffic("blue=90")?, &["blue"]).is_err());
 //! # Ok::<(), finbeh_deploy::DeployError>(())
 //! ```
 
 #![deny(missing_docs)]
 
 mod error;
+mod registry;
+mod target;
 
-pub use error::{DeployError, Result};
+mod local_registry;
+
+pub use error::{DeployError, Result, ServiceError, ServiceFailure};
+pub use registry::{ModelRef, ModelRegistry, RegisteredModel, Tags};
+pub use target::{
+    DEPLOYMENT_HEADER, DeploymentSpec, DeploymentStatus, DeploymentTarget, EndpointInfo,
+    EndpointKeys, EndpointSpec, EndpointStatus, InvokeResponse, KeyKind, LATENCY_BUCKETS_MS,
+    ProvisioningState, TrafficCounters, TrafficMap, check_mirror_traffic, check_traffic, p99_ms,
+    parse_traffic, show_map,
+};
+
+pub use local_registry::{LocalRegistry, REGISTRY_MANIFEST_VERSION};
 
 mod azure;
 
-pub use azure::{
-    AzureErrorBody, AzureParams, AzureRegistry, AzureTarget, AzureValidParams, DeploymentStatus,
-    EndpointKeys, EndpointStatus, EndpointSummary, FailureReport, InvokeAnswer, KeyKind,
-    LOGS_TAIL_LINES, ModelRef, PIN_HEADER, RegisteredModel,
-};
+pub use azure::{AzureParams, AzureRegistry, AzureTarget, AzureValidParams, LOGS_TAIL_LINES};

@@ -13,10 +13,10 @@ use azure_core::http::{
 };
 use serde_json::Value;
 
-use super::azure_error::{AzureErrorBody, FailureReport};
+use super::azure_error::{from_error_object, hint_for, service_error};
 use super::credential::{ARM_SCOPE, BearerPolicy};
 use super::params::AzureValidParams;
-use crate::error::{DeployError, Result};
+use crate::error::{DeployError, Result, ServiceError, ServiceFailure};
 
 const ASYNC_OPERATION: HeaderName = HeaderName::from_static("azure-asyncoperation");
 const LOCATION: HeaderName = HeaderName::from_static("location");
@@ -35,10 +35,8 @@ impl Answer {
         if self.body.is_empty() {
             return Ok(Value::Null);
         }
-        serde_json::from_slice(&self.body).map_err(|e| DeployError::Protocol {
-            operation: operation.to_owned(),
-            problem: format!("the body is not JSON ({e})"),
-        })
+        serde_json::from_slice(&self.body)
+            .map_err(|e| protocol(operation, format!("the body is not JSON ({e})")))
     }
 
     fn header(&self, name: &HeaderName) -> Option<&str> {
@@ -90,9 +88,9 @@ impl Sender {
             skip_checks: true,
             ..Default::default()
         };
-        let transport = |source| DeployError::Transport {
-            operation: operation.to_owned(),
-            source,
+        let transport = |source: azure_core::Error| DeployError::Transport {
+            url: operation.to_owned(),
+            reason: source.to_string(),
         };
         let response = self
             .pipeline
@@ -130,10 +128,8 @@ impl Arm {
     pub(crate) fn url(&self, path: &str) -> Result<Url> {
         let base = self.params.arm_base().as_str().trim_end_matches('/');
         let text = format!("{base}{}/{path}", self.params.workspace_path());
-        let mut url = Url::parse(&text).map_err(|e| DeployError::Protocol {
-            operation: path.to_owned(),
-            problem: format!("cannot form the URL {text:?}: {e}"),
-        })?;
+        let mut url = Url::parse(&text)
+            .map_err(|e| protocol(path, format!("cannot form the URL {text:?}: {e}")))?;
         url.query_pairs_mut()
             .append_pair("api-version", self.params.api_version());
         Ok(url)
@@ -208,10 +204,10 @@ impl Arm {
         }
         let deadline = Instant::now() + self.params.operation_timeout();
         loop {
-            let resource = self.get(path).await?.ok_or_else(|| DeployError::Protocol {
-                operation: op.clone(),
-                problem: "the resource is gone after its PUT succeeded".to_owned(),
-            })?;
+            let resource = self
+                .get(path)
+                .await?
+                .ok_or_else(|| protocol(&op, "the resource is gone after its PUT succeeded"))?;
             let state = provisioning_state(&resource);
             match state {
                 "Succeeded" => return Ok(resource),
@@ -261,10 +257,7 @@ impl Arm {
     async fn poll_location(&self, op: &str, accepted: &Answer) -> Result<()> {
         let location = accepted
             .header(&LOCATION)
-            .ok_or_else(|| DeployError::Protocol {
-                operation: op.to_owned(),
-                problem: "202 Accepted without a Location header".to_owned(),
-            })?;
+            .ok_or_else(|| protocol(op, "202 Accepted without a Location header"))?;
         let url = parse_poll_url(op, location)?;
         let deadline = Instant::now() + self.params.operation_timeout();
         let mut wait = accepted.retry_after();
@@ -274,16 +267,7 @@ impl Arm {
             match answer.status {
                 202 => wait = answer.retry_after(),
                 200..=299 => return Ok(()),
-                status => {
-                    let error = AzureErrorBody::from_body(status, &answer.body);
-                    return Err(DeployError::OperationFailed(Box::new(FailureReport {
-                        operation: op.to_owned(),
-                        status: "Failed".to_owned(),
-                        hint: super::azure_error::hint_for(&error, None),
-                        error,
-                        logs_tail: None,
-                    })));
-                }
+                status => return Err(azure_error(op, status, &answer.body)),
             }
         }
     }
@@ -308,10 +292,8 @@ impl Arm {
                 "Succeeded" => return Ok(()),
                 "Failed" | "Canceled" => return Err(failure(op, status, &body)),
                 "" => {
-                    return Err(DeployError::Protocol {
-                        operation: op.to_owned(),
-                        problem: format!("the operation status has no \"status\": {body}"),
-                    });
+                    let problem = format!("the operation status has no \"status\": {body}");
+                    return Err(protocol(op, problem));
                 }
                 _ => wait = answer.retry_after(),
             }
@@ -330,8 +312,8 @@ impl Arm {
 
     fn timeout(&self, op: &str) -> DeployError {
         DeployError::Timeout {
-            operation: op.to_owned(),
-            seconds: self.params.operation_timeout_s,
+            what: format!("{op} (deploy.azure.operation_timeout_s)"),
+            seconds: self.params.operation_timeout().as_secs_f64(),
         }
     }
 }
@@ -345,34 +327,33 @@ pub(crate) fn provisioning_state(resource: &Value) -> &str {
 }
 
 fn parse_poll_url(op: &str, text: &str) -> Result<Url> {
-    Url::parse(text).map_err(|e| DeployError::Protocol {
-        operation: op.to_owned(),
-        problem: format!("the polling URL {text:?} is not a URL ({e})"),
-    })
+    Url::parse(text)
+        .map_err(|e| protocol(op, format!("the polling URL {text:?} is not a URL ({e})")))
 }
 
-pub(crate) fn azure_error(op: &str, status: u16, body: &[u8]) -> DeployError {
-    DeployError::Azure {
-        operation: op.to_owned(),
-        status,
-        body: AzureErrorBody::from_body(status, body),
+/// Azure's answer lacks what the contract promises (a header, JSON, a field).
+pub(crate) fn protocol(op: &str, problem: impl std::fmt::Display) -> DeployError {
+    DeployError::Transport {
+        url: op.to_owned(),
+        reason: format!("unexpected answer: {problem}"),
     }
+}
+
+/// An error answer, Azure's error verbatim.
+pub(crate) fn azure_error(op: &str, status: u16, body: &[u8]) -> DeployError {
+    DeployError::service(op, Some(status), service_error(status, body))
 }
 
 /// A terminal `Failed`/`Canceled` operation status, Azure's error verbatim.
 fn failure(op: &str, status: &str, body: &Value) -> DeployError {
     let error = body
         .get("error")
-        .and_then(AzureErrorBody::from_error_object)
-        .unwrap_or_else(|| AzureErrorBody {
-            code: status.to_owned(),
-            message: "Azure reported no error detail".to_owned(),
-            details: Vec::new(),
-        });
-    DeployError::OperationFailed(Box::new(FailureReport {
-        operation: op.to_owned(),
-        status: status.to_owned(),
-        hint: super::azure_error::hint_for(&error, None),
+        .and_then(from_error_object)
+        .unwrap_or_else(|| ServiceError::new(status, "Azure reported no error detail"));
+    DeployError::Service(Box::new(ServiceFailure {
+        operation: format!("{op} ended {status}"),
+        status: None,
+        hint: hint_for(&error, None),
         error,
         logs_tail: None,
     }))

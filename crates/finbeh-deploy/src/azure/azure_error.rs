@@ -1,58 +1,35 @@
-//! Azure's error body and the report of a failed long-running operation.
+//! Azure's error body as a `ServiceError`, and hints for known failure symptoms.
 
-use std::fmt;
-
-use serde::Serialize;
 use serde_json::Value;
 
-/// Azure's `{"error": {"code", "message", "details"}}`, kept verbatim.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AzureErrorBody {
-    /// Azure's error code (`ResourceNotReady`), or `HTTP <status>` when the body is not Azure's.
-    pub code: String,
-    /// Azure's message, verbatim.
-    pub message: String,
-    /// Azure's `details`, verbatim (each an error object).
-    pub details: Vec<Value>,
-}
+use crate::error::ServiceError;
 
 /// At most this much of a body that is not Azure's error JSON is quoted.
 const MAX_QUOTED_BYTES: usize = 2_000;
 
-impl AzureErrorBody {
-    /// Reads `{"error": {...}}` (or a bare `{code, message}`) from a body; anything else is
-    /// quoted, cut at 2,000 bytes, under the code `HTTP <status>`.
-    pub fn from_body(status: u16, body: &[u8]) -> Self {
-        let parsed: Option<Value> = serde_json::from_slice(body).ok();
-        let error = parsed.as_ref().map(|v| v.get("error").unwrap_or(v));
-        match error.and_then(Self::from_error_object) {
-            Some(found) => found,
-            None => Self {
-                code: format!("HTTP {status}"),
-                message: quote(body),
-                details: Vec::new(),
-            },
-        }
+/// Azure's `{"error": {code, message, details}}` (or a bare `{code, message}`) from a body;
+/// anything else is quoted, cut at 2,000 bytes, under the code `HTTP <status>`.
+pub(crate) fn service_error(status: u16, body: &[u8]) -> ServiceError {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let error = parsed.as_ref().map(|v| v.get("error").unwrap_or(v));
+    match error.and_then(from_error_object) {
+        Some(found) => found,
+        None => ServiceError::new(format!("HTTP {status}"), quote(body)),
     }
+}
 
-    /// `{code, message, details?}`.
-    pub(crate) fn from_error_object(error: &Value) -> Option<Self> {
-        let code = error.get("code")?.as_str()?.to_owned();
-        let message = error
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let details = match error.get("details") {
-            Some(Value::Array(items)) => items.clone(),
-            _ => Vec::new(),
-        };
-        Some(Self {
-            code,
-            message,
-            details,
-        })
+/// `{code, message, details?}`, details recursively.
+pub(crate) fn from_error_object(error: &Value) -> Option<ServiceError> {
+    let code = error.get("code")?.as_str()?;
+    let message = error
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let mut out = ServiceError::new(code, message);
+    if let Some(Value::Array(items)) = error.get("details") {
+        out.details = items.iter().filter_map(from_error_object).collect();
     }
+    Some(out)
 }
 
 fn quote(body: &[u8]) -> String {
@@ -67,55 +44,8 @@ fn quote(body: &[u8]) -> String {
     format!("{}… ({} bytes)", &text[..end], body.len())
 }
 
-impl fmt::Display for AzureErrorBody {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)?;
-        for detail in &self.details {
-            match Self::from_error_object(detail) {
-                Some(inner) => write!(f, "\n  - {inner}")?,
-                None => write!(f, "\n  - {detail}")?,
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A long-running operation that ended `Failed` or `Canceled`: Azure's code and message, the
-/// last lines of the deployment's container log, and a hint for a known symptom.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FailureReport {
-    /// What finbeh was doing (`PUT onlineEndpoints/e/deployments/green`).
-    pub operation: String,
-    /// The operation's final status (`Failed`, `Canceled`).
-    pub status: String,
-    /// Azure's error, verbatim.
-    pub error: AzureErrorBody,
-    /// The last lines of the inference server's log (`getLogs`), when the operation was a
-    /// deployment's and the log could be read.
-    pub logs_tail: Option<String>,
-    /// What the symptom usually means and what to do.
-    pub hint: Option<String>,
-}
-
-impl fmt::Display for FailureReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} ended {}: {}",
-            self.operation, self.status, self.error
-        )?;
-        if let Some(hint) = &self.hint {
-            write!(f, "\nhint: {hint}")?;
-        }
-        if let Some(tail) = &self.logs_tail {
-            write!(f, "\ncontainer log (last lines):\n{tail}")?;
-        }
-        Ok(())
-    }
-}
-
 /// A hint for a known symptom, from Azure's code and message and the container log.
-pub(crate) fn hint_for(error: &AzureErrorBody, logs_tail: Option<&str>) -> Option<String> {
+pub(crate) fn hint_for(error: &ServiceError, logs_tail: Option<&str>) -> Option<String> {
     let text = format!(
         "{} {} {}",
         error.code,
@@ -159,22 +89,21 @@ mod tests {
     #[test]
     fn azure_error_is_kept_verbatim_and_other_bodies_are_quoted() {
         let body = br#"{"error":{"code":"BadArgument","message":"Bad \"x\"","details":[{"code":"Inner","message":"why"}]}}"#;
-        let found = AzureErrorBody::from_body(400, body);
+        let found = service_error(400, body);
         assert_eq!(found.code, "BadArgument");
         assert_eq!(found.message, "Bad \"x\"");
-        assert_eq!(found.to_string(), "BadArgument: Bad \"x\"\n  - Inner: why");
-        let other = AzureErrorBody::from_body(502, b"<html>bad gateway</html>");
+        assert_eq!(found.details, [ServiceError::new("Inner", "why")]);
+        let other = service_error(502, b"<html>bad gateway</html>");
         assert_eq!(other.code, "HTTP 502");
         assert_eq!(other.message, "<html>bad gateway</html>");
     }
 
     #[test]
     fn the_seed_outage_gets_a_hint() {
-        let error = AzureErrorBody {
-            code: "ResourceNotReady".to_owned(),
-            message: "User container has crashed or terminated".to_owned(),
-            details: Vec::new(),
-        };
+        let error = ServiceError::new(
+            "ResourceNotReady",
+            "User container has crashed or terminated",
+        );
         assert!(hint_for(&error, None).is_some_and(|h| h.contains("exited at start")));
         let load = hint_for(&error, Some("ERROR no model loaded: bad magic"));
         assert!(load.is_some_and(|h| h.contains("could not load the model")));

@@ -10,7 +10,7 @@ use azure_storage_blob::BlobClient;
 use azure_storage_blob::models::BlockLookupList;
 use serde_json::{Value, json};
 
-use super::arm::Arm;
+use super::arm::{Arm, protocol};
 use super::params::check_transport;
 use super::sas::{blob_sas, percent_encode};
 use crate::error::{DeployError, Result};
@@ -26,6 +26,8 @@ pub(crate) struct Datastore {
     container: String,
     endpoint_suffix: String,
     protocol: String,
+    /// `credentials.credentialsType`: `AccountKey`, `Sas`, or `None` (identity-based).
+    credentials_type: String,
 }
 
 impl Datastore {
@@ -42,9 +44,10 @@ impl Datastore {
                 .pointer(&format!("/properties/{key}"))
                 .and_then(Value::as_str)
                 .map(str::to_owned)
-                .ok_or_else(|| DeployError::Protocol {
-                    operation: format!("GET {path}"),
-                    problem: format!("the datastore has no properties.{key} (is it AzureBlob?)"),
+                .ok_or_else(|| {
+                    let problem =
+                        format!("the datastore has no properties.{key} (is it AzureBlob?)");
+                    protocol(&format!("GET {path}"), problem)
                 })
         };
         Ok(Self {
@@ -53,6 +56,8 @@ impl Datastore {
             container: field("containerName")?,
             endpoint_suffix: field("endpoint").unwrap_or_else(|_| "core.windows.net".to_owned()),
             protocol: field("protocol").unwrap_or_else(|_| "https".to_owned()),
+            credentials_type: field("credentials/credentialsType")
+                .unwrap_or_else(|_| "None".to_owned()),
         })
     }
 
@@ -65,9 +70,9 @@ impl Datastore {
                 self.protocol, self.account, self.endpoint_suffix
             ),
         };
-        let url = Url::parse(&text).map_err(|e| DeployError::Protocol {
-            operation: format!("GET datastores/{}", self.name),
-            problem: format!("the blob URL {text:?} is not a URL ({e})"),
+        let url = Url::parse(&text).map_err(|e| {
+            let problem = format!("the blob URL {text:?} is not a URL ({e})");
+            protocol(&format!("GET datastores/{}", self.name), problem)
         })?;
         check_transport("the datastore's blob URL", &url)?;
         Ok(url)
@@ -81,10 +86,7 @@ impl Datastore {
             self.container,
             encoded.join("/")
         );
-        Url::parse(&text).map_err(|e| DeployError::Protocol {
-            operation: "upload".to_owned(),
-            problem: format!("cannot form the blob URL ({e})"),
-        })
+        Url::parse(&text).map_err(|e| protocol("upload", format!("cannot form the blob URL ({e})")))
     }
 }
 
@@ -98,43 +100,36 @@ pub(crate) async fn upload(
 ) -> Result<()> {
     let service = datastore.service_url(arm.params().blob_override())?;
     let mut url = datastore.blob_url(&service, blob)?;
-    let secrets = arm
-        .post(
-            &format!("datastores/{}/listSecrets", datastore.name),
-            &json!({}),
-        )
-        .await;
-    let client = match secrets {
-        Ok(found) => match found.get("secretsType").and_then(Value::as_str) {
+    let client = if datastore.credentials_type == "None" {
+        // An identity-based datastore has no secrets: write with the caller's Entra token.
+        BlobClient::new(url.clone(), Some(credential.clone()), None)
+    } else {
+        let path = format!("datastores/{}/listSecrets", datastore.name);
+        let secrets = arm.post(&path, &json!({})).await?;
+        match secrets.get("secretsType").and_then(Value::as_str) {
             Some("AccountKey") => {
-                let key = found.get("key").and_then(Value::as_str).unwrap_or_default();
+                let key = secrets
+                    .get("key")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 let https_only = url.scheme() == "https";
-                let sas = blob_sas(
-                    &datastore.account,
-                    key,
-                    &datastore.container,
-                    blob,
-                    "cw",
-                    https_only,
-                )?;
+                let (account, container) = (&datastore.account, &datastore.container);
+                let sas = blob_sas(account, key, container, blob, "cw", https_only)?;
                 url.set_query(Some(&sas));
-                BlobClient::new(url.clone(), None, None)
             }
             Some("Sas") => {
-                let token = found
+                let token = secrets
                     .get("sasToken")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
                 url.set_query(Some(token.trim_start_matches('?')));
-                BlobClient::new(url.clone(), None, None)
             }
-            _ => BlobClient::new(url.clone(), Some(credential.clone()), None),
-        },
-        // An identity-based datastore has no secrets to list: write with the caller's token.
-        Err(DeployError::Azure { .. }) => {
-            BlobClient::new(url.clone(), Some(credential.clone()), None)
+            other => {
+                let problem = format!("secretsType {other:?}: neither AccountKey nor Sas");
+                return Err(protocol(&format!("POST {path}"), problem));
+            }
         }
-        Err(other) => return Err(other),
+        BlobClient::new(url.clone(), None, None)
     };
     let shown = format!(
         "{}/{}/{blob}",
@@ -142,8 +137,8 @@ pub(crate) async fn upload(
         datastore.container
     );
     let failed = |source: azure_core::Error| DeployError::Transport {
-        operation: format!("upload to {shown}"),
-        source,
+        url: shown.clone(),
+        reason: format!("upload: {source}"),
     };
     let block_blob = client.map_err(failed)?.block_blob_client();
     let mut ids = Vec::new();

@@ -15,8 +15,8 @@ use azure_identity::{
 };
 use finbeh_config::CredentialKind;
 
-use super::params::{AzureValidParams, check_transport};
-use crate::error::{DeployError, Result};
+use super::params::{AzureValidParams, check_transport, invalid};
+use crate::error::Result;
 
 /// The ARM token scope.
 pub(crate) const ARM_SCOPE: &str = "https://management.azure.com/.default";
@@ -24,9 +24,12 @@ pub(crate) const ARM_SCOPE: &str = "https://management.azure.com/.default";
 /// The credential `deploy.azure.credential` names.
 pub(crate) fn credential(params: &AzureValidParams) -> Result<Arc<dyn TokenCredential>> {
     let kind = params.credential;
-    let failed = |e: azure_core::Error| DeployError::Credential {
-        kind: kind_name(kind).to_owned(),
-        message: e.to_string(),
+    let failed = |e: azure_core::Error| {
+        invalid(
+            "deploy.azure.credential",
+            kind_name(kind),
+            format!("cannot be used: {e}"),
+        )
     };
     let credential: Arc<dyn TokenCredential> = match kind {
         CredentialKind::AzureCli => AzureCliCredential::new(None).map_err(failed)?,

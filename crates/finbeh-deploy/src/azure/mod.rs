@@ -10,10 +10,6 @@ mod sas;
 mod target;
 mod wire;
 
-pub use azure_error::{AzureErrorBody, FailureReport};
 pub use params::{AzureParams, AzureValidParams};
-pub use registry::{AzureRegistry, RegisteredModel};
-pub use target::{
-    AzureTarget, DeploymentStatus, EndpointKeys, EndpointStatus, EndpointSummary, InvokeAnswer,
-    KeyKind, LOGS_TAIL_LINES, ModelRef, PIN_HEADER,
-};
+pub use registry::AzureRegistry;
+pub use target::{AzureTarget, LOGS_TAIL_LINES};

@@ -25,7 +25,7 @@ impl AzureParams {
     /// plain http is only for loopback hosts.
     ///
     /// # Errors
-    /// [`DeployError::Settings`] listing every invalid key, [`DeployError::InsecureUrl`].
+    /// [`DeployError::Settings`] listing every invalid key (an http URL to a remote host too).
     pub fn check(self) -> Result<AzureValidParams> {
         self.0.check()?;
         let arm_base = parse_url("deploy.azure.arm_base_url", &self.0.arm_base_url)?;
@@ -51,6 +51,24 @@ impl AzureParams {
 }
 
 /// Validated `[deploy.azure]`: what [`crate::AzureTarget`] and [`crate::AzureRegistry`] take.
+///
+/// ```
+/// use finbeh_config::AzureDeploySettings;
+/// use finbeh_deploy::AzureParams;
+///
+/// let mut settings = AzureDeploySettings::default();
+/// settings.subscription_id = Some("00000000-0000-0000-0000-000000000000".to_owned());
+/// settings.resource_group = Some("rg-finbeh".to_owned());
+/// settings.workspace_name = Some("mlw-finbeh".to_owned());
+/// settings.image = Some("myregistry.azurecr.io/finbeh-serve:0.1.0".to_owned());
+/// let params = AzureParams::new(settings.clone()).check()?;
+/// assert_eq!(params.api_version(), "2025-12-01");
+/// assert!(params.workspace_path().ends_with("/workspaces/mlw-finbeh"));
+/// // A bearer token never goes over plain http to a remote host.
+/// settings.arm_base_url = "http://management.azure.com".to_owned();
+/// assert!(AzureParams::new(settings).check().is_err());
+/// # Ok::<(), finbeh_deploy::DeployError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct AzureValidParams {
     settings: AzureDeploySettings,
@@ -116,15 +134,8 @@ impl AzureValidParams {
 
 /// Parses an http(s) URL; plain http only for a loopback host.
 pub(crate) fn parse_url(setting: &str, text: &str) -> Result<Url> {
-    let url = Url::parse(text).map_err(|e| {
-        DeployError::Settings(finbeh_config::ConfigError::Invalid(vec![
-            finbeh_config::Problem {
-                key: setting.to_owned(),
-                value: format!("{text:?}"),
-                expected: format!("must be a URL ({e})"),
-            },
-        ]))
-    })?;
+    let url =
+        Url::parse(text).map_err(|e| invalid(setting, text, format!("must be a URL ({e})")))?;
     check_transport(setting, &url)?;
     Ok(url)
 }
@@ -134,11 +145,24 @@ pub(crate) fn check_transport(setting: &str, url: &Url) -> Result<()> {
     match url.scheme() {
         "https" => Ok(()),
         "http" if is_loopback(url) => Ok(()),
-        _ => Err(DeployError::InsecureUrl {
-            setting: setting.to_owned(),
-            url: url.as_str().to_owned(),
-        }),
+        _ => Err(invalid(
+            setting,
+            url.as_str(),
+            "must be https://; plain http:// is allowed only for a loopback address \
+             (127.0.0.0/8, ::1, localhost): a bearer token is never sent in clear to another host",
+        )),
     }
+}
+
+/// One invalid value, as finbeh-config reports it (`key = value: expectation`).
+pub(crate) fn invalid(key: &str, value: &str, expected: impl Into<String>) -> DeployError {
+    DeployError::Settings(finbeh_config::ConfigError::Invalid(vec![
+        finbeh_config::Problem {
+            key: key.to_owned(),
+            value: format!("{value:?}"),
+            expected: expected.into(),
+        },
+    ]))
 }
 
 fn is_loopback(url: &Url) -> bool {

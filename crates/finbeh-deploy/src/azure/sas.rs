@@ -6,7 +6,8 @@ use azure_core::time::{Duration, OffsetDateTime};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::error::{DeployError, Result};
+use super::arm::protocol;
+use crate::error::Result;
 
 /// The SAS version signed.
 const SAS_VERSION: &str = "2022-11-02";
@@ -68,13 +69,17 @@ pub(crate) fn blob_sas(
 
 /// Base64 HMAC-SHA256 of `text` under the base64 account key.
 pub(crate) fn sign(account_key: &str, text: &str) -> Result<String> {
-    let key = base64::decode(account_key).map_err(|e| DeployError::Protocol {
-        operation: "listSecrets".to_owned(),
-        problem: format!("the datastore's account key is not base64 ({e})"),
+    let key = base64::decode(account_key).map_err(|e| {
+        protocol(
+            "listSecrets",
+            format!("the datastore's account key is not base64 ({e})"),
+        )
     })?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).map_err(|e| DeployError::Protocol {
-        operation: "listSecrets".to_owned(),
-        problem: format!("the datastore's account key cannot key HMAC-SHA256 ({e})"),
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).map_err(|e| {
+        protocol(
+            "listSecrets",
+            format!("the account key cannot key HMAC-SHA256 ({e})"),
+        )
     })?;
     mac.update(text.as_bytes());
     Ok(base64::encode(mac.finalize().into_bytes()))

@@ -1,99 +1,29 @@
-//! `AzureTarget`: online endpoints and deployments, traffic, keys, logs and invoke.
+//! `AzureTarget`: a managed online endpoint and its deployments, traffic, keys, logs, invoke.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use azure_core::http::headers::HeaderName;
 use azure_core::http::{Method, Request, Url};
-use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::arm::{Arm, Sender, provisioning_state};
+use super::arm::{Arm, Sender, protocol, provisioning_state};
 use super::azure_error::hint_for;
 use super::credential::credential;
 use super::params::{AzureValidParams, check_transport};
 use super::wire::{
     deployment_body, deployment_path, endpoint_body, endpoint_path, environment_body,
-    environment_version, percent_map,
+    environment_version, model_version_path, percent_map,
 };
 use crate::error::{DeployError, Result};
+use crate::registry::ModelRef;
+use crate::target::{
+    DEPLOYMENT_HEADER, DeploymentSpec, DeploymentStatus, DeploymentTarget, EndpointInfo,
+    EndpointKeys, EndpointSpec, EndpointStatus, InvokeResponse, KeyKind, ProvisioningState,
+    TrafficCounters, TrafficMap, check_mirror_traffic, check_traffic,
+};
 
-/// Lines of the container log a failure report carries.
-pub const LOGS_TAIL_LINES: u32 = 100;
-/// Mirror traffic Azure accepts, at most, in percent.
-const MAX_MIRROR_PERCENT: u32 = 50;
-/// The header that pins a request to one deployment.
-pub const PIN_HEADER: &str = "azureml-model-deployment";
-
-/// An online endpoint as `deploy status` shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EndpointStatus {
-    /// The endpoint: name, scoring URL, provisioning state.
-    pub endpoint: EndpointSummary,
-    /// Its deployments.
-    pub deployments: Vec<DeploymentStatus>,
-    /// Live traffic, deployment → percent.
-    pub traffic: BTreeMap<String, u32>,
-    /// Mirror traffic, deployment → percent.
-    pub mirror_traffic: BTreeMap<String, u32>,
-}
-
-/// The endpoint part of [`EndpointStatus`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EndpointSummary {
-    /// Endpoint name.
-    pub name: String,
-    /// `scoringUri`.
-    pub url: String,
-    /// `provisioningState`.
-    pub state: String,
-}
-
-/// One deployment: name, state and model.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DeploymentStatus {
-    /// Deployment name.
-    pub name: String,
-    /// `provisioningState`.
-    pub state: String,
-    /// The model it serves.
-    pub model: ModelRef,
-}
-
-/// A model name and version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ModelRef {
-    /// Name.
-    pub name: String,
-    /// Version.
-    pub version: String,
-}
-
-/// The endpoint's keys.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EndpointKeys {
-    /// Primary key.
-    pub primary_key: String,
-    /// Secondary key.
-    pub secondary_key: String,
-}
-
-/// Which key to regenerate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyKind {
-    /// The primary key.
-    Primary,
-    /// The secondary key.
-    Secondary,
-}
-
-/// An answer of the scoring endpoint.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InvokeAnswer {
-    /// HTTP status.
-    pub status: u16,
-    /// Body.
-    pub body: Vec<u8>,
-}
+/// Lines of the container log a failed deployment's report carries.
+pub const LOGS_TAIL_LINES: usize = 100;
 
 /// The Azure ML managed online endpoint named in `deploy.azure.endpoint_name`.
 #[derive(Debug, Clone)]
@@ -107,7 +37,7 @@ impl AzureTarget {
     /// A target for the validated settings, with the credential `deploy.azure.credential` names.
     ///
     /// # Errors
-    /// [`DeployError::Credential`] when the credential cannot be created.
+    /// [`DeployError::Settings`] when the credential cannot be created.
     pub fn new(params: AzureValidParams) -> Result<Self> {
         let credential = credential(&params)?;
         let endpoint = params.endpoint_name.clone();
@@ -120,22 +50,20 @@ impl AzureTarget {
         })
     }
 
-    /// The endpoint's name.
-    pub fn endpoint_name(&self) -> &str {
-        &self.endpoint
-    }
-
     fn params(&self) -> &AzureValidParams {
         self.arm.params()
     }
 
-    /// Creates or updates the environment version that runs `deploy.azure.image`; its ARM id.
+    /// Creates the environment version that runs `deploy.azure.image` (a custom container with
+    /// finbeh-serve's routes and port); its ARM id.
     ///
     /// # Errors
-    /// Azure's error, or [`DeployError::Refused`] without `deploy.azure.image`.
+    /// Azure's error; [`DeployError::Refused`] without `deploy.azure.image`.
     pub async fn ensure_environment(&self) -> Result<String> {
         let image = self.params().image.clone().ok_or_else(|| {
-            DeployError::Refused("deploy.azure.image is not set: which finbeh-serve image?".into())
+            DeployError::Refused(
+                "deploy.azure.image is not set: name the finbeh-serve image to deploy".to_owned(),
+            )
         })?;
         let name = &self.params().deployment.environment_name;
         let path = format!(
@@ -146,7 +74,7 @@ impl AzureTarget {
         Ok(resource_id(&resource, self.params(), &path))
     }
 
-    /// The endpoint, `None` when it does not exist.
+    /// The endpoint resource, `None` when it does not exist.
     ///
     /// # Errors
     /// Azure's error.
@@ -154,49 +82,7 @@ impl AzureTarget {
         self.arm.get(&endpoint_path(&self.endpoint)).await
     }
 
-    /// Creates the endpoint, or updates it keeping its traffic maps.
-    ///
-    /// # Errors
-    /// Azure's error, or the failed operation.
-    pub async fn create_or_update_endpoint(&self) -> Result<Value> {
-        let current = self.get_endpoint().await?.unwrap_or(Value::Null);
-        let body = endpoint_body(
-            self.params(),
-            &percent_map(&current, "traffic"),
-            &percent_map(&current, "mirrorTraffic"),
-        );
-        self.arm
-            .put_lro(&endpoint_path(&self.endpoint), &body)
-            .await
-    }
-
-    /// Creates or updates a deployment of `model_id` (an ARM model version id) at whatever
-    /// traffic it has (0 % when new). A failed operation comes back with the container log's
-    /// last [`LOGS_TAIL_LINES`] lines and a hint.
-    ///
-    /// # Errors
-    /// [`DeployError::OperationFailed`] with the log tail, or Azure's error.
-    pub async fn create_or_update_deployment(
-        &self,
-        deployment: &str,
-        model_id: &str,
-    ) -> Result<Value> {
-        let environment = self.ensure_environment().await?;
-        let body = deployment_body(self.params(), model_id, &environment);
-        let path = deployment_path(&self.endpoint, deployment);
-        match self.arm.put_lro(&path, &body).await {
-            Err(DeployError::OperationFailed(mut report)) => {
-                // The log is the evidence; a log that cannot be read does not hide the failure.
-                let tail = self.logs(deployment, LOGS_TAIL_LINES).await.ok();
-                report.hint = hint_for(&report.error, tail.as_deref()).or(report.hint);
-                report.logs_tail = tail;
-                Err(DeployError::OperationFailed(report))
-            }
-            other => other,
-        }
-    }
-
-    /// A deployment, `None` when it does not exist.
+    /// A deployment resource, `None` when it does not exist.
     ///
     /// # Errors
     /// Azure's error.
@@ -204,217 +90,6 @@ impl AzureTarget {
         self.arm
             .get(&deployment_path(&self.endpoint, deployment))
             .await
-    }
-
-    /// The last `tail` lines of a deployment's inference-server log (`getLogs`).
-    ///
-    /// # Errors
-    /// Azure's error.
-    pub async fn logs(&self, deployment: &str, tail: u32) -> Result<String> {
-        let path = format!("{}/getLogs", deployment_path(&self.endpoint, deployment));
-        let body = json!({"containerType": "InferenceServer", "tail": tail});
-        let answer = self.arm.post(&path, &body).await?;
-        Ok(answer
-            .get("content")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned())
-    }
-
-    /// Endpoint, deployments, traffic and mirror traffic.
-    ///
-    /// # Errors
-    /// Azure's error; [`DeployError::Refused`] when the endpoint does not exist.
-    pub async fn status(&self) -> Result<EndpointStatus> {
-        let endpoint = self.require_endpoint().await?;
-        let list = self
-            .arm
-            .get(&format!("{}/deployments", endpoint_path(&self.endpoint)))
-            .await?
-            .unwrap_or(Value::Null);
-        let deployments = list
-            .get("value")
-            .and_then(Value::as_array)
-            .map(|items| items.iter().map(deployment_status).collect())
-            .unwrap_or_default();
-        Ok(EndpointStatus {
-            endpoint: EndpointSummary {
-                name: self.endpoint.clone(),
-                url: scoring_uri(&endpoint).unwrap_or_default().to_owned(),
-                state: provisioning_state(&endpoint).to_owned(),
-            },
-            deployments,
-            traffic: percent_map(&endpoint, "traffic"),
-            mirror_traffic: percent_map(&endpoint, "mirrorTraffic"),
-        })
-    }
-
-    async fn require_endpoint(&self) -> Result<Value> {
-        self.get_endpoint().await?.ok_or_else(|| {
-            DeployError::Refused(format!(
-                "online endpoint {:?} does not exist",
-                self.endpoint
-            ))
-        })
-    }
-
-    /// Sets live traffic. Refused before calling Azure unless the percentages total 0 or 100,
-    /// and unless every deployment given traffic exists and is `Succeeded`.
-    ///
-    /// # Errors
-    /// [`DeployError::Refused`], or Azure's error.
-    pub async fn set_traffic(&self, traffic: &BTreeMap<String, u32>) -> Result<Value> {
-        let total: u64 = traffic.values().map(|&p| u64::from(p)).sum();
-        if total != 0 && total != 100 {
-            return Err(DeployError::Refused(format!(
-                "live traffic must total 0 or 100 %, not {total} % ({})",
-                show_map(traffic)
-            )));
-        }
-        self.require_ready(traffic).await?;
-        let endpoint = self.require_endpoint().await?;
-        let mirror = percent_map(&endpoint, "mirrorTraffic");
-        if let Some(both) = mirror
-            .keys()
-            .find(|d| traffic.get(*d).is_some_and(|&p| p > 0))
-        {
-            return Err(DeployError::Refused(format!(
-                "deployment {both:?} receives mirror traffic and cannot also take live traffic"
-            )));
-        }
-        self.put_maps(traffic, &mirror).await
-    }
-
-    /// Sets mirror traffic: at most 50 %, to one deployment, which has no live traffic.
-    ///
-    /// # Errors
-    /// [`DeployError::Refused`], or Azure's error.
-    pub async fn set_mirror_traffic(&self, mirror: &BTreeMap<String, u32>) -> Result<Value> {
-        let mirrored: Vec<_> = mirror.iter().filter(|(_, p)| **p > 0).collect();
-        if mirrored.len() > 1 {
-            return Err(DeployError::Refused(format!(
-                "mirror traffic goes to one deployment only, not {} ({})",
-                mirrored.len(),
-                show_map(mirror)
-            )));
-        }
-        if let Some(&(name, &percent)) = mirrored.first()
-            && percent > MAX_MIRROR_PERCENT
-        {
-            return Err(DeployError::Refused(format!(
-                "mirror traffic to {name:?} is {percent} %: at most {MAX_MIRROR_PERCENT} %"
-            )));
-        }
-        self.require_ready(mirror).await?;
-        let endpoint = self.require_endpoint().await?;
-        let traffic = percent_map(&endpoint, "traffic");
-        if let Some((name, _)) = mirrored.first()
-            && traffic.get(*name).is_some_and(|&p| p > 0)
-        {
-            return Err(DeployError::Refused(format!(
-                "deployment {name:?} has live traffic; mirror traffic must go to another one"
-            )));
-        }
-        self.put_maps(&traffic, mirror).await
-    }
-
-    async fn put_maps(
-        &self,
-        traffic: &BTreeMap<String, u32>,
-        mirror: &BTreeMap<String, u32>,
-    ) -> Result<Value> {
-        let body = endpoint_body(self.params(), traffic, mirror);
-        self.arm
-            .put_lro(&endpoint_path(&self.endpoint), &body)
-            .await
-    }
-
-    /// Every deployment given a share must exist and be `Succeeded`: traffic never goes to a
-    /// deployment that failed or is still being created.
-    async fn require_ready(&self, shares: &BTreeMap<String, u32>) -> Result<()> {
-        for (name, _) in shares.iter().filter(|(_, p)| **p > 0) {
-            let state = match self.get_deployment(name).await? {
-                Some(found) => provisioning_state(&found).to_owned(),
-                None => {
-                    return Err(DeployError::Refused(format!(
-                        "deployment {name:?} does not exist on endpoint {:?}",
-                        self.endpoint
-                    )));
-                }
-            };
-            if state != "Succeeded" {
-                return Err(DeployError::Refused(format!(
-                    "deployment {name:?} is {state}, not Succeeded: no traffic goes to it"
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    /// Deletes a deployment; refused while it has live traffic. `false` when it was not there.
-    ///
-    /// # Errors
-    /// [`DeployError::Refused`], or Azure's error.
-    pub async fn delete_deployment(&self, deployment: &str) -> Result<bool> {
-        if let Some(endpoint) = self.get_endpoint().await? {
-            let live = percent_map(&endpoint, "traffic");
-            if let Some(&percent) = live.get(deployment).filter(|&&p| p > 0) {
-                return Err(DeployError::Refused(format!(
-                    "deployment {deployment:?} has {percent} % of live traffic: move it first \
-                     (deploy traffic)"
-                )));
-            }
-        }
-        self.arm
-            .delete_lro(&deployment_path(&self.endpoint, deployment))
-            .await
-    }
-
-    /// Deletes the endpoint and its deployments. `false` when it was not there.
-    ///
-    /// # Errors
-    /// Azure's error.
-    pub async fn delete_endpoint(&self) -> Result<bool> {
-        self.arm.delete_lro(&endpoint_path(&self.endpoint)).await
-    }
-
-    /// The endpoint's keys (`listKeys`).
-    ///
-    /// # Errors
-    /// Azure's error.
-    pub async fn keys(&self) -> Result<EndpointKeys> {
-        let path = format!("{}/listKeys", endpoint_path(&self.endpoint));
-        let answer = self.arm.post(&path, &json!({})).await?;
-        let key = |field: &str| -> Result<String> {
-            answer
-                .get(field)
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .ok_or_else(|| DeployError::Protocol {
-                    operation: format!("POST {path}"),
-                    problem: format!("no {field:?} in the answer"),
-                })
-        };
-        Ok(EndpointKeys {
-            primary_key: key("primaryKey")?,
-            secondary_key: key("secondaryKey")?,
-        })
-    }
-
-    /// Regenerates one key (`regenerateKeys`, a long-running operation); the new keys.
-    ///
-    /// # Errors
-    /// Azure's error.
-    pub async fn regenerate_key(&self, kind: KeyKind) -> Result<EndpointKeys> {
-        let path = format!("{}/regenerateKeys", endpoint_path(&self.endpoint));
-        let key_type = match kind {
-            KeyKind::Primary => "Primary",
-            KeyKind::Secondary => "Secondary",
-        };
-        self.arm
-            .post_lro(&path, &json!({"keyType": key_type}))
-            .await?;
-        self.keys().await
     }
 
     /// An Azure ML token for an endpoint with `auth_mode = "aml_token"` (`token`).
@@ -428,41 +103,223 @@ impl AzureTarget {
             .get("accessToken")
             .and_then(Value::as_str)
             .map(str::to_owned)
-            .ok_or_else(|| DeployError::Protocol {
-                operation: format!("POST {path}"),
-                problem: "no \"accessToken\" in the answer".to_owned(),
-            })
+            .ok_or_else(|| protocol(&format!("POST {path}"), "no \"accessToken\""))
     }
 
-    /// Posts `body` to the endpoint's `scoringUri` with the primary key, pinned to `deployment`
-    /// when given (the `azureml-model-deployment` header).
-    ///
-    /// # Errors
-    /// Azure's error reading the endpoint or its keys; [`DeployError::Transport`].
-    pub async fn invoke(&self, body: &[u8], deployment: Option<&str>) -> Result<InvokeAnswer> {
+    async fn require_endpoint(&self) -> Result<Value> {
+        self.get_endpoint().await?.ok_or_else(|| {
+            DeployError::Refused(format!("online endpoint {} does not exist", self.endpoint))
+        })
+    }
+
+    async fn deployment_list(&self) -> Result<Vec<DeploymentStatus>> {
+        let list = self
+            .arm
+            .get(&format!("{}/deployments", endpoint_path(&self.endpoint)))
+            .await?
+            .unwrap_or(Value::Null);
+        Ok(list
+            .get("value")
+            .and_then(Value::as_array)
+            .map(|items| items.iter().map(deployment_status).collect())
+            .unwrap_or_default())
+    }
+
+    /// Traffic goes only to deployments that exist and are `Succeeded`.
+    fn require_ready(status: &EndpointStatus, shares: &TrafficMap) -> Result<()> {
+        for (name, _) in shares.iter().filter(|(_, p)| **p > 0) {
+            if let Some(found) = status.deployment(name)
+                && found.state != ProvisioningState::Succeeded
+            {
+                return Err(DeployError::Refused(format!(
+                    "deployment {name} is {}, not Succeeded: no traffic goes to it",
+                    found.state
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn put_maps(&self, traffic: &TrafficMap, mirror: &TrafficMap) -> Result<()> {
+        let body = endpoint_body(self.params(), traffic, mirror);
+        self.arm
+            .put_lro(&endpoint_path(&self.endpoint), &body)
+            .await
+            .map(drop)
+    }
+
+    fn names(status: &EndpointStatus) -> Vec<&str> {
+        status.deployments.iter().map(|d| d.name.as_str()).collect()
+    }
+}
+
+impl DeploymentTarget for AzureTarget {
+    fn endpoint_name(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Creates the endpoint, or updates it keeping its traffic maps.
+    async fn create_or_update_endpoint(&self, _spec: &EndpointSpec) -> Result<EndpointStatus> {
+        let current = self.get_endpoint().await?.unwrap_or(Value::Null);
+        let body = endpoint_body(
+            self.params(),
+            &percent_map(&current, "traffic"),
+            &percent_map(&current, "mirrorTraffic"),
+        );
+        self.arm
+            .put_lro(&endpoint_path(&self.endpoint), &body)
+            .await?;
+        self.status().await
+    }
+
+    /// A failed operation comes back with Azure's error, the container log's last
+    /// [`LOGS_TAIL_LINES`] lines and a hint.
+    async fn create_or_update_deployment(&self, spec: &DeploymentSpec) -> Result<DeploymentStatus> {
+        let environment = self.ensure_environment().await?;
+        let model_id = format!(
+            "{}/{}",
+            self.params().workspace_path(),
+            model_version_path(&spec.model.name, &spec.model.version)
+        );
+        let body = deployment_body(self.params(), &model_id, &environment);
+        let path = deployment_path(&self.endpoint, &spec.name);
+        match self.arm.put_lro(&path, &body).await {
+            Ok(resource) => Ok(deployment_status(&resource)),
+            Err(DeployError::Service(mut failure)) => {
+                // The log is the evidence; a log that cannot be read does not hide the failure.
+                let tail = self.logs(&spec.name, LOGS_TAIL_LINES).await.ok();
+                failure.hint = hint_for(&failure.error, tail.as_deref()).or(failure.hint);
+                failure.logs_tail = tail;
+                Err(DeployError::Service(failure))
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn set_traffic(&self, traffic: &TrafficMap) -> Result<()> {
+        let status = self.status().await?;
+        check_traffic(traffic, &Self::names(&status))?;
+        Self::require_ready(&status, traffic)?;
+        check_mirror_traffic(&status.mirror_traffic, traffic, &Self::names(&status))?;
+        self.put_maps(traffic, &status.mirror_traffic).await
+    }
+
+    async fn set_mirror_traffic(&self, mirror: &TrafficMap) -> Result<()> {
+        let status = self.status().await?;
+        check_mirror_traffic(mirror, &status.traffic, &Self::names(&status))?;
+        Self::require_ready(&status, mirror)?;
+        self.put_maps(&status.traffic, mirror).await
+    }
+
+    async fn status(&self) -> Result<EndpointStatus> {
         let endpoint = self.require_endpoint().await?;
-        let uri = scoring_uri(&endpoint).ok_or_else(|| DeployError::Protocol {
-            operation: format!("GET {}", endpoint_path(&self.endpoint)),
-            problem: "the endpoint has no scoringUri yet".to_owned(),
-        })?;
-        let url = Url::parse(uri).map_err(|e| DeployError::Protocol {
-            operation: "invoke".to_owned(),
-            problem: format!("scoringUri {uri:?} is not a URL ({e})"),
-        })?;
+        Ok(EndpointStatus {
+            endpoint: EndpointInfo {
+                name: self.endpoint.clone(),
+                url: scoring_uri(&endpoint).unwrap_or_default().to_owned(),
+                state: parse_state(provisioning_state(&endpoint)),
+            },
+            deployments: self.deployment_list().await?,
+            traffic: percent_map(&endpoint, "traffic"),
+            mirror_traffic: percent_map(&endpoint, "mirrorTraffic"),
+        })
+    }
+
+    /// `getLogs` of the inference server container.
+    async fn logs(&self, deployment: &str, tail: usize) -> Result<String> {
+        let path = format!("{}/getLogs", deployment_path(&self.endpoint, deployment));
+        let body = json!({"containerType": "InferenceServer", "tail": tail});
+        let answer = self.arm.post(&path, &body).await?;
+        Ok(answer
+            .get("content")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    async fn list_keys(&self) -> Result<EndpointKeys> {
+        let path = format!("{}/listKeys", endpoint_path(&self.endpoint));
+        let answer = self.arm.post(&path, &json!({})).await?;
+        let key = |field: &str| -> Result<String> {
+            answer
+                .get(field)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| protocol(&format!("POST {path}"), format!("no {field:?}")))
+        };
+        Ok(EndpointKeys {
+            primary_key: key("primaryKey")?,
+            secondary_key: key("secondaryKey")?,
+        })
+    }
+
+    /// `regenerateKeys` (a long-running operation), then the keys.
+    async fn regenerate_key(&self, which: KeyKind) -> Result<EndpointKeys> {
+        let path = format!("{}/regenerateKeys", endpoint_path(&self.endpoint));
+        let key_type = match which {
+            KeyKind::Primary => "Primary",
+            KeyKind::Secondary => "Secondary",
+        };
+        self.arm
+            .post_lro(&path, &json!({"keyType": key_type}))
+            .await?;
+        self.list_keys().await
+    }
+
+    /// Posts to the endpoint's `scoringUri` with the primary key.
+    async fn invoke(&self, body: &[u8], deployment: Option<&str>) -> Result<InvokeResponse> {
+        let endpoint = self.require_endpoint().await?;
+        let op = format!("GET {}", endpoint_path(&self.endpoint));
+        let uri = scoring_uri(&endpoint).ok_or_else(|| protocol(&op, "no scoringUri yet"))?;
+        let url = Url::parse(uri)
+            .map_err(|e| protocol(&op, format!("scoringUri {uri:?} is not a URL ({e})")))?;
         check_transport("the endpoint's scoringUri", &url)?;
-        let keys = self.keys().await?;
+        let keys = self.list_keys().await?;
         let mut request = Request::new(url, Method::Post);
         request.insert_header("authorization", format!("Bearer {}", keys.primary_key));
         request.insert_header("content-type", "application/json");
         if let Some(pin) = deployment {
-            request.insert_header(PIN_HEADER, pin.to_owned());
+            request.insert_header(DEPLOYMENT_HEADER, pin.to_owned());
         }
         request.set_body(body.to_vec());
-        let answer = self.scoring.send(request, "invoke").await?;
-        Ok(InvokeAnswer {
+        let answer = self.scoring.send(request, uri).await?;
+        let answered_by = answer
+            .headers
+            .get_optional_string(&HeaderName::from_static(DEPLOYMENT_HEADER));
+        Ok(InvokeResponse {
             status: answer.status,
+            deployment: answered_by,
             body: answer.body,
         })
+    }
+
+    /// Azure does not expose per-request counters: the rollout gate sends canary requests.
+    async fn traffic_counters(&self) -> Result<Option<TrafficCounters>> {
+        Ok(None)
+    }
+
+    /// Refused while the deployment has live traffic.
+    async fn delete_deployment(&self, name: &str) -> Result<()> {
+        if let Some(endpoint) = self.get_endpoint().await? {
+            let live = percent_map(&endpoint, "traffic");
+            if let Some(&percent) = live.get(name).filter(|&&p| p > 0) {
+                return Err(DeployError::Refused(format!(
+                    "deployment {name} has {percent} % of the live traffic: move it first \
+                     (deploy traffic)"
+                )));
+            }
+        }
+        self.arm
+            .delete_lro(&deployment_path(&self.endpoint, name))
+            .await
+            .map(drop)
+    }
+
+    async fn delete_endpoint(&self) -> Result<()> {
+        self.arm
+            .delete_lro(&endpoint_path(&self.endpoint))
+            .await
+            .map(drop)
     }
 }
 
@@ -470,6 +327,18 @@ fn scoring_uri(endpoint: &Value) -> Option<&str> {
     endpoint
         .pointer("/properties/scoringUri")
         .and_then(Value::as_str)
+}
+
+fn parse_state(text: &str) -> ProvisioningState {
+    match text {
+        "Creating" => ProvisioningState::Creating,
+        "Updating" => ProvisioningState::Updating,
+        "Succeeded" => ProvisioningState::Succeeded,
+        "Deleting" => ProvisioningState::Deleting,
+        "Canceled" => ProvisioningState::Canceled,
+        // Failed, and anything Azure adds later: not a state traffic may go to.
+        _ => ProvisioningState::Failed,
+    }
 }
 
 fn deployment_status(item: &Value) -> DeploymentStatus {
@@ -483,13 +352,14 @@ fn deployment_status(item: &Value) -> DeploymentStatus {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned(),
-        state: provisioning_state(item).to_owned(),
+        state: parse_state(provisioning_state(item)),
         model: model_ref(model_id),
+        detail: None,
     }
 }
 
 /// `…/models/{name}/versions/{version}` → name and version.
-pub(crate) fn model_ref(model_id: &str) -> ModelRef {
+fn model_ref(model_id: &str) -> ModelRef {
     let parts: Vec<&str> = model_id.rsplit('/').collect();
     match parts.as_slice() {
         [version, "versions", name, ..] => ModelRef {
@@ -504,14 +374,9 @@ pub(crate) fn model_ref(model_id: &str) -> ModelRef {
 }
 
 /// The resource's `id`, else the path it was written to.
-pub(crate) fn resource_id(resource: &Value, params: &AzureValidParams, path: &str) -> String {
+fn resource_id(resource: &Value, params: &AzureValidParams, path: &str) -> String {
     match resource.get("id").and_then(Value::as_str) {
         Some(id) => id.to_owned(),
         None => format!("{}/{path}", params.workspace_path()),
     }
-}
-
-fn show_map(map: &BTreeMap<String, u32>) -> String {
-    let parts: Vec<String> = map.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    parts.join(", ")
 }

@@ -1,13 +1,12 @@
 //! ARM request bodies (field names as in azure-rest-api-specs, Microsoft.MachineLearningServices
 //! stable 2025-12-01) and ARM resource paths under the workspace.
 
-use std::collections::BTreeMap;
-
 use finbeh_config::AuthMode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::params::AzureValidParams;
+use crate::target::TrafficMap;
 
 /// The port finbeh-serve listens on in the container (the Dockerfile's `EXPOSE`).
 pub(crate) const CONTAINER_PORT: u16 = 5001;
@@ -63,8 +62,8 @@ fn auth_mode(mode: AuthMode) -> &'static str {
 /// `PUT onlineEndpoints/{name}`, keeping the endpoint's current traffic maps.
 pub(crate) fn endpoint_body(
     params: &AzureValidParams,
-    traffic: &BTreeMap<String, u32>,
-    mirror: &BTreeMap<String, u32>,
+    traffic: &TrafficMap,
+    mirror: &TrafficMap,
 ) -> Value {
     json!({
         "location": params.region,
@@ -126,9 +125,9 @@ pub(crate) fn deployment_body(
 }
 
 /// A map of deployment → percent from an endpoint's `traffic` or `mirrorTraffic`.
-pub(crate) fn percent_map(resource: &Value, field: &str) -> BTreeMap<String, u32> {
+pub(crate) fn percent_map(resource: &Value, field: &str) -> TrafficMap {
     let Some(Value::Object(map)) = resource.pointer(&format!("/properties/{field}")) else {
-        return BTreeMap::new();
+        return TrafficMap::new();
     };
     map.iter()
         .filter_map(|(k, v)| Some((k.clone(), u32::try_from(v.as_u64()?).ok()?)))
