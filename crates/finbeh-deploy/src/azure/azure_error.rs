@@ -56,7 +56,8 @@ pub(crate) fn hint_for(error: &ServiceError, logs_tail: Option<&str>) -> Option<
         text.to_ascii_lowercase()
             .contains(&needle.to_ascii_lowercase())
     };
-    let hint = if has("no model loaded") || has("golden set") || has("format_version") {
+    // finbeh-serve's own words when a model does not load (ServeError::NoModelLoaded).
+    let hint = if has("no model could be loaded") || has("golden set") || has("format version") {
         "the server could not load the model: the artifact is corrupt, or was written by a newer \
          finbeh than the image's (check the artifact's format_version against the image's \
          finbeh-serve version, rebuild the image from this commit, or re-train)"
@@ -105,7 +106,10 @@ mod tests {
             "User container has crashed or terminated",
         );
         assert!(hint_for(&error, None).is_some_and(|h| h.contains("exited at start")));
-        let load = hint_for(&error, Some("ERROR no model loaded: bad magic"));
+        let load = hint_for(
+            &error,
+            Some("ERROR finbeh-serve: no model could be loaded; tried:"),
+        );
         assert!(load.is_some_and(|h| h.contains("could not load the model")));
     }
 }

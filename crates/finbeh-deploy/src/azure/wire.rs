@@ -82,7 +82,7 @@ fn iso_seconds(seconds: u64) -> String {
 }
 
 fn iso_millis(ms: u64) -> String {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("PT{}S", ms / 1000)
     } else {
         format!("PT{}.{:03}S", ms / 1000, ms % 1000)
