@@ -1,12 +1,18 @@
 //! finbeh-deploy: a model registry and deployment targets behind two traits, and the safe
-//! rollout written once over them.
+//! rollout written once over them (`docs/deploy.md`).
 //!
 //! - [`ModelRegistry`]: register an artifact (verified, SHA-256, its metrics, tags) under its
 //!   model name with an auto-incremented version; get, list, latest, archive.
+//!   [`LocalRegistry`] is a directory with a versioned manifest, safe under concurrent writers.
 //! - [`DeploymentTarget`]: an online endpoint with named deployments (`blue`, `green`): create
 //!   or update, live and mirror traffic, status, logs, keys, invoke (optionally pinned with the
-//!   [`DEPLOYMENT_HEADER`]), delete. Implemented for the local machine and for Azure ML
-//!   managed online endpoints.
+//!   [`DEPLOYMENT_HEADER`]), traffic counters, delete. [`LocalTarget`] is an endpoint daemon on
+//!   this machine ([`run_daemon`]: a weighted router in front of supervised finbeh-serve
+//!   processes, [`serve_deployment`]); Azure ML managed online endpoints implement it too.
+//! - [`rollout`]: register, deploy the other colour at 0 %, require the golden set bit for bit
+//!   through the endpoint, move traffic in gated steps ([`RolloutParams`] → `check()` →
+//!   [`RolloutValidParams`]), roll back on any failure; [`rollback`] restores the map from
+//!   before the last rollout.
 //!
 //! The traits are async (`Send` futures, run on a tokio runtime): the Azure target rides
 //! `azure_core`'s async pipeline, the local one talks HTTP to its endpoint daemon.
@@ -28,7 +34,11 @@ mod error;
 mod registry;
 mod target;
 
+mod local;
 mod local_registry;
+
+mod render;
+mod rollout;
 
 pub use error::{DeployError, Result, ServiceError, ServiceFailure};
 pub use registry::{ModelRef, ModelRegistry, RegisteredModel, Tags};
@@ -39,7 +49,17 @@ pub use target::{
     parse_traffic, show_map,
 };
 
+pub use local::{ENDPOINT_STATE_VERSION, LocalTarget, SelfCommand, run_daemon, serve_deployment};
 pub use local_registry::{LocalRegistry, REGISTRY_MANIFEST_VERSION};
+pub use rollout::{
+    ROLLBACK_RECORD_VERSION, ROLLOUT_LOGS_TAIL, RollbackRecord, RolloutError, RolloutOptions,
+    RolloutParams, RolloutReport, RolloutResult, RolloutValidParams, StepReport, rollback, rollout,
+};
+
+/// Where `deploy rollout` records the traffic map it started from, for `deploy rollback`.
+pub fn rollback_record_path(deploy: &finbeh_config::DeploySettings) -> std::path::PathBuf {
+    deploy.local.state_dir.join("last_rollout.json")
+}
 
 mod azure;
 

@@ -122,7 +122,11 @@ impl LocalRegistry {
             tags: all_tags,
             created: rfc3339_now(),
             archived: false,
-            uri: file.display().to_string(),
+            // Absolute, so a deployment started from another directory finds it.
+            uri: std::path::absolute(&file)
+                .unwrap_or(file)
+                .display()
+                .to_string(),
         };
         manifest.models.push(registered.clone());
         self.write_manifest(&manifest)?;

@@ -9,10 +9,12 @@ mod support;
 
 use std::path::PathBuf;
 
+use finbeh_config::RolloutSettings;
 use finbeh_config::{AzureDeploySettings, CredentialKind, Secret};
 use finbeh_deploy::{
     AzureParams, AzureRegistry, AzureTarget, DeployError, DeploymentSpec, DeploymentTarget,
-    EndpointSpec, KeyKind, LOGS_TAIL_LINES, ModelRegistry, ProvisioningState, Tags, TrafficMap,
+    EndpointSpec, KeyKind, LOGS_TAIL_LINES, ModelRegistry, ProvisioningState, RolloutOptions,
+    RolloutParams, RolloutReport, RolloutResult, RolloutValidParams, Tags, TrafficMap, rollout,
 };
 use finbeh_train::ModelArtifact;
 use serde_json::{Value, json};
@@ -40,6 +42,22 @@ fn settings(fake: &FakeArm, azurite: &Azurite) -> AzureDeploySettings {
         max_retries: 3,
         ..AzureDeploySettings::default()
     }
+}
+
+fn azure(settings: AzureDeploySettings) -> (AzureRegistry, AzureTarget) {
+    let params = AzureParams::new(settings).check().unwrap();
+    let registry = AzureRegistry::new(params.clone()).unwrap();
+    (registry, AzureTarget::new(params).unwrap())
+}
+
+async fn rollout_with(
+    settings: AzureDeploySettings,
+    params: &RolloutValidParams,
+    options: &RolloutOptions,
+) -> (RolloutReport, AzureTarget) {
+    let (registry, target) = azure(settings);
+    let report = rollout(&registry, &target, &fixture_model(), params, options).await;
+    (report, target)
 }
 
 fn map(entries: &[(&str, u32)]) -> TrafficMap {
@@ -77,9 +95,7 @@ async fn the_whole_azure_flow_against_a_fake_arm_and_azurite() {
     let azurite = Azurite::start();
     azurite.create_container(fake_arm::CONTAINER).await;
     let (fake, server) = FakeArm::start(&azurite).await;
-    let params = AzureParams::new(settings(&fake, &azurite)).check().unwrap();
-    let registry = AzureRegistry::new(params.clone()).unwrap();
-    let target = AzureTarget::new(params).unwrap();
+    let (registry, target) = azure(settings(&fake, &azurite));
 
     // Register: the artifact is in Azurite, byte for byte, under the version's modelUri.
     let tags = Tags::from([("run".to_owned(), "ci".to_owned())]);
@@ -290,4 +306,53 @@ fn plain_http_to_a_remote_arm_is_refused_with_the_setting_named() {
     let error = AzureParams::new(settings).check().unwrap_err().to_string();
     assert!(error.contains("deploy.azure.arm_base_url"), "{error}");
     assert!(error.contains("loopback"), "{error}");
+}
+
+/// The generic safe rollout on the Azure target: the first goes to 100 % through the canary
+/// gate; a model the image cannot load (version skew) stops before any traffic moves, with
+/// Azure's error and the log tail in the report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollout_on_azure_succeeds_then_a_skewed_image_stops_before_traffic_moves() {
+    let azurite = Azurite::start();
+    azurite.create_container(fake_arm::CONTAINER).await;
+    let (fake, server) = FakeArm::start(&azurite).await;
+    let rollout_params = RolloutParams(RolloutSettings {
+        steps: vec![50, 100],
+        soak_seconds: 0.0,
+        max_error_rate: 0.0,
+        max_p99_ms: 5_000.0,
+    })
+    .check()
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let options = RolloutOptions {
+        record: Some(dir.path().join("last_rollout.json")),
+        ..RolloutOptions::default()
+    };
+    let (first, _) = rollout_with(settings(&fake, &azurite), &rollout_params, &options).await;
+    assert_eq!(first.result, RolloutResult::Succeeded, "{first:?}");
+    assert_eq!(first.traffic, map(&[(first.deployment.as_str(), 100)]));
+    assert!(
+        first.steps.iter().all(|s| s.requests > 0 && s.errors == 0),
+        "{first:?}"
+    );
+
+    let mut skewed = settings(&fake, &azurite);
+    skewed.image = Some("registry.example/finbeh-serve:skewed".to_owned());
+    let (second, target) = rollout_with(skewed, &rollout_params, &options).await;
+    assert_eq!(second.result, RolloutResult::Failed, "{second:?}");
+    assert_eq!(second.traffic, first.traffic, "no traffic moved");
+    assert_eq!(target.status().await.unwrap().traffic, first.traffic);
+    let error = second.error.as_ref().unwrap();
+    assert_eq!(error.code, "ResourceNotReady", "{error:?}");
+    assert!(
+        error
+            .message
+            .contains("User container has crashed or terminated"),
+        "{error:?}"
+    );
+    assert!(error.message.contains("hint"), "{error:?}");
+    let tail = second.logs_tail.as_deref().unwrap();
+    assert!(tail.contains("no model could be loaded"), "{tail}");
+    server.abort();
 }

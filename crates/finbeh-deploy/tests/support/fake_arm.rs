@@ -583,6 +583,29 @@ async fn create_deployment(
     let bytes = read_blob(&fake.blob_service, &format!("{CONTAINER}/{blob}")).await;
     std::fs::write(dir.join("model.finbeh"), &bytes).unwrap();
 
+    // An image tagged `:skewed` stands for a finbeh-serve too old for the artifact (the seed's
+    // scikit-learn 1.7 → 1.0 outage): its container cannot load any model.
+    let environment_id = props["environmentId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let skewed = {
+        let world = fake.world.lock().unwrap();
+        world
+            .environments
+            .values()
+            .find(|e| e["id"] == environment_id.as_str())
+            .and_then(|e| e.pointer("/properties/image"))
+            .and_then(Value::as_str)
+            .is_some_and(|image| image.ends_with(":skewed"))
+    };
+    if skewed {
+        std::fs::write(
+            dir.join("model.finbeh"),
+            b"FINBEH-ARTIFACT written by a newer finbeh",
+        )
+        .unwrap();
+    }
     let state = AppState::new(ServerParams::default().check().unwrap(), artifact_loader());
     let mut log: Vec<String> = (0..CRASH_LOG_LINES)
         .map(|i| format!("startup line {i}: AZUREML_MODEL_DIR={}", dir.display()))
