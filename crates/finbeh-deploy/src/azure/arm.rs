@@ -351,7 +351,11 @@ fn failure(op: &str, status: &str, body: &Value) -> DeployError {
         .and_then(from_error_object)
         .unwrap_or_else(|| ServiceError::new(status, "Azure reported no error detail"));
     DeployError::Service(Box::new(ServiceFailure {
-        operation: format!("{op} ended {status}"),
+        operation: if status == "Failed" {
+            op.to_owned()
+        } else {
+            format!("{op} ({status})")
+        },
         status: None,
         hint: hint_for(&error, None),
         error,
