@@ -18,6 +18,7 @@ use std::process::ExitCode;
 use anyhow::bail;
 use clap::{Parser, Subcommand, ValueEnum};
 use finbeh_config::{DeployTarget, Loader, ValidSettings, init_logging};
+use finbeh_deploy::{AzureParams, AzureRegistry, AzureTarget};
 use finbeh_deploy::{
     DeploymentTarget, KeyKind, LocalRegistry, LocalTarget, ModelRegistry, RolloutOptions,
     RolloutParams, RolloutResult, SelfCommand, Tags, parse_traffic, rollback, rollback_record_path,
@@ -170,7 +171,12 @@ fn try_main() -> anyhow::Result<ExitCode> {
         None => settings.deploy().target,
     };
     match target {
-        DeployTarget::Azure => bail!("the azure target is not part of this build yet"),
+        DeployTarget::Azure => {
+            let params = AzureParams::new(settings.deploy().azure.clone()).check()?;
+            let registry = AzureRegistry::new(params.clone())?;
+            let azure = AzureTarget::new(params)?;
+            runtime.block_on(run(&registry, &azure, &settings, args.command, args.json))
+        }
         _ => {
             let registry = LocalRegistry::new(&settings.deploy().local.registry_dir);
             let local = LocalTarget::new(&settings, command);

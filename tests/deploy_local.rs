@@ -7,6 +7,8 @@
 //! it.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -21,16 +23,7 @@ use finbeh_train::ModelArtifact;
 use serde_json::Value;
 
 fn deploy_binary() -> PathBuf {
-    // target/<profile>/deps/<this test> → target/<profile>/examples/deploy
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let binary = profile_dir.join("examples").join("deploy");
-    assert!(
-        binary.is_file(),
-        "{} is missing: run `cargo test` (which builds examples) or `cargo build --example deploy`",
-        binary.display()
-    );
-    binary
+    common::example_binary("deploy")
 }
 
 fn model() -> PathBuf {

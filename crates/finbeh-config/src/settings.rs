@@ -673,6 +673,23 @@ pub struct AzureDeploySettings {
     pub client_id: Option<String>,
     /// Client secret for `client_secret` credentials.
     pub client_secret: Option<Secret>,
+    /// Bearer token for `credential = "access_token"` (e.g. `az account get-access-token`);
+    /// prefer `FINBEH__DEPLOY__AZURE__ACCESS_TOKEN` over the file.
+    pub access_token: Option<Secret>,
+    /// The finbeh-serve container image the Azure ML environment runs (required to deploy).
+    pub image: Option<String>,
+    /// Datastore that receives registered models (`az ml model create` uses the default one).
+    pub datastore: String,
+    /// Blob service URL overriding the datastore's (private endpoints, Azurite in tests).
+    pub blob_url: Option<String>,
+    /// Poll interval of long-running operations when Azure sends no `Retry-After`, in ms.
+    pub poll_interval_ms: u64,
+    /// How long one long-running operation (endpoint, deployment) may take, in seconds.
+    pub operation_timeout_s: u64,
+    /// Retries of a request answered 408, 429 or 5xx (or not answered).
+    pub max_retries: u32,
+    /// `[deploy.azure.deployment]`: the managed online deployment's runtime settings.
+    pub deployment: AzureDeploymentSettings,
 }
 
 impl Default for AzureDeploySettings {
@@ -687,12 +704,20 @@ impl Default for AzureDeploySettings {
             instance_type: "Standard_F4s_v2".to_owned(),
             instance_count: 1,
             auth_mode: AuthMode::Key,
-            api_version: "2024-04-01".to_owned(),
+            api_version: "2025-12-01".to_owned(),
             arm_base_url: "https://management.azure.com".to_owned(),
             credential: CredentialKind::AzureCli,
             tenant_id: None,
             client_id: None,
             client_secret: None,
+            access_token: None,
+            image: None,
+            datastore: "workspaceblobstore".to_owned(),
+            blob_url: None,
+            poll_interval_ms: 5_000,
+            operation_timeout_s: 1_800,
+            max_retries: 5,
+            deployment: AzureDeploymentSettings::default(),
         }
     }
 }
@@ -719,8 +744,13 @@ pub enum CredentialKind {
     ClientSecret,
     /// The managed identity of the host.
     ManagedIdentity,
-    /// `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET` from the environment.
-    Environment,
+    /// Workload identity federation (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`,
+    /// `AZURE_FEDERATED_TOKEN_FILE`, as set on AKS).
+    WorkloadIdentity,
+    /// The developer tools' logged-in account: the `az` CLI, then the Azure Developer CLI.
+    DeveloperTools,
+    /// A bearer token given as the secret `deploy.azure.access_token`.
+    AccessToken,
 }
 
 /// `[logging]`: log level and format.
@@ -818,7 +848,9 @@ deserialize_by_name!(CredentialKind {
     "azure_cli" => AzureCli,
     "client_secret" => ClientSecret,
     "managed_identity" => ManagedIdentity,
-    "environment" => Environment,
+    "workload_identity" => WorkloadIdentity,
+    "developer_tools" => DeveloperTools,
+    "access_token" => AccessToken,
 });
 deserialize_by_name!(Backpressure { "block" => Block, "drop" => Drop });
 deserialize_by_name!(LogFormat { "pretty" => Pretty, "json" => Json });
@@ -1108,6 +1140,44 @@ deserialize_by_name!(AlertMetric {
 deserialize_by_name!(AlertWindow { "1m" => OneMinute, "5m" => FiveMinutes, "1h" => OneHour, "24h" => OneDay });
 deserialize_by_name!(AlertComparison { ">" => Above, ">=" => AtLeast, "<" => Below, "<=" => AtMost });
 deserialize_by_name!(AlertSeverity { "info" => Info, "warning" => Warning, "critical" => Critical });
+/// `[deploy.azure.deployment]`: how the managed online deployment runs finbeh-serve.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AzureDeploymentSettings {
+    /// Azure ML environment that holds the image (its version is derived from the image).
+    pub environment_name: String,
+    /// `requestSettings.maxConcurrentRequestsPerInstance`.
+    pub max_concurrent_requests_per_instance: u32,
+    /// `requestSettings.requestTimeout`, in milliseconds (Azure allows up to 180,000).
+    pub request_timeout_ms: u64,
+    /// Whether Application Insights collects the deployment's requests.
+    pub app_insights_enabled: bool,
+    /// Liveness and readiness probes: seconds before the first probe.
+    pub probe_initial_delay_s: u64,
+    /// Seconds between probes.
+    pub probe_period_s: u64,
+    /// Seconds a probe may take.
+    pub probe_timeout_s: u64,
+    /// Failed probes in a row before the container is restarted (liveness) or taken out of
+    /// rotation (readiness).
+    pub probe_failure_threshold: u32,
+}
+
+impl Default for AzureDeploymentSettings {
+    fn default() -> Self {
+        Self {
+            environment_name: "finbeh-serve".to_owned(),
+            max_concurrent_requests_per_instance: 16,
+            request_timeout_ms: 5_000,
+            app_insights_enabled: false,
+            probe_initial_delay_s: 10,
+            probe_period_s: 10,
+            probe_timeout_s: 2,
+            probe_failure_threshold: 30,
+        }
+    }
+}
+
 /// `[deploy.rollout]`: how `deploy rollout` moves traffic to a new deployment, and the gates
 /// every step must pass.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use std::ops::Deref;
 use crate::error::ConfigError;
 use crate::secret::REDACTED;
 use crate::settings::{AlertMetric, AlertSettings};
-use crate::settings::{CredentialKind, PORT_EXPECTATION};
+use crate::settings::{AzureDeploySettings, CredentialKind, PORT_EXPECTATION};
 use crate::settings::{
     DataSettings, DeploySettings, DeployTarget, DeriveRuleKind, DeriveValue, DriftSettings,
     LocalDeploySettings, LoggingSettings, MaxFeatures, ModelSettings, MonitorSettings,
@@ -149,6 +149,18 @@ impl DataSettings {
     /// [`ConfigError::Invalid`] listing every problem (keys are `data.<setting>`).
     pub fn check(&self) -> Result<(), ConfigError> {
         check_section(self, check_data)
+    }
+}
+
+impl AzureDeploySettings {
+    /// Validates `[deploy.azure]` alone as the deployment target (subscription, resource group,
+    /// workspace, image and the credential's keys required), with the same rules as
+    /// [`Settings::check`] (finbeh-deploy's `AzureParams::check`, for `deploy --target azure`).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] listing every problem (keys are `deploy.azure.<setting>`).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        check_section(self, |azure, out| check_azure(azure, true, out))
     }
 }
 
@@ -706,7 +718,12 @@ fn check_deploy(deploy: &DeploySettings, out: &mut Problems) {
     check_local_endpoint(local, out);
     check_rollout(&deploy.rollout, out);
 
-    let azure = &deploy.azure;
+    check_azure(&deploy.azure, deploy.target == DeployTarget::Azure, out);
+}
+
+/// `[deploy.azure]`; the subscription, workspace, image and credential keys are required only
+/// when Azure is the target.
+fn check_azure(azure: &AzureDeploySettings, target_is_azure: bool, out: &mut Problems) {
     out.at_least("deploy.azure.instance_count", azure.instance_count, 1);
     for (key, value) in [
         ("deploy.azure.region", &azure.region),
@@ -718,17 +735,30 @@ fn check_deploy(deploy: &DeploySettings, out: &mut Problems) {
         out.non_empty(key, value);
     }
     let url = azure.arm_base_url.as_str();
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    if rest.is_none_or(|host| host.is_empty() || host.contains(char::is_whitespace)) {
+    if !is_http_url(url) {
         out.push(
             "deploy.azure.arm_base_url",
             quoted(url),
             "must be an http:// or https:// URL",
         );
     }
-    if deploy.target == DeployTarget::Azure {
+    check_azure_runtime(azure, out);
+    if target_is_azure {
+        if azure.credential == CredentialKind::AccessToken {
+            let token = azure.access_token.as_ref().map(|s| s.expose());
+            if token.is_none_or(|t| t.trim().is_empty()) {
+                let shown = if token.is_some() {
+                    REDACTED
+                } else {
+                    "(not set)"
+                };
+                out.push(
+                    "deploy.azure.access_token",
+                    shown,
+                    "is required when deploy.azure.credential = \"access_token\" (or FINBEH__DEPLOY__AZURE__ACCESS_TOKEN)",
+                );
+            }
+        }
         for (key, value) in [
             ("deploy.azure.subscription_id", &azure.subscription_id),
             ("deploy.azure.resource_group", &azure.resource_group),
@@ -741,6 +771,12 @@ fn check_deploy(deploy: &DeploySettings, out: &mut Problems) {
                 "is required when deploy.target = \"azure\"",
             );
         }
+        require(
+            out,
+            "deploy.azure.image",
+            azure.image.as_deref(),
+            "is required when deploy.target = \"azure\" (the finbeh-serve image, see docs/deploy-azure.md)",
+        );
         if azure.credential == CredentialKind::ClientSecret {
             let why = "is required when deploy.azure.credential = \"client_secret\"";
             require(
@@ -766,6 +802,67 @@ fn check_deploy(deploy: &DeploySettings, out: &mut Problems) {
             }
         }
     }
+}
+
+/// `[deploy.azure]`'s client settings and `[deploy.azure.deployment]`.
+fn check_azure_runtime(azure: &AzureDeploySettings, out: &mut Problems) {
+    out.non_empty("deploy.azure.datastore", &azure.datastore);
+    if let Some(url) = &azure.blob_url
+        && !is_http_url(url)
+    {
+        out.push(
+            "deploy.azure.blob_url",
+            quoted(url),
+            "must be an http:// or https:// URL",
+        );
+    }
+    out.at_least("deploy.azure.poll_interval_ms", azure.poll_interval_ms, 1);
+    out.at_least(
+        "deploy.azure.operation_timeout_s",
+        azure.operation_timeout_s,
+        1,
+    );
+    out.within("deploy.azure.max_retries", azure.max_retries, 0, 20);
+    let run = &azure.deployment;
+    out.non_empty(
+        "deploy.azure.deployment.environment_name",
+        &run.environment_name,
+    );
+    out.at_least(
+        "deploy.azure.deployment.max_concurrent_requests_per_instance",
+        run.max_concurrent_requests_per_instance,
+        1,
+    );
+    out.within(
+        "deploy.azure.deployment.request_timeout_ms",
+        run.request_timeout_ms,
+        1,
+        180_000,
+    );
+    for (key, value) in [
+        (
+            "deploy.azure.deployment.probe_initial_delay_s",
+            run.probe_initial_delay_s,
+        ),
+        ("deploy.azure.deployment.probe_period_s", run.probe_period_s),
+        (
+            "deploy.azure.deployment.probe_timeout_s",
+            run.probe_timeout_s,
+        ),
+    ] {
+        out.at_least(key, value, 1);
+    }
+    out.at_least(
+        "deploy.azure.deployment.probe_failure_threshold",
+        run.probe_failure_threshold,
+        1,
+    );
+}
+
+fn is_http_url(url: &str) -> bool {
+    url.strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .is_some_and(|host| !host.is_empty() && !host.contains(char::is_whitespace))
 }
 
 fn require(out: &mut Problems, key: &str, value: Option<&str>, why: &str) {

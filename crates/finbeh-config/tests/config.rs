@@ -511,7 +511,8 @@ fn azure_target_requires_subscription_group_and_workspace() {
         [
             "deploy.azure.subscription_id",
             "deploy.azure.resource_group",
-            "deploy.azure.workspace_name"
+            "deploy.azure.workspace_name",
+            "deploy.azure.image"
         ]
     );
     assert!(found[0].expected.contains("deploy.target = \"azure\""));
@@ -521,6 +522,10 @@ fn azure_target_requires_subscription_group_and_workspace() {
             ("AZURE_SUBSCRIPTION_ID", "s"),
             ("AZURE_RESOURCE_GROUP", "g"),
             ("AZURE_WORKSPACE_NAME", "w"),
+            (
+                "FINBEH__DEPLOY__AZURE__IMAGE",
+                "registry.example/finbeh-serve:1",
+            ),
         ],
     )
     .unwrap();
@@ -528,10 +533,30 @@ fn azure_target_requires_subscription_group_and_workspace() {
 }
 
 #[test]
+fn access_token_credential_requires_the_token_and_refuses_a_bad_blob_url() {
+    let base = "[deploy]\ntarget = \"azure\"\n[deploy.azure]\nsubscription_id = \"s\"\n\
+                resource_group = \"g\"\nworkspace_name = \"w\"\nimage = \"i\"\n\
+                credential = \"access_token\"\nblob_url = \"ftp://x\"\n";
+    let found = problems(base, &[]);
+    let keys: Vec<_> = found.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, ["deploy.azure.blob_url", "deploy.azure.access_token"]);
+    assert!(
+        found[1]
+            .expected
+            .contains("FINBEH__DEPLOY__AZURE__ACCESS_TOKEN")
+    );
+    let fixed = base.replace("ftp://x", "http://127.0.0.1:10000/devstoreaccount1");
+    let ok = load(&fixed, &[("FINBEH__DEPLOY__AZURE__ACCESS_TOKEN", "tok")]).unwrap();
+    let azure = &ok.deploy().azure;
+    assert_eq!(azure.access_token.as_ref().map(|t| t.expose()), Some("tok"));
+    assert_eq!(azure.api_version, "2025-12-01");
+}
+
+#[test]
 fn client_secret_credential_requires_the_service_principal() {
     let found = problems(
         "[deploy]\ntarget = \"azure\"\n[deploy.azure]\nsubscription_id = \"s\"\n\
-         resource_group = \"g\"\nworkspace_name = \"w\"\ncredential = \"client_secret\"\n",
+         resource_group = \"g\"\nworkspace_name = \"w\"\ncredential = \"client_secret\"\nimage = \"i\"\n",
         &[],
     );
     let keys: Vec<_> = found.iter().map(|p| p.key.as_str()).collect();
@@ -653,11 +678,12 @@ fn every_problem_is_reported_at_once() {
             "deploy.azure.subscription_id",
             "deploy.azure.resource_group",
             "deploy.azure.workspace_name",
+            "deploy.azure.image",
         ])
     );
     let text = ConfigError::Invalid(found).to_string();
     assert!(
-        text.starts_with("invalid configuration (8 problems):"),
+        text.starts_with("invalid configuration (9 problems):"),
         "{text}"
     );
 }

@@ -60,3 +60,7 @@ pub use rollout::{
 pub fn rollback_record_path(deploy: &finbeh_config::DeploySettings) -> std::path::PathBuf {
     deploy.local.state_dir.join("last_rollout.json")
 }
+
+mod azure;
+
+pub use azure::{AzureParams, AzureRegistry, AzureTarget, AzureValidParams, LOGS_TAIL_LINES};

@@ -30,7 +30,7 @@ use crate::registry::{ModelRegistry, RegisteredModel, Tags};
 pub const REGISTRY_MANIFEST_VERSION: u32 = 1;
 
 /// Largest artifact the registry accepts (the file is read whole to check it).
-const MAX_ARTIFACT_BYTES: u64 = 4 << 30;
+pub(crate) const MAX_ARTIFACT_BYTES: u64 = 4 << 30;
 
 /// Largest manifest read (a manifest is a few hundred bytes per version).
 const MAX_MANIFEST_BYTES: u64 = 256 << 20;
@@ -274,7 +274,7 @@ fn check_name(name: &str) -> Result<()> {
     }
 }
 
-fn artifact_metrics(model: &ModelArtifact) -> BTreeMap<String, f64> {
+pub(crate) fn artifact_metrics(model: &ModelArtifact) -> BTreeMap<String, f64> {
     let mut metrics = BTreeMap::new();
     if let Some(eval) = &model.metadata().evaluation {
         metrics.insert("accuracy".to_owned(), eval.accuracy);
