@@ -20,6 +20,11 @@
 //!   verified [`ModelArtifact`]; [`ModelArtifact::score_record`] is the one scoring path
 //!   (raw record → pipeline → forest) used by golden verification, batch prediction and serving;
 //!   [`predict_csv`] scores a CSV file into a CSV of predictions (ids carried through).
+//! - [`ModelArtifact::explainer`] gives exact path-dependent TreeSHAP explanations of the
+//!   served probabilities per raw input column ([`ModelExplainer`], over [`TreeShap`]), from the
+//!   node cover stored since artifact format 1.3.0: `base + Σ contributions` = the probability;
+//!   [`predict_csv_explained`] writes them beside the predictions and
+//!   [`mean_abs_contributions`] / [`ModelArtifact::global_importance`] average them.
 //!
 //! ```
 //! use finbeh_train::{RandomForest, RandomForestParams, ThresholdRule, evaluate};
