@@ -39,11 +39,13 @@ if [[ " $STAGES " == *" serve "* ]]; then
   "$EXAMPLES/train" --data "$DATA/train.csv" --test "$DATA/test.csv" --target label --out "$OUT/model" >"$OUT/train.log" 2>&1
   mkdir -p "$OUT/plain" "$OUT/explain"
   "$VENV/bin/python" "$PEERS/make_bodies.py" "$DATA/data.csv" "$OUT/plain" >/dev/null
-  python3 - "$OUT/plain/body1.json" "$OUT/explain/body1.json" <<'PY'
+  # Both bodies, so wrk_any.sh does not write plain ones over them.
+  python3 - "$OUT/plain" "$OUT/explain" <<'PY'
 import json, sys
-body = json.load(open(sys.argv[1]))
-body["explain"] = True
-json.dump(body, open(sys.argv[2], "w"), separators=(",", ":"))
+for n in (1, 100):
+    body = json.load(open(f"{sys.argv[1]}/body{n}.json"))
+    body["explain"] = True
+    json.dump(body, open(f"{sys.argv[2]}/body{n}.json", "w"), separators=(",", ":"))
 PY
   FINBEH__LOGGING__LEVEL=warn "$EXAMPLES/serve" --model "$OUT/model/model.finbeh" --port "$PORT" >"$OUT/serve.log" 2>&1 &
   SRV=$!

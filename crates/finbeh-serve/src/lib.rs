@@ -8,6 +8,9 @@
 //! section (`ServerParams::from(settings.serve())`).
 //! Each scored request can be handed to a [`PredictionSink`] (finbeh-monitor's prediction log)
 //! with [`AppState::set_prediction_sink`].
+//! A body with `"explain": true` (or `{"top": k}`) next to its rows also gets exact TreeSHAP
+//! `"explanations"` per row ([`Scorer::explain`] into an [`ExplainBuffer`]; a scorer that cannot
+//! explain answers 400 with its [`ExplainRefusal`]).
 //! Every client mistake is a JSON 4xx naming the row and field; nothing a client sends panics
 //! the process.
 //!

@@ -24,6 +24,11 @@
 //!   with its node cover ([`ForestView`]); [`ModelArtifact::reference_sample`] is a seeded
 //!   sample of raw training records ([`ReferenceSample`]); [`ModelArtifact::calibration`] the
 //!   isotonic map of a binary model's probability ([`IsotonicCalibration`], [`Calibration`]).
+//! - [`ModelArtifact::explainer`] gives exact path-dependent TreeSHAP explanations of the
+//!   served probabilities per raw input column ([`ModelExplainer`], over [`TreeShap`]), from the
+//!   node cover stored since artifact format 1.3.0: `base + Σ contributions` = the probability;
+//!   [`predict_csv_explained`] writes them beside the predictions and
+//!   [`mean_abs_contributions`] / [`ModelArtifact::global_importance`] average them.
 //!
 //! ```
 //! use finbeh_train::{RandomForest, RandomForestParams, ThresholdRule, evaluate};
