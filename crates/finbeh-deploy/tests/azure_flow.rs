@@ -10,7 +10,7 @@ mod support;
 use std::path::PathBuf;
 
 use finbeh_config::RolloutSettings;
-use finbeh_config::{AzureDeploySettings, CredentialKind, Secret};
+use finbeh_config::{AuthMode, AzureDeploySettings, CredentialKind, Secret};
 use finbeh_deploy::{
     AzureParams, AzureRegistry, AzureTarget, DeployError, DeploymentSpec, DeploymentTarget,
     EndpointSpec, KeyKind, LOGS_TAIL_LINES, ModelRegistry, ProvisioningState, RolloutOptions,
@@ -354,5 +354,32 @@ async fn rollout_on_azure_succeeds_then_a_skewed_image_stops_before_traffic_move
     assert!(error.message.contains("hint"), "{error:?}");
     let tail = second.logs_tail.as_deref().unwrap();
     assert!(tail.contains("no model could be loaded"), "{tail}");
+    server.abort();
+}
+
+/// An endpoint with `auth_mode = "aml_token"` is invoked with an Azure ML token from `token`,
+/// not with a key (the fake's scoring URI accepts only what the endpoint's authMode says).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aml_token_endpoint_is_invoked_with_a_token() {
+    let azurite = Azurite::start();
+    azurite.create_container(fake_arm::CONTAINER).await;
+    let (fake, server) = FakeArm::start(&azurite).await;
+    let mut tokened = settings(&fake, &azurite);
+    tokened.auth_mode = AuthMode::AmlToken;
+    let (registry, target) = azure(tokened);
+    let model = registry
+        .register(&fixture_model(), &Tags::new())
+        .await
+        .unwrap();
+    let spec = EndpointSpec {
+        name: target.endpoint_name().to_owned(),
+    };
+    target.create_or_update_endpoint(&spec).await.unwrap();
+    let blue = DeploymentSpec {
+        name: "blue".to_owned(),
+        model,
+    };
+    target.create_or_update_deployment(&blue).await.unwrap();
+    assert!(golden_set_matches(&target, "blue").await > 0);
     server.abort();
 }

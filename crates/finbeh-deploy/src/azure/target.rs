@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
+use azure_core::credentials::TokenCredential;
 use azure_core::http::headers::HeaderName;
 use azure_core::http::{Method, Request, Url};
+use finbeh_config::AuthMode;
 use serde_json::{Value, json};
 
 use super::arm::{Arm, Sender, protocol, provisioning_state};
@@ -22,6 +24,9 @@ use crate::target::{
     TrafficCounters, TrafficMap, check_mirror_traffic, check_traffic,
 };
 
+/// The token scope of an endpoint with `auth_mode = "aad_token"`.
+const AZURE_ML_SCOPE: &str = "https://ml.azure.com/.default";
+
 /// Lines of the container log a failed deployment's report carries.
 pub const LOGS_TAIL_LINES: usize = 100;
 
@@ -31,6 +36,7 @@ pub struct AzureTarget {
     arm: Arm,
     scoring: Sender,
     endpoint: String,
+    credential: Arc<dyn TokenCredential>,
 }
 
 impl AzureTarget {
@@ -41,12 +47,13 @@ impl AzureTarget {
     pub fn new(params: AzureValidParams) -> Result<Self> {
         let credential = credential(&params)?;
         let endpoint = params.endpoint_name.clone();
-        let arm = Arm::new(Arc::new(params), credential);
+        let arm = Arm::new(Arc::new(params), credential.clone());
         // Scoring requests are not retried: a retried POST /score would be scored twice.
         Ok(Self {
             arm,
             scoring: Sender::new(0, Vec::new()),
             endpoint,
+            credential,
         })
     }
 
@@ -146,6 +153,26 @@ impl AzureTarget {
             .put_lro(&endpoint_path(&self.endpoint), &body)
             .await
             .map(drop)
+    }
+
+    /// What a scoring request carries, by `deploy.azure.auth_mode`: the primary key, an Azure
+    /// ML token (`token`), or the caller's Entra token for Azure ML.
+    async fn scoring_secret(&self) -> Result<String> {
+        match self.params().auth_mode {
+            AuthMode::Key => Ok(self.list_keys().await?.primary_key),
+            AuthMode::AmlToken => self.token().await,
+            AuthMode::AadToken => {
+                let token = self
+                    .credential
+                    .get_token(&[AZURE_ML_SCOPE], None)
+                    .await
+                    .map_err(|e| DeployError::Transport {
+                        url: AZURE_ML_SCOPE.to_owned(),
+                        reason: format!("cannot get an Entra token for the endpoint: {e}"),
+                    })?;
+                Ok(token.token.secret().to_owned())
+            }
+        }
     }
 
     fn names(status: &EndpointStatus) -> Vec<&str> {
@@ -266,7 +293,8 @@ impl DeploymentTarget for AzureTarget {
         self.list_keys().await
     }
 
-    /// Posts to the endpoint's `scoringUri` with the primary key.
+    /// Posts to the endpoint's `scoringUri` with the primary key (or the token
+    /// `deploy.azure.auth_mode` calls for).
     async fn invoke(&self, body: &[u8], deployment: Option<&str>) -> Result<InvokeResponse> {
         let endpoint = self.require_endpoint().await?;
         let op = format!("GET {}", endpoint_path(&self.endpoint));
@@ -274,9 +302,9 @@ impl DeploymentTarget for AzureTarget {
         let url = Url::parse(uri)
             .map_err(|e| protocol(&op, format!("scoringUri {uri:?} is not a URL ({e})")))?;
         check_transport("the endpoint's scoringUri", &url)?;
-        let keys = self.list_keys().await?;
+        let secret = self.scoring_secret().await?;
         let mut request = Request::new(url, Method::Post);
-        request.insert_header("authorization", format!("Bearer {}", keys.primary_key));
+        request.insert_header("authorization", format!("Bearer {secret}"));
         request.insert_header("content-type", "application/json");
         if let Some(pin) = deployment {
             request.insert_header(DEPLOYMENT_HEADER, pin.to_owned());

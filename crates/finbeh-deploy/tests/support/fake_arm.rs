@@ -37,6 +37,8 @@ struct Endpoint {
     mirror: BTreeMap<String, u64>,
     keys: (String, String),
     key_generation: u32,
+    /// `Key` or `AMLToken`: what the scoring URI accepts.
+    auth_mode: String,
 }
 
 struct Deployment {
@@ -391,6 +393,11 @@ async fn online(
                 });
             found.traffic = traffic;
             found.mirror = mirror;
+            found.auth_mode = body
+                .pointer("/properties/authMode")
+                .and_then(Value::as_str)
+                .unwrap_or("Key")
+                .to_owned();
             let json = endpoint_json(fake, &ep, found);
             let id = new_operation(
                 &mut world,
@@ -708,8 +715,16 @@ async fn score(fake: &FakeArm, endpoint: &str, headers: &HeaderMap, body: Bytes)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         let key = bearer.strip_prefix("Bearer ").unwrap_or("");
-        if key != found.keys.0 && key != found.keys.1 {
-            return error(StatusCode::UNAUTHORIZED, "Unauthorized", "invalid key");
+        let accepted = match found.auth_mode.as_str() {
+            "AMLToken" => key == "aml-token",
+            _ => key == found.keys.0 || key == found.keys.1,
+        };
+        if !accepted {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                "invalid key or token",
+            );
         }
         let pinned = headers
             .get("azureml-model-deployment")
