@@ -30,6 +30,7 @@
 //! `/swagger.json` and one scored golden record (the artifact's, else one built from the
 //! swagger document), each timed; exits 2 when a probe fails.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -48,6 +49,7 @@ use finbeh_monitor::{
 use finbeh_monitor::{ExportFormat, ExportRequest, azure_source_prefix, export_log, parse_since};
 use finbeh_serve::model_path_or_output_dir;
 use finbeh_train::ModelArtifact;
+use indicatif::ProgressBar;
 
 /// Monitoring of a finbeh model.
 #[derive(Parser)]
@@ -209,7 +211,9 @@ fn try_main() -> anyhow::Result<ExitCode> {
                 model_search: search.as_deref(),
                 reference: reference.as_deref(),
             };
+            let spinner = spinner("reading the prediction log and drawing the report");
             let report = build_report(&input, &data, &drift)?;
+            spinner.inspect(ProgressBar::finish_and_clear);
             let json = report.write(&out)?;
             println!("report: {} and {}", out.display(), json.display());
             for left in &report.left_out {
@@ -238,6 +242,15 @@ fn try_main() -> anyhow::Result<ExitCode> {
         } => export(format, &since, out, databases, config.as_deref())?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A spinner on stderr while long monitor work runs, only when stderr is a terminal.
+fn spinner(message: &'static str) -> Option<ProgressBar> {
+    std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new_spinner().with_message(message);
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    })
 }
 
 /// Settings, `[data]` and `[monitor.drift]` validated, and where `serve` would find its model.
@@ -307,7 +320,9 @@ fn drift(args: DriftArgs) -> anyhow::Result<()> {
             model_search: search.as_deref(),
             reference: reference.as_deref(),
         };
+        let spinner = spinner("reading the prediction log");
         let report = drift_from_log(&input, &data, &drift)?;
+        spinner.inspect(ProgressBar::finish_and_clear);
         if json {
             println!("{}", serde_json::to_string(&report)?);
         } else {

@@ -5,7 +5,9 @@
 //! stop on errors), train, evaluate (held-out metrics), package (write the artifact to
 //! `model.output_dir` and read it back, which verifies it), register and rollout (the safe
 //! rollout to the local endpoint, which keeps running; needs the `deploy` example built next to
-//! this one). It names the stages that are not built yet and does not pretend to run them.
+//! this one), monitor (score the data file's rows through a fresh prediction log,
+//! `model.output_dir/monitor/workflow.sqlite`, and write the monitor report over them beside
+//! it). It names the stages that are not built yet and does not pretend to run them.
 //!
 //! `cargo run --release --example workflow_runner -- [--config PATH]`
 
@@ -24,7 +26,7 @@ use finbeh::deploy::{
 use finbeh::train::{ARTIFACT_EXTENSION, ModelArtifact, TrainingJob};
 
 /// Stages of the workflow that later work adds, in the order they will run.
-const NOT_BUILT_YET: [&str; 1] = ["monitor"];
+const NOT_BUILT_YET: [&str; 2] = ["test_deployments", "traffic"];
 
 /// Run the finbeh workflow: configuration, then every stage that is built.
 #[derive(Parser)]
@@ -135,6 +137,7 @@ fn try_main() -> anyhow::Result<bool> {
         path.display()
     );
     let deployed = deploy_stages(&settings, &path, args.config.as_deref())?;
+    monitor_stage(&settings, &path, &back, &data.table, &data_params)?;
     for stage in NOT_BUILT_YET {
         println!("stage {stage}: not built yet, skipped");
     }
@@ -187,6 +190,53 @@ fn deploy_stages(
     );
     println!("stage rollout: {report}");
     Ok(report.result == RolloutResult::Succeeded)
+}
+
+/// Scores the data file's rows through a fresh prediction log (the run's own traffic) and writes
+/// the monitor report over it.
+fn monitor_stage(
+    settings: &ValidSettings,
+    model: &std::path::Path,
+    artifact: &ModelArtifact,
+    table: &finbeh::data::Table,
+    data: &finbeh::data::DataValidParams,
+) -> anyhow::Result<()> {
+    use finbeh::monitor::*;
+    let dir = settings.model().output_dir.join("monitor");
+    let log_path = dir.join("workflow.sqlite");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", log_path.display()));
+    }
+    let mut params = PredictionLogParams::from(settings.monitor());
+    params.database_path = log_path.clone();
+    let identity = LogIdentity {
+        endpoint: "workflow".into(),
+        deployment: "local".into(),
+    };
+    let log = PredictionLog::open(&params.check()?, identity)?;
+    let now = now_ms();
+    let rows = log_batch_scores(&log, artifact, table, &|_| now)?;
+    log.close()?;
+    let logs = [log_path];
+    let input = ReportInput {
+        logs: &logs,
+        period: LogPeriod::parse_since("1h", now)?,
+        now_ms: now,
+        model: Some(model),
+        model_search: None,
+        reference: None,
+    };
+    let drift = DriftParams::from(&settings.monitor().drift).check()?;
+    let report = build_report(&input, data, &drift)?;
+    let html = dir.join("report.html");
+    let json = report.write(&html)?;
+    println!(
+        "stage monitor: {rows} rows scored through the prediction log {}; report {} and {}",
+        logs[0].display(),
+        html.display(),
+        json.display()
+    );
+    Ok(())
 }
 
 fn print_summary(settings: &ValidSettings) {

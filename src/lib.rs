@@ -14,7 +14,8 @@
 //! * [`data`]: CSV ingestion, schema, validation report, feature pipeline, splits, synthetic data.
 //! * [`train`]: random forest, metrics, cross-validation, search, the model artifact.
 //! * [`serve`]: inference engine and the Azure ML-compatible HTTP scoring server.
-//! * [`monitor`]: drift statistics and data quality (prediction log, metrics, alerts, reports: not built yet).
+//! * [`monitor`]: the prediction log, live metrics windows, drift and data quality, the health
+//!   checker and the HTML report (alerts, export and ground truth: not built yet).
 //! * [`deploy`]: model registry and deployment targets.
 
 #![deny(missing_docs)]

@@ -87,6 +87,7 @@ mod log_drift;
 mod log_read;
 mod profile_drift;
 
+mod batch_log;
 mod health;
 mod report;
 
@@ -118,6 +119,7 @@ pub use log_read::{
 };
 pub use profile_drift::profile_feature_drift;
 
+pub use batch_log::{BATCH_LOG_ROWS_PER_REQUEST, log_batch_scores};
 pub use health::{
     GoldenRecord, HEALTH_REPORT_VERSION, HealthReport, HealthTarget, Probe, Verdict, check_health,
 };

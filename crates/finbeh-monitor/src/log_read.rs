@@ -188,6 +188,7 @@ pub fn read_logged_inputs(
         .enumerate()
         .map(|(i, c)| (c.name.as_str(), i))
         .collect();
+    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
     let mut statement = connection
         .prepare(
             "SELECT id, inputs, probabilities, error_code \
@@ -224,6 +225,7 @@ pub fn read_logged_inputs(
         seen.iter_mut().for_each(|s| *s = false);
         let mut deserializer = serde_json::Deserializer::from_str(inputs);
         RowSeed {
+            names: &names,
             index: &index,
             builders: &mut builders,
             seen: &mut seen,
@@ -419,6 +421,9 @@ fn best_date_format(labels: &[String]) -> DateFormat {
 
 /// Deserializes one logged input object into the column builders.
 struct RowSeed<'b, 'i> {
+    /// Column names in model order: the server logs keys in this order, so the next expected
+    /// name is compared first and the map is only a fallback.
+    names: &'b [&'i str],
     index: &'b HashMap<&'i str, usize>,
     builders: &'b mut [Builder],
     seen: &'b mut [bool],
@@ -439,9 +444,16 @@ impl<'de> Visitor<'de> for RowSeed<'_, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut next = 0;
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            match self.index.get(key.as_ref()) {
-                Some(&i) => {
+            let position = if self.names.get(next) == Some(&key.as_ref()) {
+                Some(next)
+            } else {
+                self.index.get(key.as_ref()).copied()
+            };
+            match position {
+                Some(i) => {
+                    next = i + 1;
                     let cell = map.next_value_seed(CellSeed)?;
                     if let (Some(builder), Some(seen)) =
                         (self.builders.get_mut(i), self.seen.get_mut(i))

@@ -1,0 +1,285 @@
+//! Speed and memory of the monitor over a large prediction log: 1,000,000 logged rows × 20
+//! features (16 numeric, 4 categorical), against the artifact's 10,000-row reference sample.
+//!
+//! Each task runs in its own child process, so its peak RSS (`VmHWM`) is its own:
+//! - `drift`: drift over the log (`drift_from_log`, every statistic and prediction drift);
+//! - `quality`: data quality over the log (null, out-of-range and type-error rates);
+//! - `report`: the whole HTML report and its JSON twin (`build_report` + `write`).
+//!
+//! The log, the model and the CSVs for Evidently are generated once into
+//! `target/monitor-bench/` (about 700 MB; delete the directory when done).
+//!
+//! `cargo bench --bench monitor_log` (figures in docs/performance.md);
+//! `benches/python/drift_vs_evidently.sh` runs this and Evidently side by side.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use finbeh_config::{ModelSettings, MonitorSettings};
+use finbeh_data::{DataParams, DataValidParams, load_dataset, load_records};
+use finbeh_monitor::{
+    BATCH_LOG_ROWS_PER_REQUEST, DriftParams, LogDriftInput, LogIdentity, LogPeriod, LoggedValues,
+    PredictionLog, PredictionLogParams, ReportInput, build_report, category_quality,
+    drift_from_log, log_batch_scores, now_ms, numeric_quality, read_logged_inputs,
+};
+use finbeh_train::{ModelArtifact, TrainingJob};
+
+const REFERENCE_ROWS: usize = 10_000;
+const LOGGED_ROWS: usize = 1_000_000;
+const NUMERIC: usize = 16;
+const CATEGORICAL: usize = 4;
+const CATEGORIES: [&str; 5] = ["branch", "online", "atm", "phone", "pos"];
+
+/// A 64-bit LCG mapped to [0, 1): enough spread for a benchmark, no dependency.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 11) as f64 / (1_u64 << 53) as f64
+    }
+}
+
+/// Writes `rows` rows of 20 features and a label; `shift` moves the first two numeric columns.
+fn write_csv(path: &Path, rows: usize, seed: u64, shift: f64) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let header: Vec<String> = (0..NUMERIC)
+        .map(|i| format!("f{i}"))
+        .chain((0..CATEGORICAL).map(|i| format!("c{i}")))
+        .chain(std::iter::once("label".to_owned()))
+        .collect();
+    writeln!(out, "{}", header.join(","))?;
+    let mut rng = Lcg(seed);
+    for _ in 0..rows {
+        let mut sum = 0.0;
+        for i in 0..NUMERIC {
+            let moved = if i < 2 { shift } else { 0.0 };
+            let value = (rng.next() + rng.next() + rng.next() + moved) * (i + 1) as f64;
+            sum += value / (i + 1) as f64;
+            write!(out, "{value:.4},")?;
+        }
+        for _ in 0..CATEGORICAL {
+            write!(
+                out,
+                "{},",
+                CATEGORIES[(rng.next() * rng.next() * 5.0) as usize]
+            )?;
+        }
+        let label = u8::from(sum / NUMERIC as f64 + 0.3 * (rng.next() - 0.5) > 1.55);
+        writeln!(out, "{label}")?;
+    }
+    out.flush()
+}
+
+fn data_params() -> DataValidParams {
+    DataParams::default()
+        .with_target("label")
+        .check()
+        .expect("bench data settings")
+}
+
+struct Files {
+    dir: PathBuf,
+    model: PathBuf,
+    log: PathBuf,
+}
+
+fn files() -> Files {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/monitor-bench");
+    Files {
+        model: dir.join("model.finbeh"),
+        log: dir.join("log.sqlite"),
+        dir,
+    }
+}
+
+/// Generates the reference CSV, trains the model (its reference sample is the 10,000 rows),
+/// writes the current CSV and logs its 1,000,000 scored rows, unless already there.
+fn prepare(files: &Files) -> Result<(), Box<dyn std::error::Error>> {
+    if files.log.exists() && files.model.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&files.dir)?;
+    let reference = files.dir.join("reference.csv");
+    let current = files.dir.join("current.csv");
+    let started = Instant::now();
+    write_csv(&reference, REFERENCE_ROWS, 1, 0.0)?;
+    write_csv(&current, LOGGED_ROWS, 2, 0.5)?;
+    let params = data_params();
+    let data = load_dataset(&reference, &params)?;
+    let model_settings = ModelSettings {
+        n_estimators: 20,
+        max_depth: 8,
+        reference_sample_rows: REFERENCE_ROWS,
+        ..ModelSettings::default()
+    };
+    let job = TrainingJob {
+        data_params: &params,
+        model: &model_settings,
+        test_file: None,
+        data_file_name: Some("reference.csv".into()),
+        progress: false,
+    };
+    let artifact = job.run(&data)?.artifact;
+    artifact.write(&files.model)?;
+    let (table, _) = load_records(&current, artifact.pipeline(), None, &params)?;
+    let log_params = PredictionLogParams(MonitorSettings {
+        enabled: true,
+        database_path: files.log.clone(),
+        ..MonitorSettings::default()
+    });
+    let identity = LogIdentity {
+        endpoint: "bench".into(),
+        deployment: "blue".into(),
+    };
+    let log = PredictionLog::open(&log_params.check()?, identity)?;
+    // Spread over the last 23 hours.
+    let now = now_ms();
+    let span = 23 * 3_600_000_i64;
+    let requests = (LOGGED_ROWS / BATCH_LOG_ROWS_PER_REQUEST) as i64;
+    log_batch_scores(&log, &artifact, &table, &|n| {
+        now - span + span * n as i64 / requests
+    })?;
+    let totals = log.close()?;
+    eprintln!(
+        "generated {} logged rows, the model and the CSVs in {:.1} s",
+        totals.written,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Peak resident set size of this process, in MB (`VmHWM`).
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// Runs one task in this process and prints `task seconds peak_mb detail`.
+fn run_task(task: &str, files: &Files) -> Result<(), Box<dyn std::error::Error>> {
+    let period = LogPeriod::parse_since("24h", now_ms())?;
+    let data = data_params();
+    let drift = DriftParams::default().check()?;
+    let started = Instant::now();
+    let detail = match task {
+        "drift" => {
+            let input = LogDriftInput {
+                log: &files.log,
+                period,
+                model: Some(&files.model),
+                model_search: None,
+                reference: None,
+            };
+            let report = drift_from_log(&input, &data, &drift)?;
+            let flagged: Vec<&str> = report
+                .drift
+                .features
+                .iter()
+                .filter(|f| f.drifted)
+                .map(|f| f.column.as_str())
+                .collect();
+            format!("{} rows, drifted: {flagged:?}", report.rows)
+        }
+        "quality" => {
+            let artifact = ModelArtifact::read(&files.model)?;
+            let sample = artifact
+                .reference_sample()
+                .ok_or("the bench model has no reference sample")?;
+            let logged = read_logged_inputs(&files.log, period, artifact.input_columns())?;
+            let mut worst = 0.0_f64;
+            for (name, values) in &logged.columns {
+                let cells = sample.column_named(name).ok_or("sample column")?;
+                let quality = match values {
+                    LoggedValues::Numeric(current) => {
+                        let reference: Vec<f64> = cells
+                            .iter()
+                            .filter_map(|c| c.as_deref().and_then(|t| t.parse().ok()))
+                            .collect();
+                        numeric_quality(&reference, current)
+                    }
+                    LoggedValues::Categorical { codes, labels } => {
+                        let known: std::collections::HashSet<&str> =
+                            cells.iter().filter_map(|c| c.as_deref()).collect();
+                        let nulls = codes.iter().filter(|c| c.is_none()).count();
+                        let outside = codes
+                            .iter()
+                            .flatten()
+                            .filter(|&&c| !known.contains(labels[c as usize].as_str()))
+                            .count();
+                        category_quality(codes.len(), nulls, outside)
+                    }
+                    LoggedValues::Boolean(values) => category_quality(
+                        values.len(),
+                        values.iter().filter(|v| v.is_none()).count(),
+                        0,
+                    ),
+                };
+                if let Some(q) = quality {
+                    worst = worst.max(q.null_rate + q.out_of_range_rate);
+                }
+            }
+            format!(
+                "{} rows, type-error rate {:.4}, worst null + out-of-range {worst:.4}",
+                logged.rows,
+                logged.type_error_rate()
+            )
+        }
+        "report" => {
+            let logs = vec![files.log.clone()];
+            let input = ReportInput {
+                logs: &logs,
+                period,
+                now_ms: now_ms(),
+                model: Some(&files.model),
+                model_search: None,
+                reference: None,
+            };
+            let report = build_report(&input, &data, &drift)?;
+            let html = files.dir.join("report.html");
+            report.write(&html)?;
+            format!("{} bytes of HTML", std::fs::metadata(&html)?.len())
+        }
+        other => return Err(format!("unknown task {other}").into()),
+    };
+    println!(
+        "{task:<8} {:>6.2} s  {:>6.0} MB peak RSS  {detail}",
+        started.elapsed().as_secs_f64(),
+        peak_rss_mb()
+    );
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let files = files();
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(index) = args.iter().position(|a| a == "--task") {
+        let task = args.get(index + 1).ok_or("--task needs a name")?;
+        return run_task(task, &files);
+    }
+    prepare(&files)?;
+    println!(
+        "monitor over {LOGGED_ROWS} logged rows x {} features, reference sample {REFERENCE_ROWS} rows",
+        NUMERIC + CATEGORICAL
+    );
+    let me = std::env::current_exe()?;
+    for task in ["drift", "quality", "report"] {
+        let status = std::process::Command::new(&me)
+            .args(["--task", task])
+            .status()?;
+        if !status.success() {
+            return Err(format!("task {task} failed").into());
+        }
+    }
+    Ok(())
+}
