@@ -16,9 +16,14 @@
 //! `[monitor.drift]`; [`drift_from_csv`] reads a reference and a current CSV with a model
 //! artifact's schema and reports every input column (the `monitor drift` example).
 //!
+//! **Ground truth.** Labels arrive later, from a CSV file ([`import_labels`], `monitor labels`)
+//! or from the server's `POST /labels` (the log is finbeh-serve's `LabelSink` too), into the
+//! log's `labels` table; [`labelled_metrics`] joins them to the logged predictions over a time
+//! range and computes accuracy, precision, recall, F1 and ROC AUC, overall and per step.
+//!
 //! **Not built yet** (issue 10): export, live windows and alerts, prediction drift, a reference
-//! sample stored in the artifact, drift over the prediction log, ground truth and the
-//! label-free estimate, the health checker, the report and the other `monitor` subcommands.
+//! sample stored in the artifact, drift over the prediction log, the label-free estimate, the
+//! health checker, the report and the other `monitor` subcommands.
 //!
 //! ```
 //! use finbeh_monitor::{ColumnSample, DriftParams, DriftReport, feature_drift};
@@ -52,6 +57,11 @@ mod log_store;
 mod log_writer;
 mod prediction_log;
 
+mod label_import;
+mod label_metrics;
+mod label_store;
+mod log_rows;
+
 pub use csv_drift::{CsvDrift, DecidingStatistic, drift_from_csv};
 pub use drift::{
     BinnedShares, ColumnKind, ColumnSample, DRIFT_REPORT_VERSION, DriftParams, DriftReport,
@@ -65,3 +75,9 @@ pub use log_params::{PredictionLogConfig, PredictionLogParams};
 pub use log_store::{LogIdentity, PREDICTION_LOG_SCHEMA_VERSION};
 pub use log_writer::MAX_BATCH_ROWS;
 pub use prediction_log::{LogTotals, PredictionLog};
+
+pub use label_import::{LabelImport, import_labels};
+pub use label_metrics::{
+    LABELLED_METRICS_VERSION, LabelQuery, LabelledMetrics, MAX_METRIC_STEPS, Metric, MetricsWindow,
+    labelled_metrics,
+};

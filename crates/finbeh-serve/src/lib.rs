@@ -81,6 +81,9 @@ mod server;
 mod sink;
 mod state;
 
+mod labels;
+mod labels_http;
+
 pub use artifact_scorer::{ArtifactScorer, artifact_loader};
 pub use config::{DEFAULT_MAX_BODY_BYTES, ServerConfig, ServerParams};
 pub use error::{RowError, ServeError, TriedPath};
@@ -90,5 +93,10 @@ pub use model::{
     model_path_or_output_dir, resolve_model_paths,
 };
 pub use server::{run, run_on, serve};
-pub use sink::{PredictionRecord, PredictionSink, ScoredRow};
+pub use sink::{InputsJson, PredictionRecord, PredictionSink};
 pub use state::AppState;
+
+pub use labels::{
+    LabelProblem, LabelRecord, LabelSink, LabelsCsv, MAX_LABEL_BYTES, MAX_LABEL_LINE_BYTES,
+    check_label, labels_from_json,
+};

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use crate::sink::PredictionSink;
 
 /// Routes metrics are labelled with; any other path counts as `other` (bounded cardinality).
-pub(crate) const ROUTES: [&str; 7] = [
+pub(crate) const ROUTES: [&str; 8] = [
     "/",
     "/health/live",
     "/health/ready",
@@ -17,6 +17,7 @@ pub(crate) const ROUTES: [&str; 7] = [
     "/swagger.json",
     "/metrics",
     "other",
+    "/labels",
 ];
 
 /// The route label index of a request path.
@@ -28,6 +29,7 @@ pub(crate) fn route_index(path: &str) -> usize {
         "/score" => 3,
         "/swagger.json" => 4,
         "/metrics" => 5,
+        "/labels" => 7,
         _ => 6,
     }
 }
