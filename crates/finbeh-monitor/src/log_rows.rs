@@ -29,11 +29,25 @@ fn insert_sql(rows: usize) -> String {
 }
 
 /// The writer's reusable state for turning records into rows.
-#[derive(Default)]
 pub(crate) struct RowWriter {
+    /// The SQL of the multi-row and of the one-row `INSERT` (the prepared-statement cache's keys).
+    many_sql: String,
+    one_sql: String,
     models: Vec<(Arc<ModelInfo>, InputsJson)>,
     inputs_json: Vec<u8>,
     probabilities_json: Vec<u8>,
+}
+
+impl Default for RowWriter {
+    fn default() -> Self {
+        Self {
+            many_sql: insert_sql(ROWS_PER_INSERT),
+            one_sql: insert_sql(1),
+            models: Vec::new(),
+            inputs_json: Vec::new(),
+            probabilities_json: Vec::new(),
+        }
+    }
 }
 
 /// What the repeating columns of each slot of a statement hold: the record's model and route
@@ -49,8 +63,8 @@ impl RowWriter {
         identity: &LogIdentity,
         records: &[PredictionRecord],
     ) -> rusqlite::Result<u64> {
-        let mut many = transaction.prepare_cached(&insert_sql(ROWS_PER_INSERT))?;
-        let mut one = transaction.prepare_cached(&insert_sql(1))?;
+        let mut many = transaction.prepare_cached(&self.many_sql)?;
+        let mut one = transaction.prepare_cached(&self.one_sql)?;
         let mut many_bound: [Bound; ROWS_PER_INSERT] = [None; ROWS_PER_INSERT];
         let mut one_bound: [Bound; 1] = [None];
         let mut written = 0u64;
