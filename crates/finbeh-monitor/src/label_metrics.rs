@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::error::MonitorError;
-use crate::label_store::model_classes;
+use crate::label_store::{ModelKey, model_classes};
 use crate::log_store::LogStore;
 
 /// Version of [`LabelledMetrics`]' JSON form; a compatibility promise.
@@ -114,7 +114,7 @@ pub fn labelled_metrics(
     let mut store = LogStore::open(database)?;
     let fail = store.fail();
     let connection = store.connection_mut();
-    let models: HashMap<(String, String), Vec<String>> = model_classes(connection)
+    let models: HashMap<ModelKey, Vec<String>> = model_classes(connection)
         .map_err(fail("read the models' classes"))?
         .into_iter()
         .collect();

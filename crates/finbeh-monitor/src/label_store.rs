@@ -97,10 +97,13 @@ impl SeenModels {
     }
 }
 
+/// A model's name and version.
+pub(crate) type ModelKey = (String, String);
+
 /// Every model's classes in the log, by (name, version).
 pub(crate) fn model_classes(
     connection: &Connection,
-) -> rusqlite::Result<Vec<((String, String), Vec<String>)>> {
+) -> rusqlite::Result<Vec<(ModelKey, Vec<String>)>> {
     let mut statement =
         connection.prepare("SELECT model_name, model_version, classes FROM models")?;
     let rows = statement.query_map([], |row| {

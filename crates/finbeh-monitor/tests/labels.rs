@@ -345,6 +345,17 @@ async fn post_labels_takes_json_and_csv_checks_classes_and_joins() {
     let response = router.clone().oneshot(unauthorized).await.unwrap();
     assert_eq!(response.status().as_u16(), 401);
 
+    let request = Request::get("/metrics").body(Body::empty()).unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let metrics = String::from_utf8(bytes.to_vec()).unwrap();
+    assert!(
+        metrics.contains(r#"finbeh_http_requests_total{route="/labels",status="202"} 2"#),
+        "{metrics}"
+    );
+
     let totals = log.close().unwrap();
     assert_eq!((totals.labels_written, totals.labels_failed), (2, 0));
     // The server's answer for row 0 (Age 80) was "yes", for row 1 "no": both labelled "no".

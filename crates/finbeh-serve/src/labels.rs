@@ -76,7 +76,7 @@ pub fn check_label(
         }
     }
     if let Some(classes) = classes
-        && !classes.iter().any(|class| *class == label.label)
+        && !classes.contains(&label.label)
     {
         return Err((
             "label",

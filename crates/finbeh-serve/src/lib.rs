@@ -7,7 +7,8 @@
 //! shutdown. [`run`] serves it thread per core; settings come from finbeh-config's `[serve]`
 //! section (`ServerParams::from(settings.serve())`).
 //! Each scored request can be handed to a [`PredictionSink`] (finbeh-monitor's prediction log)
-//! with [`AppState::set_prediction_sink`].
+//! with [`AppState::set_prediction_sink`], and ground-truth labels sent to `POST /labels` to a
+//! [`LabelSink`] with [`AppState::set_label_sink`].
 //! Every client mistake is a JSON 4xx naming the row and field; nothing a client sends panics
 //! the process.
 //!

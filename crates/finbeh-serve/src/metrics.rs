@@ -35,8 +35,8 @@ pub(crate) fn route_index(path: &str) -> usize {
 }
 
 /// Status codes the server answers; anything else is counted under its class in `OTHER_STATUS`.
-const STATUSES: [u16; 14] = [
-    200, 400, 401, 404, 405, 408, 413, 415, 429, 431, 500, 503, 504, 0,
+const STATUSES: [u16; 15] = [
+    200, 202, 400, 401, 404, 405, 408, 413, 415, 429, 431, 500, 503, 504, 0,
 ];
 const OTHER_STATUS: usize = STATUSES.len() - 1;
 
