@@ -6,7 +6,7 @@ use std::io::BufReader;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use finbeh_serve::{LabelProblem, LabelsCsv, check_label};
+use finbeh_serve::{LabelProblem, LabelsCsv};
 use serde::Serialize;
 
 use crate::error::MonitorError;
@@ -71,17 +71,11 @@ pub fn import_labels(database: &Path, file: &Path) -> Result<LabelImport, Monito
     let mut written = Upserted::default();
     let mut received = 0u64;
     let mut reader = LabelsCsv::new(BufReader::new(input)).map_err(located)?;
-    while let Some(label) = reader.next() {
+    if classes_checked {
+        reader = reader.with_classes(classes);
+    }
+    for label in reader {
         let label = label.map_err(located)?;
-        check_label(&label, classes_checked.then_some(classes.as_slice())).map_err(
-            |(field, problem)| {
-                located(LabelProblem {
-                    at: reader.line(),
-                    field,
-                    problem,
-                })
-            },
-        )?;
         received += 1;
         let done =
             upsert_labels(&transaction, [&label], received_ms).map_err(fail("write a label"))?;

@@ -323,6 +323,17 @@ async fn post_labels_takes_json_and_csv_checks_classes_and_joins() {
         detail["problem"].as_str().unwrap().contains("\"No\""),
         "{body}"
     );
+    // A quoted request id over two lines: the bad label is on line 4, not the third record + 1.
+    let (status, body) = post(
+        &router,
+        "/labels",
+        "text/csv",
+        "request_id,row,label\n\"r\n1\",0,no\nr1,1,No\n",
+        "l4b",
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["details"][0]["row"], 4, "{body}");
     let (status, body) = post(&router, "/labels", "text/plain", "x", "l5").await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),

@@ -189,6 +189,7 @@ pub struct LabelsCsv<R: Read> {
     columns: [usize; 3],
     record: csv::StringRecord,
     line: u64,
+    classes: Option<Vec<String>>,
 }
 
 impl<R: Read> LabelsCsv<R> {
@@ -235,7 +236,15 @@ impl<R: Read> LabelsCsv<R> {
             columns,
             record: csv::StringRecord::new(),
             line: 1,
+            classes: None,
         })
+    }
+
+    /// Also checks each label against `classes` (exact text), naming the label's own line.
+    #[must_use]
+    pub fn with_classes(mut self, classes: Vec<String>) -> Self {
+        self.classes = Some(classes);
+        self
     }
 
     /// The line the last label read starts on (1, the header, before any).
@@ -269,7 +278,7 @@ impl<R: Read> Iterator for LabelsCsv<R> {
                     row,
                     label: field(2).to_owned(),
                 };
-                Some(match check_label(&label, None) {
+                Some(match check_label(&label, self.classes.as_deref()) {
                     Ok(()) => Ok(label),
                     Err((field, text)) => Err(problem(field, text)),
                 })

@@ -69,11 +69,13 @@ pub(crate) async fn labels(State(state): State<AppState>, request: Request) -> R
         Ok(body) => body,
         Err(refusal) => return refusal,
     };
-    let decoded = match format {
-        LabelsFormat::Json => labels_from_json(&body),
-        LabelsFormat::Csv => labels_from_csv(&body),
-    };
     let classes = &model.info.classes;
+    let decoded = match format {
+        LabelsFormat::Json => {
+            labels_from_json(&body).and_then(|labels| in_classes(labels, classes))
+        }
+        LabelsFormat::Csv => labels_from_csv(&body, classes),
+    };
     let labels = match decoded {
         Ok(labels) => labels,
         Err(problems) => return invalid_labels(&problems, format),
@@ -98,26 +100,6 @@ pub(crate) async fn labels(State(state): State<AppState>, request: Request) -> R
             ),
         )
         .into_response();
-    }
-    let problems: Vec<LabelProblem> = (0u64..)
-        .zip(&labels)
-        .filter_map(|(at, label)| {
-            check_label(label, Some(classes))
-                .err()
-                .map(|(field, problem)| LabelProblem {
-                    at: match format {
-                        LabelsFormat::Json => at,
-                        // Line numbers: the header is line 1 (a quoted newline would shift them,
-                        // and labels hold none).
-                        LabelsFormat::Csv => at + 2,
-                    },
-                    field,
-                    problem,
-                })
-        })
-        .collect();
-    if !problems.is_empty() {
-        return invalid_labels(&problems, format);
     }
     let received = labels.len();
     let now_ms = SystemTime::now()
@@ -144,9 +126,31 @@ pub(crate) async fn labels(State(state): State<AppState>, request: Request) -> R
     }
 }
 
-fn labels_from_csv(body: &[u8]) -> Result<Vec<LabelRecord>, Vec<LabelProblem>> {
+/// The JSON entries whose label is one of `classes`, or every entry that is not (by index).
+fn in_classes(
+    labels: Vec<LabelRecord>,
+    classes: &[String],
+) -> Result<Vec<LabelRecord>, Vec<LabelProblem>> {
+    let problems: Vec<LabelProblem> = (0u64..)
+        .zip(&labels)
+        .filter_map(|(at, label)| {
+            let (field, problem) = check_label(label, Some(classes)).err()?;
+            Some(LabelProblem { at, field, problem })
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(labels)
+    } else {
+        Err(problems)
+    }
+}
+
+/// The CSV body's labels, each checked against `classes` on its own line.
+fn labels_from_csv(body: &[u8], classes: &[String]) -> Result<Vec<LabelRecord>, Vec<LabelProblem>> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    let reader = LabelsCsv::new(body).map_err(|problem| vec![problem])?;
+    let reader = LabelsCsv::new(body)
+        .map_err(|problem| vec![problem])?
+        .with_classes(classes.to_vec());
     let mut labels = Vec::new();
     let mut problems = Vec::new();
     for label in reader {
