@@ -1,5 +1,6 @@
-//! Print a model artifact's metadata, metrics, top features, threshold and the golden-set
-//! verdict. A broken artifact exits 1 with the refusal.
+//! Print a model artifact's metadata, metrics, top features, threshold, the golden-set verdict
+//! and the global importance per raw input column (mean |TreeSHAP contribution| over the golden
+//! set; artifacts without node cover say so). A broken artifact exits 1 with the refusal.
 //!
 //! `cargo run --release --example inspect_model -- --model PATH [--top N]`
 
@@ -143,5 +144,28 @@ fn try_main() -> anyhow::Result<()> {
         "golden set: {} records reproduced exactly",
         m.golden_set.len()
     );
+    for line in artifact.monitoring_summary() {
+        println!("{line}");
+    }
+    print_global_importance(&artifact, args.top);
     Ok(())
+}
+
+/// Mean |contribution| per raw input column (exact TreeSHAP), or why there is none.
+fn print_global_importance(artifact: &ModelArtifact, top: usize) {
+    let importance = match artifact.global_importance() {
+        Ok(importance) => importance,
+        Err(reason) => return println!("global importance: none ({reason})"),
+    };
+    let k = (importance.mean_abs.len() / importance.columns.len().max(1)).max(1);
+    let total = |c: usize| importance.mean_abs[c * k..c * k + k].iter().sum::<f64>();
+    let mut order: Vec<usize> = (0..importance.columns.len()).collect();
+    order.sort_by(|&a, &b| total(b).total_cmp(&total(a)));
+    println!(
+        "global importance (mean |contribution| to the probability, {} {} rows):",
+        importance.rows, importance.sample
+    );
+    for &c in order.iter().take(top) {
+        println!("  {:<40} {:.4}", importance.columns[c], total(c));
+    }
 }

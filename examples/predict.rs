@@ -9,7 +9,11 @@
 //! `rows_per_second` time the scoring only (feature pipeline + forest, parallel over row
 //! chunks); `read_seconds` (CSV read) and `write_seconds` are reported separately.
 //!
-//! `cargo run --release --example predict -- --model PATH --data CSV [--out CSV] [--config PATH] [--keep COL,...]`
+//! With `--explain`, each row also gets `base` and one `contribution_<column>` per raw input
+//! column (exact TreeSHAP of the written probability; per class for a multi-class model); an
+//! artifact without node cover (format before 1.3.0) is refused with the reason.
+//!
+//! `cargo run --release --example predict -- --model PATH --data CSV [--out CSV] [--config PATH] [--keep COL,...] [--explain]`
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,7 +21,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use finbeh_config::Loader;
 use finbeh_data::{DataParams, KeepColumns};
-use finbeh_train::{ModelArtifact, predict_csv};
+use finbeh_train::{ModelArtifact, predict_csv, predict_csv_explained};
 
 /// Score a CSV file of raw records.
 #[derive(Parser)]
@@ -37,6 +41,9 @@ struct Args {
     /// Columns copied to the output (default: the id columns).
     #[arg(long, value_delimiter = ',')]
     keep: Option<Vec<String>>,
+    /// Also write each row's explanation: `base` and `contribution_<column>` per input column.
+    #[arg(long)]
+    explain: bool,
 }
 
 fn main() -> ExitCode {
@@ -58,7 +65,12 @@ fn try_main() -> anyhow::Result<()> {
     let params = DataParams::from(settings.data()).check()?;
     let keep = args.keep.map_or(KeepColumns::Ids, KeepColumns::Listed);
     let artifact = ModelArtifact::read(&args.model)?;
-    let run = predict_csv(&artifact, &args.data, &params, &keep, args.out.as_deref())?;
+    let predict = if args.explain {
+        predict_csv_explained
+    } else {
+        predict_csv
+    };
+    let run = predict(&artifact, &args.data, &params, &keep, args.out.as_deref())?;
     let (rows, seconds) = (run.rows, run.score_seconds);
     eprintln!(
         "scored {rows} rows in {seconds:.3}s (CSV read {:.3}s and write {:.3}s not included)",
@@ -69,6 +81,7 @@ fn try_main() -> anyhow::Result<()> {
         serde_json::json!({
             "rows": rows, "seconds": seconds, "rows_per_second": rows as f64 / seconds.max(1e-9),
             "read_seconds": run.read_seconds, "write_seconds": run.write_seconds,
+            "explain_seconds": run.explain_seconds,
             "model": args.model.display().to_string(),
         })
     );

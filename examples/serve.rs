@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use finbeh_config::{Loader, init_logging};
-use finbeh_monitor::{LogIdentity, PredictionLog, PredictionLogParams};
+use finbeh_monitor::{AlertLoop, AlertParams, LogIdentity, PredictionLog, PredictionLogParams};
 use finbeh_serve::{
     AZUREML_MODEL_DIR_ENV, AppState, ServerParams, artifact_loader, model_path_or_output_dir, run,
 };
@@ -98,10 +98,34 @@ fn try_main(started: Instant) -> anyhow::Result<()> {
         since_start_ms = started.elapsed().as_secs_f64() * 1e3,
         "ready: model verified, starting to listen"
     );
+    let mut alert_loop = alerts_while_serving(&settings, prediction_log.as_deref())?;
     run(config, state)?;
+    if let Some(alerts) = alert_loop.as_mut() {
+        alerts.stop();
+    }
     if let Some(log) = prediction_log {
         let totals = log.close()?;
         tracing::info!(?totals, "prediction log closed");
     }
     Ok(())
+}
+
+/// With a prediction log and `monitor.alerts.evaluation_interval_s` > 0, the alert rules are
+/// evaluated over the log on a background thread (docs/monitoring.md, Alerts).
+fn alerts_while_serving(
+    settings: &finbeh_config::ValidSettings,
+    log: Option<&PredictionLog>,
+) -> anyhow::Result<Option<AlertLoop>> {
+    let params = AlertParams::from(&settings.monitor().alerts).check()?;
+    let (Some(log), Some(interval)) = (log, params.evaluation_interval()) else {
+        return Ok(None);
+    };
+    let service = &settings.deploy().azure.endpoint_name;
+    let alerts = AlertLoop::start(&params, &[log.path().to_path_buf()], service, interval)?;
+    tracing::info!(
+        rules = params.rules().len(),
+        every_s = interval.as_secs(),
+        "alerts: evaluating the rules over the prediction log"
+    );
+    Ok(Some(alerts))
 }

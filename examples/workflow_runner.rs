@@ -3,22 +3,28 @@
 //! Stages: config (load and validate the settings, set up logging), data (generate synthetic data
 //! into `out/data/synthetic.csv` when `data.path` is unset, load it, print the report summary;
 //! stop on errors), train, evaluate (held-out metrics), package (write the artifact to
-//! `model.output_dir` and read it back, which verifies it). It names the stages that are not built
-//! yet and does not pretend to run them.
+//! `model.output_dir` and read it back, which verifies it), register and rollout (the safe
+//! rollout to the local endpoint, which keeps running; needs the `deploy` example built next to
+//! this one). It names the stages that are not built yet and does not pretend to run them.
 //!
 //! `cargo run --release --example workflow_runner -- [--config PATH]`
 
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use finbeh::config::{Loader, ValidSettings, init_logging};
+use finbeh::config::{DeployTarget, Loader, ValidSettings, init_logging};
 use finbeh::data::{DataParams, generate_banking_csv, load_dataset};
+use finbeh::deploy::{
+    LocalRegistry, LocalTarget, RolloutOptions, RolloutParams, RolloutResult, SelfCommand,
+    rollback_record_path, rollout,
+};
 use finbeh::train::{ARTIFACT_EXTENSION, ModelArtifact, TrainingJob};
 
 /// Stages of the workflow that later work adds, in the order they will run.
-const NOT_BUILT_YET: [&str; 2] = ["deploy", "monitor"];
+const NOT_BUILT_YET: [&str; 1] = ["monitor"];
 
 /// Run the finbeh workflow: configuration, then every stage that is built.
 #[derive(Parser)]
@@ -128,10 +134,59 @@ fn try_main() -> anyhow::Result<bool> {
          `cargo run --release --example serve -- --model {}`",
         path.display()
     );
+    let deployed = deploy_stages(&settings, &path, args.config.as_deref())?;
     for stage in NOT_BUILT_YET {
         println!("stage {stage}: not built yet, skipped");
     }
-    Ok(true)
+    Ok(deployed)
+}
+
+/// Stages register and rollout (local target): the safe rollout of the packaged artifact to the
+/// local endpoint, which keeps running afterwards (`deploy delete-endpoint` stops it). The
+/// endpoint's daemon and deployments are the `deploy` example binary, found next to this one.
+fn deploy_stages(
+    settings: &ValidSettings,
+    artifact: &Path,
+    config: Option<&Path>,
+) -> anyhow::Result<bool> {
+    if settings.deploy().target != DeployTarget::Local {
+        println!("stage register, rollout: deploy.target is not local; run `deploy rollout`");
+        return Ok(true);
+    }
+    let program = std::env::current_exe()?.with_file_name("deploy");
+    if !program.is_file() {
+        println!(
+            "stage register, rollout: skipped, {} is not built (`cargo build --release --example deploy`)",
+            program.display()
+        );
+        return Ok(true);
+    }
+    let leading_args = config
+        .map(|c| vec![OsString::from("--config"), c.as_os_str().to_owned()])
+        .unwrap_or_default();
+    let target = LocalTarget::new(
+        settings,
+        SelfCommand {
+            program,
+            leading_args,
+        },
+    );
+    let registry = LocalRegistry::new(&settings.deploy().local.registry_dir);
+    let params = RolloutParams::from(&settings.deploy().rollout).check()?;
+    let options = RolloutOptions {
+        record: Some(rollback_record_path(settings.deploy())),
+        ..RolloutOptions::default()
+    };
+    let report = tokio::runtime::Runtime::new()?
+        .block_on(rollout(&registry, &target, artifact, &params, &options));
+    println!(
+        "stage register: {}:{} in {}",
+        report.model.name,
+        report.model.version,
+        registry.dir().display()
+    );
+    println!("stage rollout: {report}");
+    Ok(report.result == RolloutResult::Succeeded)
 }
 
 fn print_summary(settings: &ValidSettings) {

@@ -26,6 +26,7 @@ pub(crate) enum Kind {
     Boolean,
     NumberOrText,
     TextList,
+    IntegerList,
     Table,
     TableList,
 }
@@ -43,6 +44,7 @@ impl Kind {
             ValueKind::Float(_) => Self::Float,
             ValueKind::Table(_) => Self::Table,
             ValueKind::Array(items) if items.first().is_some_and(is_table) => Self::TableList,
+            ValueKind::Array(items) if items.first().is_some_and(is_integer) => Self::IntegerList,
             ValueKind::Array(_) => Self::TextList,
             // The sample sets every key, so no Nil is left (a test checks this).
             ValueKind::String(_) | ValueKind::Nil => Self::Text,
@@ -67,6 +69,7 @@ impl Kind {
             (Self::TextList, ValueKind::Array(items)) => items
                 .iter()
                 .all(|item| matches!(item.kind, ValueKind::String(_))),
+            (Self::IntegerList, ValueKind::Array(items)) => items.iter().all(is_integer),
             (Self::Table, ValueKind::Table(_)) => true,
             (Self::TableList, ValueKind::Array(items)) => items.iter().all(is_table),
             _ => false,
@@ -81,6 +84,7 @@ impl Kind {
             Self::Boolean => "expected a boolean (true or false)",
             Self::NumberOrText => "expected a number or a string",
             Self::TextList => "expected an array of strings",
+            Self::IntegerList => "expected an array of integers",
             Self::Table => "expected a table",
             Self::TableList => "expected an array of tables",
         }
@@ -114,8 +118,21 @@ impl Kind {
                     .map(|item| Value::new(None, item.to_owned()))
                     .collect(),
             )),
+            Self::IntegerList => text
+                .split(',')
+                .map(|item| item.trim().parse::<i64>().map(|n| Value::new(None, n)))
+                .collect::<Result<Vec<_>, _>>()
+                .map(ValueKind::Array)
+                .map_err(|_| "expected comma-separated integers such as 10,50,100"),
         }
     }
+}
+
+fn is_integer(value: &Value) -> bool {
+    matches!(
+        value.kind,
+        ValueKind::I64(_) | ValueKind::I128(_) | ValueKind::U64(_) | ValueKind::U128(_)
+    )
 }
 
 fn is_table(value: &Value) -> bool {
@@ -165,6 +182,12 @@ impl Settings {
         azure.tenant_id = Some("t".to_owned());
         azure.client_id = Some("c".to_owned());
         azure.client_secret = Some(Secret::new("c".to_owned()));
+        let alerts = &mut full.monitor.alerts;
+        alerts.jsonl_path = Some(PathBuf::from("alerts.jsonl"));
+        alerts.webhook_url = Some("http://localhost:9093/hook".to_owned());
+        azure.access_token = Some(Secret::new("t".to_owned()));
+        azure.image = Some("i".to_owned());
+        azure.blob_url = Some("http://b".to_owned());
         full
     }
 }

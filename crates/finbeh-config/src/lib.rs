@@ -63,10 +63,15 @@ pub use load::{AZURE_ENV_KEYS, DEFAULT_CONFIG_FILE, ENV_PREFIX, Loader};
 pub use logging::init_logging;
 pub use secret::Secret;
 pub use settings::{
-    AuthMode, AzureDeploySettings, Backpressure, ClassWeight, CredentialKind, Criterion,
-    DataSettings, DateDifference, DeploySettings, DeployTarget, DeriveRule, DeriveRuleKind,
-    DeriveValue, DriftSettings, LocalDeploySettings, LogFormat, LoggingSettings, MaxFeatures,
-    ModelSettings, MonitorSettings, SETTINGS_VERSION, ServeSettings, Settings, TestingSettings,
-    ThresholdRule,
+    AuthMode, AzureDeploySettings, AzureDeploymentSettings, Backpressure, ClassWeight,
+    CredentialKind, Criterion, DataSettings, DateDifference, DeploySettings, DeployTarget,
+    DeriveRule, DeriveRuleKind, DeriveValue, DriftSettings, LocalDeploySettings, LogFormat,
+    LoggingSettings, MaxFeatures, ModelSettings, MonitorSettings, RolloutSettings,
+    SETTINGS_VERSION, ServeSettings, Settings, TestingSettings, ThresholdRule,
 };
+pub use settings::{EstimateSettings, MAX_ESTIMATE_CHUNK_ROWS, MAX_REFERENCE_SAMPLE_ROWS};
 pub use validate::{Problem, ValidSettings, thousands_separator_problem};
+
+pub use settings::{
+    AlertComparison, AlertMetric, AlertRule, AlertSettings, AlertSeverity, AlertWindow,
+};

@@ -213,6 +213,12 @@ impl fmt::Display for DeriveValue {
     }
 }
 
+/// Largest `model.reference_sample_rows`: bounds the artifact's reference sample and calibration
+/// pairs (writers and readers).
+pub const MAX_REFERENCE_SAMPLE_ROWS: usize = 1_000_000;
+/// Largest `monitor.estimate.chunk_rows`.
+pub const MAX_ESTIMATE_CHUNK_ROWS: usize = 10_000_000;
+
 /// `[model]`: random-forest training and the artifact it produces.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -259,6 +265,9 @@ pub struct ModelSettings {
     pub output_dir: PathBuf,
     /// How the decision threshold is chosen.
     pub threshold: ThresholdRule,
+    /// Raw training records (seeded sample) stored in the artifact as the drift reference, and
+    /// the most held-out (probability, label) pairs its calibration keeps; 0 stores none.
+    pub reference_sample_rows: usize,
 }
 
 impl Default for ModelSettings {
@@ -285,6 +294,7 @@ impl Default for ModelSettings {
             golden_set_size: 32,
             output_dir: PathBuf::from("out/model"),
             threshold: ThresholdRule::default(),
+            reference_sample_rows: 10_000,
         }
     }
 }
@@ -484,16 +494,16 @@ pub struct MonitorSettings {
     pub retention_days: u64,
     /// The log keeps at most this many rows; the oldest are deleted first.
     pub retention_max_rows: u64,
-    /// Alert when the response time exceeds this, in milliseconds.
-    pub alert_response_time_ms: u64,
-    /// Alert when the error rate exceeds this fraction, in [0, 1].
-    pub alert_error_rate: f64,
     /// Report drift when a feature's PSI exceeds this.
     pub drift_psi_threshold: f64,
     /// Window the alerts and drift are computed over, in minutes.
     pub window_minutes: u64,
     /// `[monitor.drift]`: which statistic decides drift, and its thresholds.
     pub drift: DriftSettings,
+    /// `[monitor.estimate]`: the label-free performance estimate (CBPE).
+    pub estimate: EstimateSettings,
+    /// `[monitor.alerts]`: alert rules over the live windows, and where alerts go.
+    pub alerts: AlertSettings,
 }
 
 impl Default for MonitorSettings {
@@ -507,11 +517,11 @@ impl Default for MonitorSettings {
             channel_capacity: 65_536,
             retention_days: 30,
             retention_max_rows: 100_000_000,
-            alert_response_time_ms: 5_000,
-            alert_error_rate: 0.05,
             drift_psi_threshold: 0.2,
             window_minutes: 60,
             drift: DriftSettings::default(),
+            estimate: EstimateSettings::default(),
+            alerts: AlertSettings::default(),
         }
     }
 }
@@ -577,6 +587,8 @@ pub struct DeploySettings {
     pub local: LocalDeploySettings,
     /// `[deploy.azure]`: Azure ML managed online endpoint.
     pub azure: AzureDeploySettings,
+    /// `[deploy.rollout]`: the safe rollout's steps and gates (both targets).
+    pub rollout: RolloutSettings,
 }
 
 /// Deployment target.
@@ -596,6 +608,13 @@ pub enum DeployTarget {
 pub struct LocalDeploySettings {
     /// Directory of the local model registry.
     pub registry_dir: PathBuf,
+    /// Name of the local endpoint.
+    pub endpoint_name: String,
+    /// Directory of the local endpoint's state (keys, deployments, traffic, daemon pid, logs).
+    pub state_dir: PathBuf,
+    /// Port of the endpoint's router (the scoring URL clients call).
+    #[serde(deserialize_with = "deserialize_port")]
+    pub port: u16,
     /// Port of the blue slot.
     #[serde(deserialize_with = "deserialize_port")]
     pub blue_port: u16,
@@ -610,6 +629,9 @@ impl Default for LocalDeploySettings {
     fn default() -> Self {
         Self {
             registry_dir: PathBuf::from("out/registry"),
+            endpoint_name: "finbeh-local".to_owned(),
+            state_dir: PathBuf::from("out/endpoint"),
+            port: 5100,
             blue_port: 5101,
             green_port: 5102,
             health_timeout_ms: 10_000,
@@ -651,6 +673,23 @@ pub struct AzureDeploySettings {
     pub client_id: Option<String>,
     /// Client secret for `client_secret` credentials.
     pub client_secret: Option<Secret>,
+    /// Bearer token for `credential = "access_token"` (e.g. `az account get-access-token`);
+    /// prefer `FINBEH__DEPLOY__AZURE__ACCESS_TOKEN` over the file.
+    pub access_token: Option<Secret>,
+    /// The finbeh-serve container image the Azure ML environment runs (required to deploy).
+    pub image: Option<String>,
+    /// Datastore that receives registered models (`az ml model create` uses the default one).
+    pub datastore: String,
+    /// Blob service URL overriding the datastore's (private endpoints, Azurite in tests).
+    pub blob_url: Option<String>,
+    /// Poll interval of long-running operations when Azure sends no `Retry-After`, in ms.
+    pub poll_interval_ms: u64,
+    /// How long one long-running operation (endpoint, deployment) may take, in seconds.
+    pub operation_timeout_s: u64,
+    /// Retries of a request answered 408, 429 or 5xx (or not answered).
+    pub max_retries: u32,
+    /// `[deploy.azure.deployment]`: the managed online deployment's runtime settings.
+    pub deployment: AzureDeploymentSettings,
 }
 
 impl Default for AzureDeploySettings {
@@ -665,12 +704,20 @@ impl Default for AzureDeploySettings {
             instance_type: "Standard_F4s_v2".to_owned(),
             instance_count: 1,
             auth_mode: AuthMode::Key,
-            api_version: "2024-04-01".to_owned(),
+            api_version: "2025-12-01".to_owned(),
             arm_base_url: "https://management.azure.com".to_owned(),
             credential: CredentialKind::AzureCli,
             tenant_id: None,
             client_id: None,
             client_secret: None,
+            access_token: None,
+            image: None,
+            datastore: "workspaceblobstore".to_owned(),
+            blob_url: None,
+            poll_interval_ms: 5_000,
+            operation_timeout_s: 1_800,
+            max_retries: 5,
+            deployment: AzureDeploymentSettings::default(),
         }
     }
 }
@@ -697,8 +744,13 @@ pub enum CredentialKind {
     ClientSecret,
     /// The managed identity of the host.
     ManagedIdentity,
-    /// `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET` from the environment.
-    Environment,
+    /// Workload identity federation (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`,
+    /// `AZURE_FEDERATED_TOKEN_FILE`, as set on AKS).
+    WorkloadIdentity,
+    /// The developer tools' logged-in account: the `az` CLI, then the Azure Developer CLI.
+    DeveloperTools,
+    /// A bearer token given as the secret `deploy.azure.access_token`.
+    AccessToken,
 }
 
 /// `[logging]`: log level and format.
@@ -796,7 +848,358 @@ deserialize_by_name!(CredentialKind {
     "azure_cli" => AzureCli,
     "client_secret" => ClientSecret,
     "managed_identity" => ManagedIdentity,
-    "environment" => Environment,
+    "workload_identity" => WorkloadIdentity,
+    "developer_tools" => DeveloperTools,
+    "access_token" => AccessToken,
 });
 deserialize_by_name!(Backpressure { "block" => Block, "drop" => Drop });
 deserialize_by_name!(LogFormat { "pretty" => Pretty, "json" => Json });
+
+/// `[monitor.estimate]`: confidence-based performance estimation (NannyML's CBPE) from the
+/// artifact's calibration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EstimateSettings {
+    /// Rows per chunk, for the reference band (chunks of the artifact's held-out pairs) and for
+    /// the estimate over a window; 0 picks what NannyML's default chunker picks: the reference
+    /// in 10 chunks.
+    pub chunk_rows: usize,
+    /// The band is the mean of the reference chunks' values ± this many standard deviations.
+    pub band_sigmas: f64,
+}
+
+impl Default for EstimateSettings {
+    fn default() -> Self {
+        Self {
+            chunk_rows: 0,
+            band_sigmas: 3.0,
+        }
+    }
+}
+/// `[monitor.alerts]`: alert rules evaluated over the live metrics windows, the state that keeps
+/// them deduplicated across runs, and the sinks alerts go to (the log always).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertSettings {
+    /// How often `serve` evaluates the rules over its own prediction log, in seconds (when
+    /// `monitor.enabled`); 0 leaves evaluation to `monitor alerts`.
+    pub evaluation_interval_s: u64,
+    /// JSON file keeping each rule's state (pending, firing, cool-down) between evaluations, so
+    /// a restart does not fire an alert again.
+    pub state_path: PathBuf,
+    /// Append every alert event (firing, resolved) as one JSON line to this file.
+    pub jsonl_path: Option<PathBuf>,
+    /// POST Alertmanager's webhook payload (version 4) to this http:// URL.
+    pub webhook_url: Option<String>,
+    /// The `receiver` named in webhook payloads.
+    pub webhook_receiver: String,
+    /// The `externalURL` of webhook payloads and the base of each alert's `generatorURL`.
+    pub external_url: String,
+    /// Attempts per webhook payload (the first try and its retries).
+    pub webhook_max_attempts: u32,
+    /// Wait before the first retry, in milliseconds; doubled after each failure.
+    pub webhook_initial_backoff_ms: u64,
+    /// The longest wait between retries, in milliseconds.
+    pub webhook_max_backoff_ms: u64,
+    /// Time allowed for one webhook request (connect, send, answer), in milliseconds.
+    pub webhook_timeout_ms: u64,
+    /// Payloads waiting for the webhook; when full, new ones are dropped and logged.
+    pub webhook_queue_capacity: usize,
+    /// The rules (`[[monitor.alerts.rules]]`); the defaults are the original's two and stricter
+    /// ones that fit finbeh's speed.
+    pub rules: Vec<AlertRule>,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self {
+            evaluation_interval_s: 60,
+            state_path: PathBuf::from("out/alerts-state.json"),
+            jsonl_path: None,
+            webhook_url: None,
+            webhook_receiver: "finbeh".to_owned(),
+            external_url: "http://localhost:5001".to_owned(),
+            webhook_max_attempts: 5,
+            webhook_initial_backoff_ms: 500,
+            webhook_max_backoff_ms: 30_000,
+            webhook_timeout_ms: 5_000,
+            webhook_queue_capacity: 1_024,
+            rules: AlertRule::defaults(),
+        }
+    }
+}
+
+/// One `[[monitor.alerts.rules]]` entry: fire when `metric` over `window` compares to
+/// `threshold` for `for_minutes`; no new firing within `cooldown_minutes` of a resolve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertRule {
+    /// Alert name (`alertname` label); unique among the rules.
+    pub name: String,
+    /// What is measured.
+    pub metric: AlertMetric,
+    /// The rolling window it is measured over: `1m`, `5m`, `1h` or `24h`.
+    pub window: AlertWindow,
+    /// `>`, `>=`, `<` or `<=`.
+    pub comparison: AlertComparison,
+    /// The value compared with.
+    pub threshold: f64,
+    /// `info`, `warning` or `critical`.
+    pub severity: AlertSeverity,
+    /// Minutes the condition must hold before the alert fires (Prometheus's `for`); 0 fires at
+    /// once.
+    #[serde(default)]
+    pub for_minutes: u64,
+    /// Minutes after a resolve during which the alert does not fire again.
+    #[serde(default)]
+    pub cooldown_minutes: u64,
+}
+
+impl AlertRule {
+    /// The default rules: the original's two (p95 above 5 s is a warning, an error rate above
+    /// 5 % critical) and stricter ones for finbeh's sub-millisecond scoring.
+    pub fn defaults() -> Vec<Self> {
+        let rule = |name: &str, metric, window, threshold, severity, for_minutes| Self {
+            name: name.to_owned(),
+            metric,
+            window,
+            comparison: AlertComparison::Above,
+            threshold,
+            severity,
+            for_minutes,
+            cooldown_minutes: 15,
+        };
+        vec![
+            rule(
+                "LatencyP95Above5s",
+                AlertMetric::LatencyP95Ms,
+                AlertWindow::FiveMinutes,
+                5_000.0,
+                AlertSeverity::Warning,
+                0,
+            ),
+            rule(
+                "ErrorRateAbove5Percent",
+                AlertMetric::ErrorRate,
+                AlertWindow::FiveMinutes,
+                0.05,
+                AlertSeverity::Critical,
+                0,
+            ),
+            rule(
+                "LatencyP99Above50ms",
+                AlertMetric::LatencyP99Ms,
+                AlertWindow::FiveMinutes,
+                50.0,
+                AlertSeverity::Warning,
+                5,
+            ),
+            rule(
+                "ServerErrorRateAbove1Percent",
+                AlertMetric::ServerErrorRate,
+                AlertWindow::FiveMinutes,
+                0.01,
+                AlertSeverity::Critical,
+                2,
+            ),
+        ]
+    }
+}
+
+/// What an alert rule measures over its window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertMetric {
+    /// Mean latency, milliseconds.
+    LatencyAvgMs,
+    /// Median latency, milliseconds.
+    LatencyP50Ms,
+    /// 95th percentile latency, milliseconds.
+    LatencyP95Ms,
+    /// 99th percentile latency, milliseconds.
+    LatencyP99Ms,
+    /// Largest latency, milliseconds.
+    LatencyMaxMs,
+    /// Share of requests answered 4xx or 5xx, in [0, 1].
+    ErrorRate,
+    /// Share of requests answered 5xx, in [0, 1].
+    ServerErrorRate,
+    /// Scoring requests in the window.
+    Requests,
+    /// Scoring requests per second.
+    ThroughputRps,
+    /// Share of binary rows predicted positive, in [0, 1].
+    PositiveRate,
+    /// Mean positive-class probability, in [0, 1].
+    MeanProbability,
+}
+
+/// An alert rule's window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AlertWindow {
+    /// One minute.
+    #[serde(rename = "1m")]
+    OneMinute,
+    /// Five minutes.
+    #[serde(rename = "5m")]
+    FiveMinutes,
+    /// One hour.
+    #[serde(rename = "1h")]
+    OneHour,
+    /// Twenty-four hours.
+    #[serde(rename = "24h")]
+    OneDay,
+}
+
+impl AlertWindow {
+    /// The window's length in minutes.
+    pub fn minutes(self) -> u64 {
+        match self {
+            Self::OneMinute => 1,
+            Self::FiveMinutes => 5,
+            Self::OneHour => 60,
+            Self::OneDay => 1_440,
+        }
+    }
+
+    /// The name written in settings (`5m`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::OneMinute => "1m",
+            Self::FiveMinutes => "5m",
+            Self::OneHour => "1h",
+            Self::OneDay => "24h",
+        }
+    }
+}
+
+/// How an alert rule compares its metric with its threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AlertComparison {
+    /// `>`
+    #[serde(rename = ">")]
+    Above,
+    /// `>=`
+    #[serde(rename = ">=")]
+    AtLeast,
+    /// `<`
+    #[serde(rename = "<")]
+    Below,
+    /// `<=`
+    #[serde(rename = "<=")]
+    AtMost,
+}
+
+impl AlertComparison {
+    /// Whether `value` meets the comparison with `threshold`.
+    pub fn holds(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Self::Above => value > threshold,
+            Self::AtLeast => value >= threshold,
+            Self::Below => value < threshold,
+            Self::AtMost => value <= threshold,
+        }
+    }
+
+    /// The operator as written (`>=`), also PromQL's.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Self::Above => ">",
+            Self::AtLeast => ">=",
+            Self::Below => "<",
+            Self::AtMost => "<=",
+        }
+    }
+}
+
+/// An alert's severity (`severity` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertSeverity {
+    /// For the record.
+    Info,
+    /// Needs a look soon.
+    Warning,
+    /// Needs action now.
+    Critical,
+}
+
+deserialize_by_name!(AlertMetric {
+    "latency_avg_ms" => LatencyAvgMs,
+    "latency_p50_ms" => LatencyP50Ms,
+    "latency_p95_ms" => LatencyP95Ms,
+    "latency_p99_ms" => LatencyP99Ms,
+    "latency_max_ms" => LatencyMaxMs,
+    "error_rate" => ErrorRate,
+    "server_error_rate" => ServerErrorRate,
+    "requests" => Requests,
+    "throughput_rps" => ThroughputRps,
+    "positive_rate" => PositiveRate,
+    "mean_probability" => MeanProbability,
+});
+deserialize_by_name!(AlertWindow { "1m" => OneMinute, "5m" => FiveMinutes, "1h" => OneHour, "24h" => OneDay });
+deserialize_by_name!(AlertComparison { ">" => Above, ">=" => AtLeast, "<" => Below, "<=" => AtMost });
+deserialize_by_name!(AlertSeverity { "info" => Info, "warning" => Warning, "critical" => Critical });
+/// `[deploy.azure.deployment]`: how the managed online deployment runs finbeh-serve.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AzureDeploymentSettings {
+    /// Azure ML environment that holds the image (its version is derived from the image).
+    pub environment_name: String,
+    /// `requestSettings.maxConcurrentRequestsPerInstance`.
+    pub max_concurrent_requests_per_instance: u32,
+    /// `requestSettings.requestTimeout`, in milliseconds (Azure allows up to 180,000).
+    pub request_timeout_ms: u64,
+    /// Whether Application Insights collects the deployment's requests.
+    pub app_insights_enabled: bool,
+    /// Liveness and readiness probes: seconds before the first probe.
+    pub probe_initial_delay_s: u64,
+    /// Seconds between probes.
+    pub probe_period_s: u64,
+    /// Seconds a probe may take.
+    pub probe_timeout_s: u64,
+    /// Failed probes in a row before the container is restarted (liveness) or taken out of
+    /// rotation (readiness).
+    pub probe_failure_threshold: u32,
+}
+
+impl Default for AzureDeploymentSettings {
+    fn default() -> Self {
+        Self {
+            environment_name: "finbeh-serve".to_owned(),
+            max_concurrent_requests_per_instance: 16,
+            request_timeout_ms: 5_000,
+            app_insights_enabled: false,
+            probe_initial_delay_s: 10,
+            probe_period_s: 10,
+            probe_timeout_s: 2,
+            probe_failure_threshold: 30,
+        }
+    }
+}
+
+/// `[deploy.rollout]`: how `deploy rollout` moves traffic to a new deployment, and the gates
+/// every step must pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RolloutSettings {
+    /// Live traffic percentages of the new deployment, increasing, ending at 100.
+    pub steps: Vec<u32>,
+    /// How long each step soaks before its gate is read, in seconds.
+    pub soak_seconds: f64,
+    /// Highest share of failed requests (5xx or no answer) to the new deployment over a soak.
+    pub max_error_rate: f64,
+    /// Highest 99th-percentile latency of the new deployment over a soak, in milliseconds.
+    pub max_p99_ms: f64,
+}
+
+impl Default for RolloutSettings {
+    fn default() -> Self {
+        Self {
+            steps: vec![10, 50, 100],
+            soak_seconds: 30.0,
+            max_error_rate: 0.01,
+            max_p99_ms: 250.0,
+        }
+    }
+}

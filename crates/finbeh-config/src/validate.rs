@@ -5,12 +5,14 @@ use std::ops::Deref;
 
 use crate::error::ConfigError;
 use crate::secret::REDACTED;
-use crate::settings::{CredentialKind, PORT_EXPECTATION};
+use crate::settings::{AlertMetric, AlertSettings};
+use crate::settings::{AzureDeploySettings, CredentialKind, PORT_EXPECTATION};
 use crate::settings::{
     DataSettings, DeploySettings, DeployTarget, DeriveRuleKind, DeriveValue, DriftSettings,
-    LoggingSettings, MaxFeatures, ModelSettings, MonitorSettings, SETTINGS_VERSION, ServeSettings,
-    Settings, TestingSettings, ThresholdRule,
+    LocalDeploySettings, LoggingSettings, MaxFeatures, ModelSettings, MonitorSettings,
+    RolloutSettings, SETTINGS_VERSION, ServeSettings, Settings, TestingSettings, ThresholdRule,
 };
+use crate::settings::{EstimateSettings, MAX_ESTIMATE_CHUNK_ROWS, MAX_REFERENCE_SAMPLE_ROWS};
 
 /// One thing wrong with the settings: which key, what value it had and what was expected.
 ///
@@ -150,6 +152,18 @@ impl DataSettings {
     }
 }
 
+impl AzureDeploySettings {
+    /// Validates `[deploy.azure]` alone as the deployment target (subscription, resource group,
+    /// workspace, image and the credential's keys required), with the same rules as
+    /// [`Settings::check`] (finbeh-deploy's `AzureParams::check`, for `deploy --target azure`).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] listing every problem (keys are `deploy.azure.<setting>`).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        check_section(self, |azure, out| check_azure(azure, true, out))
+    }
+}
+
 impl MonitorSettings {
     /// Validates `[monitor]` alone, with the same rules as [`Settings::check`] (finbeh-monitor's
     /// `PredictionLogParams::check`).
@@ -158,6 +172,17 @@ impl MonitorSettings {
     /// [`ConfigError::Invalid`] listing every problem (keys are `monitor.<setting>`).
     pub fn check(&self) -> Result<(), ConfigError> {
         check_section(self, check_monitor)
+    }
+}
+
+impl AlertSettings {
+    /// Validates `[monitor.alerts]` alone, with the same rules as [`Settings::check`]
+    /// (finbeh-monitor's `AlertParams::check`).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] listing every problem (keys are `monitor.alerts.<setting>`).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        check_section(self, check_alerts)
     }
 }
 
@@ -440,6 +465,12 @@ fn check_model(model: &ModelSettings, out: &mut Problems) {
         out.push("model.oob_score", true, "needs model.bootstrap = true");
     }
     out.at_least("model.golden_set_size", model.golden_set_size, 32);
+    out.within(
+        "model.reference_sample_rows",
+        model.reference_sample_rows,
+        0,
+        MAX_REFERENCE_SAMPLE_ROWS,
+    );
     match model.threshold {
         ThresholdRule::Fixed { value } if !(0.0..=1.0).contains(&value) => {
             out.push(
@@ -551,18 +582,6 @@ fn is_host(host: &str) -> bool {
 }
 
 fn check_monitor(monitor: &MonitorSettings, out: &mut Problems) {
-    out.at_least(
-        "monitor.alert_response_time_ms",
-        monitor.alert_response_time_ms,
-        1,
-    );
-    if !(0.0..=1.0).contains(&monitor.alert_error_rate) {
-        out.push(
-            "monitor.alert_error_rate",
-            monitor.alert_error_rate,
-            "must be in [0, 1]",
-        );
-    }
     if !(monitor.drift_psi_threshold > 0.0 && monitor.drift_psi_threshold.is_finite()) {
         out.push(
             "monitor.drift_psi_threshold",
@@ -606,6 +625,8 @@ fn check_monitor(monitor: &MonitorSettings, out: &mut Problems) {
         );
     }
     check_drift(&monitor.drift, out);
+    check_estimate(&monitor.estimate, out);
+    check_alerts(&monitor.alerts, out);
 }
 
 impl DriftSettings {
@@ -694,8 +715,15 @@ fn check_deploy(deploy: &DeploySettings, out: &mut Problems) {
         );
     }
     out.at_least("deploy.local.health_timeout_ms", local.health_timeout_ms, 1);
+    check_local_endpoint(local, out);
+    check_rollout(&deploy.rollout, out);
 
-    let azure = &deploy.azure;
+    check_azure(&deploy.azure, deploy.target == DeployTarget::Azure, out);
+}
+
+/// `[deploy.azure]`; the subscription, workspace, image and credential keys are required only
+/// when Azure is the target.
+fn check_azure(azure: &AzureDeploySettings, target_is_azure: bool, out: &mut Problems) {
     out.at_least("deploy.azure.instance_count", azure.instance_count, 1);
     for (key, value) in [
         ("deploy.azure.region", &azure.region),
@@ -707,17 +735,30 @@ fn check_deploy(deploy: &DeploySettings, out: &mut Problems) {
         out.non_empty(key, value);
     }
     let url = azure.arm_base_url.as_str();
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    if rest.is_none_or(|host| host.is_empty() || host.contains(char::is_whitespace)) {
+    if !is_http_url(url) {
         out.push(
             "deploy.azure.arm_base_url",
             quoted(url),
             "must be an http:// or https:// URL",
         );
     }
-    if deploy.target == DeployTarget::Azure {
+    check_azure_runtime(azure, out);
+    if target_is_azure {
+        if azure.credential == CredentialKind::AccessToken {
+            let token = azure.access_token.as_ref().map(|s| s.expose());
+            if token.is_none_or(|t| t.trim().is_empty()) {
+                let shown = if token.is_some() {
+                    REDACTED
+                } else {
+                    "(not set)"
+                };
+                out.push(
+                    "deploy.azure.access_token",
+                    shown,
+                    "is required when deploy.azure.credential = \"access_token\" (or FINBEH__DEPLOY__AZURE__ACCESS_TOKEN)",
+                );
+            }
+        }
         for (key, value) in [
             ("deploy.azure.subscription_id", &azure.subscription_id),
             ("deploy.azure.resource_group", &azure.resource_group),
@@ -730,6 +771,12 @@ fn check_deploy(deploy: &DeploySettings, out: &mut Problems) {
                 "is required when deploy.target = \"azure\"",
             );
         }
+        require(
+            out,
+            "deploy.azure.image",
+            azure.image.as_deref(),
+            "is required when deploy.target = \"azure\" (the finbeh-serve image, see docs/deploy-azure.md)",
+        );
         if azure.credential == CredentialKind::ClientSecret {
             let why = "is required when deploy.azure.credential = \"client_secret\"";
             require(
@@ -755,6 +802,67 @@ fn check_deploy(deploy: &DeploySettings, out: &mut Problems) {
             }
         }
     }
+}
+
+/// `[deploy.azure]`'s client settings and `[deploy.azure.deployment]`.
+fn check_azure_runtime(azure: &AzureDeploySettings, out: &mut Problems) {
+    out.non_empty("deploy.azure.datastore", &azure.datastore);
+    if let Some(url) = &azure.blob_url
+        && !is_http_url(url)
+    {
+        out.push(
+            "deploy.azure.blob_url",
+            quoted(url),
+            "must be an http:// or https:// URL",
+        );
+    }
+    out.at_least("deploy.azure.poll_interval_ms", azure.poll_interval_ms, 1);
+    out.at_least(
+        "deploy.azure.operation_timeout_s",
+        azure.operation_timeout_s,
+        1,
+    );
+    out.within("deploy.azure.max_retries", azure.max_retries, 0, 20);
+    let run = &azure.deployment;
+    out.non_empty(
+        "deploy.azure.deployment.environment_name",
+        &run.environment_name,
+    );
+    out.at_least(
+        "deploy.azure.deployment.max_concurrent_requests_per_instance",
+        run.max_concurrent_requests_per_instance,
+        1,
+    );
+    out.within(
+        "deploy.azure.deployment.request_timeout_ms",
+        run.request_timeout_ms,
+        1,
+        180_000,
+    );
+    for (key, value) in [
+        (
+            "deploy.azure.deployment.probe_initial_delay_s",
+            run.probe_initial_delay_s,
+        ),
+        ("deploy.azure.deployment.probe_period_s", run.probe_period_s),
+        (
+            "deploy.azure.deployment.probe_timeout_s",
+            run.probe_timeout_s,
+        ),
+    ] {
+        out.at_least(key, value, 1);
+    }
+    out.at_least(
+        "deploy.azure.deployment.probe_failure_threshold",
+        run.probe_failure_threshold,
+        1,
+    );
+}
+
+fn is_http_url(url: &str) -> bool {
+    url.strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .is_some_and(|host| !host.is_empty() && !host.contains(char::is_whitespace))
 }
 
 fn require(out: &mut Problems, key: &str, value: Option<&str>, why: &str) {
@@ -799,4 +907,173 @@ fn check_testing(testing: &TestingSettings, out: &mut Problems) {
         testing.load_test_concurrency,
         1,
     );
+}
+
+impl EstimateSettings {
+    /// Validates `[monitor.estimate]` alone, with the same rules as [`Settings::check`]
+    /// (finbeh-monitor's `EstimateParams::check`).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] listing every problem (keys are `monitor.estimate.<setting>`).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        check_section(self, check_estimate)
+    }
+}
+
+fn check_estimate(estimate: &EstimateSettings, out: &mut Problems) {
+    out.within(
+        "monitor.estimate.chunk_rows",
+        estimate.chunk_rows,
+        0,
+        MAX_ESTIMATE_CHUNK_ROWS,
+    );
+    if !(estimate.band_sigmas > 0.0 && estimate.band_sigmas <= 10.0) {
+        out.push(
+            "monitor.estimate.band_sigmas",
+            estimate.band_sigmas,
+            "must be in (0, 10]",
+        );
+    }
+}
+fn check_alerts(alerts: &AlertSettings, out: &mut Problems) {
+    out.within(
+        "monitor.alerts.evaluation_interval_s",
+        alerts.evaluation_interval_s,
+        0,
+        86_400,
+    );
+    if alerts.state_path.as_os_str().is_empty() {
+        out.push("monitor.alerts.state_path", "\"\"", "must name a file");
+    }
+    if let Some(url) = &alerts.webhook_url
+        && !url.starts_with("http://")
+    {
+        out.push(
+            "monitor.alerts.webhook_url",
+            quoted(url),
+            "must be an http:// URL (for https, point it at a TLS-terminating proxy)",
+        );
+    }
+    out.non_empty("monitor.alerts.webhook_receiver", &alerts.webhook_receiver);
+    out.within(
+        "monitor.alerts.webhook_max_attempts",
+        alerts.webhook_max_attempts,
+        1,
+        100,
+    );
+    out.within(
+        "monitor.alerts.webhook_initial_backoff_ms",
+        alerts.webhook_initial_backoff_ms,
+        1,
+        3_600_000,
+    );
+    out.within(
+        "monitor.alerts.webhook_max_backoff_ms",
+        alerts.webhook_max_backoff_ms,
+        alerts.webhook_initial_backoff_ms.max(1),
+        3_600_000,
+    );
+    out.within(
+        "monitor.alerts.webhook_timeout_ms",
+        alerts.webhook_timeout_ms,
+        1,
+        600_000,
+    );
+    out.within(
+        "monitor.alerts.webhook_queue_capacity",
+        alerts.webhook_queue_capacity,
+        1,
+        1_000_000,
+    );
+    let mut names = std::collections::BTreeSet::new();
+    for (i, rule) in alerts.rules.iter().enumerate() {
+        let key = |field: &str| format!("monitor.alerts.rules[{i}].{field}");
+        if !is_prometheus_name(&rule.name) {
+            out.push(
+                key("name"),
+                quoted(&rule.name),
+                "must be a Prometheus alert name: letters, digits, _ and :, not starting with a digit",
+            );
+        } else if !names.insert(rule.name.as_str()) {
+            out.push(
+                key("name"),
+                quoted(&rule.name),
+                "must be unique among the rules",
+            );
+        }
+        let is_rate = matches!(
+            rule.metric,
+            AlertMetric::ErrorRate
+                | AlertMetric::ServerErrorRate
+                | AlertMetric::PositiveRate
+                | AlertMetric::MeanProbability
+        );
+        if !rule.threshold.is_finite() {
+            out.push(key("threshold"), rule.threshold, "must be a finite number");
+        } else if is_rate && !(0.0..=1.0).contains(&rule.threshold) {
+            out.push(
+                key("threshold"),
+                rule.threshold,
+                "must be in [0, 1] for a rate",
+            );
+        } else if rule.threshold < 0.0 {
+            out.push(key("threshold"), rule.threshold, "must be at least 0");
+        }
+        out.within(&key("for_minutes"), rule.for_minutes, 0, 10_080);
+        out.within(&key("cooldown_minutes"), rule.cooldown_minutes, 0, 10_080);
+    }
+}
+
+/// Prometheus's metric-name rule, which it also applies to alert names.
+fn is_prometheus_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+fn check_local_endpoint(local: &LocalDeploySettings, out: &mut Problems) {
+    out.non_empty("deploy.local.endpoint_name", &local.endpoint_name);
+    if local.port == 0 {
+        out.push("deploy.local.port", 0, PORT_EXPECTATION);
+    } else if local.port == local.blue_port || local.port == local.green_port {
+        out.push(
+            "deploy.local.port",
+            local.port,
+            "must differ from deploy.local.blue_port and deploy.local.green_port",
+        );
+    }
+}
+
+fn check_rollout(rollout: &RolloutSettings, out: &mut Problems) {
+    let steps = &rollout.steps;
+    let increasing = steps.windows(2).all(|pair| pair[0] < pair[1]);
+    if steps.last() != Some(&100) || !increasing || steps.first() == Some(&0) {
+        out.push(
+            "deploy.rollout.steps",
+            format!("{steps:?}"),
+            "must be increasing percentages from 1 to 100, ending at 100, such as [10, 50, 100]",
+        );
+    }
+    if !(rollout.soak_seconds.is_finite() && (0.0..=86_400.0).contains(&rollout.soak_seconds)) {
+        out.push(
+            "deploy.rollout.soak_seconds",
+            rollout.soak_seconds,
+            "must be 0..=86400 seconds",
+        );
+    }
+    if !(rollout.max_error_rate.is_finite() && (0.0..=1.0).contains(&rollout.max_error_rate)) {
+        out.push(
+            "deploy.rollout.max_error_rate",
+            rollout.max_error_rate,
+            "must be a share 0..=1 (0.01 = 1 %)",
+        );
+    }
+    if !(rollout.max_p99_ms.is_finite() && rollout.max_p99_ms > 0.0) {
+        out.push(
+            "deploy.rollout.max_p99_ms",
+            rollout.max_p99_ms,
+            "must be a number of milliseconds above 0",
+        );
+    }
 }

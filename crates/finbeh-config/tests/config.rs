@@ -394,7 +394,7 @@ fn range_problems_in_every_section() {
     let found = problems(
         "[data]\nleakage_warn_auc = 0.4\nleakage_value_class_share = 0.9\nleakage_value_other_share = 0.95\n\
          [model]\ntest_size = 1.0\ncv_folds = 1\nmax_bins = 300\ngolden_set_size = 10\n\
-         [monitor]\nalert_error_rate = 1.5\n\
+         [monitor]\nsample_rate = 1.5\n\
          [deploy.azure]\ninstance_count = 0\narm_base_url = \"ftp://x\"\n\
          [testing]\nsmoke_rows = 0\n",
         &[],
@@ -416,8 +416,8 @@ fn range_problems_in_every_section() {
             "model.golden_set_size = 10: must be at least 32",
         ),
         (
-            "monitor.alert_error_rate",
-            "monitor.alert_error_rate = 1.5: must be in [0, 1]",
+            "monitor.sample_rate",
+            "monitor.sample_rate = 1.5: must be in [0, 1]",
         ),
         (
             "deploy.azure.instance_count",
@@ -511,7 +511,8 @@ fn azure_target_requires_subscription_group_and_workspace() {
         [
             "deploy.azure.subscription_id",
             "deploy.azure.resource_group",
-            "deploy.azure.workspace_name"
+            "deploy.azure.workspace_name",
+            "deploy.azure.image"
         ]
     );
     assert!(found[0].expected.contains("deploy.target = \"azure\""));
@@ -521,6 +522,10 @@ fn azure_target_requires_subscription_group_and_workspace() {
             ("AZURE_SUBSCRIPTION_ID", "s"),
             ("AZURE_RESOURCE_GROUP", "g"),
             ("AZURE_WORKSPACE_NAME", "w"),
+            (
+                "FINBEH__DEPLOY__AZURE__IMAGE",
+                "registry.example/finbeh-serve:1",
+            ),
         ],
     )
     .unwrap();
@@ -528,10 +533,30 @@ fn azure_target_requires_subscription_group_and_workspace() {
 }
 
 #[test]
+fn access_token_credential_requires_the_token_and_refuses_a_bad_blob_url() {
+    let base = "[deploy]\ntarget = \"azure\"\n[deploy.azure]\nsubscription_id = \"s\"\n\
+                resource_group = \"g\"\nworkspace_name = \"w\"\nimage = \"i\"\n\
+                credential = \"access_token\"\nblob_url = \"ftp://x\"\n";
+    let found = problems(base, &[]);
+    let keys: Vec<_> = found.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, ["deploy.azure.blob_url", "deploy.azure.access_token"]);
+    assert!(
+        found[1]
+            .expected
+            .contains("FINBEH__DEPLOY__AZURE__ACCESS_TOKEN")
+    );
+    let fixed = base.replace("ftp://x", "http://127.0.0.1:10000/devstoreaccount1");
+    let ok = load(&fixed, &[("FINBEH__DEPLOY__AZURE__ACCESS_TOKEN", "tok")]).unwrap();
+    let azure = &ok.deploy().azure;
+    assert_eq!(azure.access_token.as_ref().map(|t| t.expose()), Some("tok"));
+    assert_eq!(azure.api_version, "2025-12-01");
+}
+
+#[test]
 fn client_secret_credential_requires_the_service_principal() {
     let found = problems(
         "[deploy]\ntarget = \"azure\"\n[deploy.azure]\nsubscription_id = \"s\"\n\
-         resource_group = \"g\"\nworkspace_name = \"w\"\ncredential = \"client_secret\"\n",
+         resource_group = \"g\"\nworkspace_name = \"w\"\ncredential = \"client_secret\"\nimage = \"i\"\n",
         &[],
     );
     let keys: Vec<_> = found.iter().map(|p| p.key.as_str()).collect();
@@ -653,11 +678,12 @@ fn every_problem_is_reported_at_once() {
             "deploy.azure.subscription_id",
             "deploy.azure.resource_group",
             "deploy.azure.workspace_name",
+            "deploy.azure.image",
         ])
     );
     let text = ConfigError::Invalid(found).to_string();
     assert!(
-        text.starts_with("invalid configuration (8 problems):"),
+        text.starts_with("invalid configuration (9 problems):"),
         "{text}"
     );
 }
@@ -860,4 +886,81 @@ fn drift_thresholds_out_of_range_are_each_named() {
         problem_for(&found, key);
     }
     assert_eq!(found.len(), 7, "{found:?}");
+}
+
+// ---- [monitor.alerts] ----
+
+#[test]
+fn alert_rules_in_a_file_replace_the_default_list_and_bad_ones_are_named() {
+    let settings = load(
+        "[[monitor.alerts.rules]]\nname = \"Slow\"\nmetric = \"latency_p50_ms\"\nwindow = \"1h\"\n\
+         comparison = \">=\"\nthreshold = 3.0\nseverity = \"info\"\n",
+        &[],
+    )
+    .unwrap();
+    let rules = &settings.monitor().alerts.rules;
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0].name, "Slow");
+    assert_eq!(rules[0].window, finbeh_config::AlertWindow::OneHour);
+    assert_eq!(rules[0].comparison, finbeh_config::AlertComparison::AtLeast);
+    assert_eq!((rules[0].for_minutes, rules[0].cooldown_minutes), (0, 0));
+
+    let found = problems(
+        "[monitor.alerts]\nwebhook_url = \"https://hooks.example\"\n\
+         [[monitor.alerts.rules]]\nname = \"9lives\"\nmetric = \"error_rate\"\nwindow = \"5m\"\n\
+         comparison = \">\"\nthreshold = 5.0\nseverity = \"critical\"\n\
+         [[monitor.alerts.rules]]\nname = \"A\"\nmetric = \"requests\"\nwindow = \"5m\"\n\
+         comparison = \"<\"\nthreshold = 1.0\nseverity = \"info\"\nfor_minutes = 20000\n",
+        &[],
+    );
+    let text: Vec<String> = found.iter().map(ToString::to_string).collect();
+    for expected in [
+        "monitor.alerts.webhook_url = \"https://hooks.example\": must be an http:// URL",
+        "monitor.alerts.rules[0].name = \"9lives\": must be a Prometheus alert name",
+        "monitor.alerts.rules[0].threshold = 5: must be in [0, 1] for a rate",
+        "monitor.alerts.rules[1].for_minutes = 20000: must be 0..=10080",
+    ] {
+        assert!(
+            text.iter().any(|t| t.starts_with(expected)),
+            "{expected} not in {text:#?}"
+        );
+    }
+}
+
+// ---- [deploy.rollout] and the local endpoint ----
+
+#[test]
+fn rollout_steps_are_an_increasing_integer_list_ending_at_100() {
+    let valid = load("", &[("FINBEH__DEPLOY__ROLLOUT__STEPS", "25,100")]).unwrap();
+    assert_eq!(valid.deploy().rollout.steps, vec![25, 100]);
+
+    let found = problems(
+        "[deploy.rollout]\nsteps = [50, 10]\nmax_error_rate = 2.0\nmax_p99_ms = 0.0\n",
+        &[],
+    );
+    assert!(
+        problem_for(&found, "deploy.rollout.steps")
+            .expected
+            .contains("increasing")
+    );
+    problem_for(&found, "deploy.rollout.max_error_rate");
+    problem_for(&found, "deploy.rollout.max_p99_ms");
+
+    let typed = problems("[deploy.rollout]\nsteps = [\"10\"]\n", &[]);
+    assert_eq!(
+        problem_for(&typed, "deploy.rollout.steps").expected,
+        "expected an array of integers"
+    );
+    let env = problems("", &[("FINBEH__DEPLOY__ROLLOUT__STEPS", "10,half")]);
+    problem_for(&env, "deploy.rollout.steps");
+}
+
+#[test]
+fn local_router_port_differs_from_the_slots() {
+    let found = problems("[deploy.local]\nport = 5101\n", &[]);
+    assert!(
+        problem_for(&found, "deploy.local.port")
+            .expected
+            .contains("must differ")
+    );
 }

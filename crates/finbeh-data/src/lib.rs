@@ -83,7 +83,7 @@ pub use kept_columns::{KeepColumns, KeptColumns, read_kept_columns};
 pub use params::{
     DataParams, DataValidParams, DateDifference, DeriveRule, DeriveRuleKind, DeriveValue,
 };
-pub use pipeline::{FittedPipeline, PIPELINE_FORMAT_VERSION, fit_pipeline};
+pub use pipeline::{FeatureOrigin, FittedPipeline, PIPELINE_FORMAT_VERSION, fit_pipeline};
 pub use profile::{
     ColumnProfile, DatasetProfile, PROFILE_BINS, PROFILE_FORMAT_VERSION, PROFILE_TOP_CATEGORIES,
 };

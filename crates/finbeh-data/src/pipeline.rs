@@ -17,6 +17,21 @@ use crate::text::{
 /// Version of the serialized [`FittedPipeline`] layout; bumped on any incompatible change.
 pub const PIPELINE_FORMAT_VERSION: u32 = 1;
 
+/// Where one output feature of a [`FittedPipeline`] comes from (indices into
+/// [`FittedPipeline::input_columns`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeatureOrigin {
+    /// Derived from one input column alone.
+    Column(usize),
+    /// A date difference (`end − start`) or its missing indicator: derived from two columns.
+    DateDifference {
+        /// The start date column.
+        start: usize,
+        /// The end date column.
+        end: usize,
+    },
+}
+
 /// The fitted transformation of one input column.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
@@ -413,6 +428,27 @@ impl FittedPipeline {
     /// Number of output features.
     pub fn n_features(&self) -> usize {
         self.feature_names.len()
+    }
+    /// The raw input column(s) each output feature comes from, in matrix column order: one-hot
+    /// levels, date parts and missing indicators name their own column; a date difference
+    /// names its two date columns. Explanations sum feature attributions back to raw columns
+    /// with it.
+    pub fn feature_origins(&self) -> Vec<FeatureOrigin> {
+        let mut origins = Vec::with_capacity(self.n_features());
+        for (column, step) in self.steps.iter().enumerate() {
+            origins.extend(std::iter::repeat_n(
+                FeatureOrigin::Column(column),
+                step.width(),
+            ));
+        }
+        for d in &self.date_differences {
+            let origin = FeatureOrigin::DateDifference {
+                start: d.start,
+                end: d.end,
+            };
+            origins.extend(std::iter::repeat_n(origin, 1 + usize::from(d.indicator)));
+        }
+        origins
     }
     /// The serialized layout version.
     pub fn format_version(&self) -> u32 {

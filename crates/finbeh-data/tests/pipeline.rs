@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use finbeh_data::{
     ColumnKind, ColumnProfile, DataError, DataParams, DatasetProfile, DateDifference,
-    FittedPipeline, LoadedDataset, RawValue, fit_pipeline, generate_banking_csv, load_dataset,
-    stratified_split,
+    FeatureOrigin, FittedPipeline, LoadedDataset, RawValue, fit_pipeline, generate_banking_csv,
+    load_dataset, stratified_split,
 };
 use proptest::prelude::*;
 
@@ -74,6 +74,41 @@ fn one_by_one_equals_batch_on_generated_data_with_missing_values_and_a_date_diff
     assert_row_equals_batch(&p, &data, &train[..500]);
     let all = p.transform_table(&data.table, None).unwrap();
     assert_eq!(all.dim(), (3000, p.n_features()));
+    assert_feature_origins(&p);
+}
+
+/// Every feature names the raw column(s) it comes from: by its name's prefix, and a date
+/// difference by its two dates.
+fn assert_feature_origins(p: &FittedPipeline) {
+    let origins = p.feature_origins();
+    assert_eq!(origins.len(), p.n_features());
+    let column = |i: usize| p.input_columns()[i].name.as_str();
+    for (name, origin) in p.feature_names().iter().zip(&origins) {
+        match *origin {
+            FeatureOrigin::Column(c) => {
+                let rest = name
+                    .strip_prefix(column(c))
+                    .unwrap_or_else(|| panic!("feature `{name}` attributed to `{}`", column(c)));
+                assert!(
+                    rest.is_empty() || rest.starts_with('=') || rest.starts_with("__"),
+                    "feature `{name}` attributed to `{}`",
+                    column(c)
+                );
+            }
+            FeatureOrigin::DateDifference { start, end } => {
+                assert!(name.starts_with("account_age_days"), "{name}");
+                assert_eq!(
+                    (column(start), column(end)),
+                    ("Date_Of_Account_Opening", "Transaction_Date")
+                );
+            }
+        }
+    }
+    assert!(
+        origins
+            .iter()
+            .any(|o| matches!(o, FeatureOrigin::DateDifference { .. }))
+    );
 }
 
 #[derive(Debug, Clone)]

@@ -61,8 +61,8 @@ pub fn drift_from_csv(
     let mut deciding = Vec::with_capacity(features.capacity());
     for input in pipeline.input_columns() {
         let name = input.name.as_str();
-        let reference_values = values(&reference_table, reference, name)?;
-        let current_values = values(&current_table, current, name)?;
+        let reference_values = table_values(&reference_table, reference, name)?;
+        let current_values = table_values(&current_table, current, name)?;
         let feature = feature_drift(
             name,
             reference_values.sample(),
@@ -84,14 +84,14 @@ pub fn drift_from_csv(
 }
 
 /// One column's values as the drift statistics take them.
-enum Values<'t> {
+pub(crate) enum Values<'t> {
     Numeric(Cow<'t, [f64]>),
     Categorical(Vec<Option<&'t str>>),
     Boolean(Vec<Option<bool>>),
 }
 
 impl Values<'_> {
-    fn sample(&self) -> ColumnSample<'_> {
+    pub(crate) fn sample(&self) -> ColumnSample<'_> {
         match self {
             Values::Numeric(values) => ColumnSample::Numeric(values),
             Values::Categorical(values) => ColumnSample::Categorical(values),
@@ -130,7 +130,11 @@ enum DistinctKey<'a> {
 }
 
 /// The values of input column `name` of `table` (read from `file`).
-fn values<'t>(table: &'t Table, file: &Path, name: &str) -> Result<Values<'t>, MonitorError> {
+pub(crate) fn table_values<'t>(
+    table: &'t Table,
+    file: &Path,
+    name: &str,
+) -> Result<Values<'t>, MonitorError> {
     let not_read = || MonitorError::ColumnNotRead {
         file: PathBuf::from(file),
         column: name.to_owned(),

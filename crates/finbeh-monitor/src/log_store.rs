@@ -5,16 +5,21 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use finbeh_serve::{LabelRecord, PredictionRecord};
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, Transaction};
 
 use crate::error::MonitorError;
 use crate::label_store::{self, SeenModels, Upserted};
 use crate::log_rows::RowWriter;
+use crate::windows::{MINUTE_MS, add_minutes, aggregate_batch, backfill_from_predictions};
 
 /// Version of the table layout, kept in `meta` (`schema_version`): version 1 is
 /// `CREATE_TABLES`, and each step of `MIGRATIONS` adds one. A compatibility promise: a new
 /// layout gets a new version and a migration, and old files stay readable.
-pub const PREDICTION_LOG_SCHEMA_VERSION: u32 = 2;
+///
+/// Version 2 added the `labels` and `models` tables (ground truth); version 3 added the
+/// `minute_stats` table (per-minute aggregates and latency histograms), filled from the rows
+/// already logged when an older file is opened.
+pub const PREDICTION_LOG_SCHEMA_VERSION: u32 = 3;
 
 /// One additive layout step (new tables or indexes only, so older readers' queries still run).
 struct Migration {
@@ -22,15 +27,22 @@ struct Migration {
     to: u32,
     /// What it adds, for the error message when it fails.
     action: &'static str,
-    sql: &'static str,
+    apply: fn(&Transaction<'_>) -> Result<(), rusqlite::Error>,
 }
 
 /// Applied in order at open to a file of an older version; each in the open's transaction.
-const MIGRATIONS: &[Migration] = &[Migration {
-    to: 2,
-    action: "add the labels and models tables (layout 2)",
-    sql: label_store::LABELS_LAYOUT,
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        to: 2,
+        action: "add the labels and models tables (layout 2)",
+        apply: |transaction| transaction.execute_batch(label_store::LABELS_LAYOUT),
+    },
+    Migration {
+        to: 3,
+        action: "add the minute_stats table and fill it from the logged rows (layout 3)",
+        apply: backfill_from_predictions,
+    },
+];
 
 const _: () = assert!(MIGRATIONS.len() as u32 + 1 == PREDICTION_LOG_SCHEMA_VERSION);
 
@@ -57,6 +69,17 @@ CREATE TABLE predictions (
 );
 CREATE INDEX predictions_time ON predictions (time_ms);
 ";
+
+/// The `schema_version` in a log's `meta` table, if any.
+pub(crate) fn layout_version(connection: &Connection) -> Result<Option<String>, rusqlite::Error> {
+    connection
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()
+}
 
 /// Names every row written with the endpoint and deployment it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,14 +140,8 @@ impl LogStore {
                 [],
             )
             .map_err(fail("create the meta table"))?;
-        let version: Option<String> = transaction
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'schema_version'",
-                [],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(fail("read the layout version"))?;
+        let version = layout_version(&transaction).map_err(fail("read the layout version"))?;
+        let existed = version.is_some();
         let from = match version {
             Some(found) => match found.parse::<u32>() {
                 Ok(v) if (1..=PREDICTION_LOG_SCHEMA_VERSION).contains(&v) => v,
@@ -162,15 +179,16 @@ impl LogStore {
             }
         };
         for step in MIGRATIONS.iter().filter(|step| step.to > from) {
-            transaction
-                .execute_batch(step.sql)
-                .map_err(fail(step.action))?;
+            (step.apply)(&transaction).map_err(fail(step.action))?;
             transaction
                 .execute(
                     "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
                     [step.to.to_string()],
                 )
                 .map_err(fail("write the layout version"))?;
+        }
+        if from < PREDICTION_LOG_SCHEMA_VERSION && existed {
+            tracing::info!(path = %path.display(), from, to = PREDICTION_LOG_SCHEMA_VERSION, "prediction log layout migrated");
         }
         transaction.commit().map_err(fail("commit the layout"))?;
         Ok(Self {
@@ -179,6 +197,29 @@ impl LogStore {
             seen_models: SeenModels::default(),
             rows: RowWriter::default(),
         })
+    }
+
+    /// Opens prediction logs that must already exist (readers: windows, alerts, export); a
+    /// version 1 log is migrated.
+    pub(crate) fn open_existing<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<Self>, MonitorError> {
+        if paths.is_empty() {
+            return Err(MonitorError::NoDatabase {
+                path: PathBuf::new(),
+            });
+        }
+        paths
+            .iter()
+            .map(|path| {
+                let path = path.as_ref();
+                if path.is_file() {
+                    Self::open(path)
+                } else {
+                    Err(MonitorError::NoDatabase {
+                        path: path.to_path_buf(),
+                    })
+                }
+            })
+            .collect()
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -198,6 +239,10 @@ impl LogStore {
         })
     }
 
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
     pub(crate) fn connection_mut(&mut self) -> &mut Connection {
         &mut self.connection
     }
@@ -214,7 +259,8 @@ impl LogStore {
         Ok(done)
     }
 
-    /// Writes `records` in one transaction; returns the rows written. All or nothing.
+    /// Writes `records` in one transaction, with their minutes' aggregates in `minute_stats`;
+    /// returns the rows written. All or nothing.
     pub(crate) fn insert(
         &mut self,
         identity: &LogIdentity,
@@ -227,6 +273,7 @@ impl LogStore {
             }
         }
         let written = self.rows.insert(&transaction, identity, records)?;
+        add_minutes(&transaction, &aggregate_batch(identity, records))?;
         transaction.commit()?;
         Ok(written)
     }
@@ -244,6 +291,11 @@ impl LogStore {
         let by_age = transaction.execute("DELETE FROM predictions WHERE time_ms < ?1", [cutoff])?;
         // Labels age with their predictions (not counted among the rows deleted).
         transaction.execute("DELETE FROM labels WHERE received_ms < ?1", [cutoff])?;
+        // Minutes that ended before the cut-off (small rows: not counted as deleted rows).
+        transaction.execute(
+            "DELETE FROM minute_stats WHERE minute_ms < ?1",
+            [cutoff.saturating_sub(MINUTE_MS)],
+        )?;
         // Ids only grow (rows are appended, and deleted oldest first), so the newest
         // `max_rows` rows are those within `max_rows` of the largest id.
         let newest: Option<i64> =

@@ -5,69 +5,24 @@
 
 use std::path::{Path, PathBuf};
 
-use finbeh_data::{ColumnKind, DataParams, DataValidParams, generate_banking_csv, load_dataset};
-use finbeh_monitor::{DriftParams, DriftValidParams, MonitorError, drift_from_csv};
-use finbeh_train::{ModelArtifact, TrainingJob};
-use serde_json::Value;
+mod common;
 
-fn data_params() -> DataValidParams {
-    DataParams::default()
-        .with_target("Anomaly")
-        .check()
-        .unwrap()
-}
+use common::{data_params, shift_columns};
+use finbeh_data::ColumnKind;
+use finbeh_monitor::{DriftParams, DriftValidParams, MonitorError, drift_from_csv};
+use finbeh_train::ModelArtifact;
+use serde_json::Value;
 
 fn drift_params() -> DriftValidParams {
     DriftParams::default().check().unwrap()
 }
 
-/// Generates 400 banking rows to `dir/reference.csv` and trains a tiny artifact on them.
 fn reference_and_model(dir: &Path) -> (PathBuf, PathBuf) {
-    let reference = dir.join("reference.csv");
-    generate_banking_csv(std::fs::File::create(&reference).unwrap(), 400, 11).unwrap();
-    let params = data_params();
-    let data = load_dataset(&reference, &params).unwrap();
-    let model_settings = finbeh_config::ModelSettings {
-        n_estimators: 4,
-        max_depth: 4,
-        n_jobs: 1,
-        ..finbeh_config::ModelSettings::default()
-    };
-    let job = TrainingJob {
-        data_params: &params,
-        model: &model_settings,
-        test_file: None,
-        data_file_name: Some("reference.csv".into()),
-        progress: false,
-    };
-    let model = dir.join("model.finbeh");
-    job.run(&data).unwrap().artifact.write(&model).unwrap();
-    (reference, model)
+    common::reference_and_model(dir, 400)
 }
 
-/// `reference` with every value of `column` moved up by twice its range.
 fn shift_column(reference: &Path, column: &str, out: &Path) {
-    let text = std::fs::read_to_string(reference).unwrap();
-    let mut lines = text.lines();
-    let header = lines.next().unwrap();
-    let index = header.split(',').position(|name| name == column).unwrap();
-    let rows: Vec<Vec<String>> = lines
-        .map(|line| line.split(',').map(str::to_owned).collect())
-        .collect();
-    let numbers: Vec<f64> = rows.iter().filter_map(|r| r[index].parse().ok()).collect();
-    let (min, max) = numbers
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-    let offset = 2.0 * (max - min) + 1.0;
-    let mut shifted = format!("{header}\n");
-    for mut row in rows {
-        if let Ok(v) = row[index].parse::<f64>() {
-            row[index] = (v + offset).to_string();
-        }
-        shifted.push_str(&row.join(","));
-        shifted.push('\n');
-    }
-    std::fs::write(out, shifted).unwrap();
+    shift_columns(reference, &[column], out);
 }
 
 #[test]

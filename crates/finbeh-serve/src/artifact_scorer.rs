@@ -5,10 +5,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use finbeh_data::{DataError, RawValue};
-use finbeh_train::{ModelArtifact, TrainError};
+use finbeh_train::{Explanation, ModelArtifact, ModelExplainer, TrainError};
 use ndarray::ArrayView2;
 
 use crate::error::RowError;
+use crate::explanation::{ExplainBuffer, ExplainRefusal};
 use crate::model::{LoadFn, ModelInfo, ScoreBuffer, Scorer};
 use crate::request::shorten;
 
@@ -20,6 +21,8 @@ use crate::request::shorten;
 pub struct ArtifactScorer {
     artifact: ModelArtifact,
     info: ModelInfo,
+    /// The artifact's explainer, or why it has none (no node cover before format 1.3.0).
+    explainer: Result<ModelExplainer, String>,
 }
 
 /// From this many rows on, a request is scored as a batch: every record through the pipeline
@@ -43,6 +46,7 @@ struct Buffers {
 
 thread_local! {
     static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
+    static EXPLANATION: RefCell<Explanation> = RefCell::new(Explanation::default());
 }
 
 impl ArtifactScorer {
@@ -57,7 +61,12 @@ impl ArtifactScorer {
             classes: artifact.classes().to_vec(),
             target: metadata.target.clone(),
         };
-        Self { artifact, info }
+        let explainer = artifact.explainer().map_err(|err| err.to_string());
+        Self {
+            artifact,
+            info,
+            explainer,
+        }
     }
 
     /// Reads and verifies an artifact file (magic bytes, SHA-256, format version, golden set).
@@ -197,6 +206,46 @@ impl Scorer for ArtifactScorer {
             // Re-entered on this thread (cannot happen today): use fresh buffers.
             Err(_) => self.score_rows(rows, n_rows, out, &mut Buffers::default()),
         })
+    }
+
+    /// Exact TreeSHAP per raw input column, one record at a time through the same pipeline as
+    /// scoring (bit-identical to the batch explanation of the same rows).
+    fn explain(
+        &self,
+        rows: &[RawValue<'_>],
+        n_rows: usize,
+        out: &mut ExplainBuffer,
+    ) -> Result<(), ExplainRefusal> {
+        let explainer = self
+            .explainer
+            .as_ref()
+            .map_err(|reason| ExplainRefusal::Unavailable(reason.clone()))?;
+        EXPLANATION.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut explanation) => {
+                self.explain_rows(explainer, rows, n_rows, out, &mut explanation)
+            }
+            Err(_) => self.explain_rows(explainer, rows, n_rows, out, &mut Explanation::default()),
+        })
+    }
+}
+
+impl ArtifactScorer {
+    fn explain_rows(
+        &self,
+        explainer: &ModelExplainer,
+        rows: &[RawValue<'_>],
+        n_rows: usize,
+        out: &mut ExplainBuffer,
+        explanation: &mut Explanation,
+    ) -> Result<(), ExplainRefusal> {
+        let n_cols = self.info.input_columns.len().max(1);
+        for (row, record) in rows.chunks_exact(n_cols).take(n_rows).enumerate() {
+            explainer
+                .explain_record(record, explanation)
+                .map_err(|err| ExplainRefusal::Row(self.row_error(row, err)))?;
+            out.push(&explanation.base, &explanation.contributions);
+        }
+        Ok(())
     }
 }
 

@@ -22,6 +22,7 @@ use serde::Serialize;
 use tower::{Layer, Service};
 
 use crate::config::ServerConfig;
+use crate::explanation::{ExplainBuffer, ExplainRefusal};
 use crate::labels_http;
 use crate::metrics::{self, route_index};
 use crate::model::ScoreBuffer;
@@ -422,6 +423,7 @@ fn constant_time_eq(given: &[u8], key: &[u8]) -> bool {
 struct ScoreScratch {
     rows: Vec<RawValue<'static>>,
     scores: ScoreBuffer,
+    explanations: ExplainBuffer,
     decode: request::Scratch,
 }
 
@@ -529,15 +531,74 @@ fn score_rows<'a>(
     } else {
         LoggedRows::default()
     };
+    let explained = match scratch.decode.explain() {
+        Some(request) => {
+            let buffer = &mut scratch.explanations;
+            // Binary models explain the positive class only, as `probabilities` reports it.
+            let n_outputs = match info.classes.len() {
+                2 => 1,
+                n => n,
+            };
+            buffer.reset(n_outputs, info.input_columns.len());
+            explain_rows(model, rows, n_rows, buffer)?;
+            Some(response::Explained {
+                request,
+                buffer,
+                columns: &info.input_columns,
+                rows,
+            })
+        }
+        None => None,
+    };
     Ok(Scored {
-        answer: response::write_scores(model, scores),
+        answer: response::write_scores(model, scores, explained),
         n_rows,
         logged,
     })
 }
 
+/// Explains the scored rows; a model that cannot explain, or a row it cannot, is a 400.
+fn explain_rows(
+    model: &LoadedModel,
+    rows: &[RawValue<'_>],
+    n_rows: usize,
+    buffer: &mut ExplainBuffer,
+) -> Result<(), ApiError> {
+    model
+        .scorer
+        .explain(rows, n_rows, buffer)
+        .map_err(|refusal| match refusal {
+            ExplainRefusal::Unavailable(reason) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "explanations_unavailable",
+                format!("this model cannot explain its predictions: {reason}"),
+            ),
+            ExplainRefusal::Row(problem) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_input",
+                format!("the model cannot explain this input: {problem}"),
+            )
+            .with_details(vec![problem]),
+        })?;
+    if !buffer.is_consistent(n_rows) {
+        tracing::error!(
+            expected_rows = n_rows,
+            "the scorer returned explanations that do not match the request"
+        );
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "the model produced inconsistent explanations; it has been logged",
+        ));
+    }
+    Ok(())
+}
+
 fn decode_error(error: DecodeError) -> ApiError {
     match error {
+        DecodeError::InvalidExplain(message) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_explain", message)
+        }
         DecodeError::UnknownShape(message) => ApiError::new(
             StatusCode::BAD_REQUEST,
             "unknown_shape",

@@ -85,6 +85,10 @@ mod state;
 mod labels;
 mod labels_http;
 
+mod explain;
+mod explanation;
+pub use explanation::{ExplainBuffer, ExplainRefusal};
+
 pub use artifact_scorer::{ArtifactScorer, artifact_loader};
 pub use config::{DEFAULT_MAX_BODY_BYTES, ServerConfig, ServerParams};
 pub use error::{RowError, ServeError, TriedPath};

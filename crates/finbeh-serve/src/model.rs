@@ -7,6 +7,7 @@ use finbeh_data::{InputColumn, RawValue};
 use finbeh_train::ARTIFACT_EXTENSION;
 
 use crate::error::{RowError, ServeError, TriedPath};
+use crate::explanation::{ExplainBuffer, ExplainRefusal};
 
 /// Environment variable under which Azure ML mounts the registered model's directory.
 pub const AZUREML_MODEL_DIR_ENV: &str = "AZUREML_MODEL_DIR";
@@ -52,6 +53,21 @@ pub trait Scorer: Send + Sync + 'static {
         n_rows: usize,
         out: &mut ScoreBuffer,
     ) -> Result<(), RowError>;
+
+    /// Explains the same `n_rows` rows into `out` (one base and one contribution per input
+    /// column and output per row; `out` is already reset). The default refuses: a scorer that
+    /// can explain overrides it.
+    fn explain(
+        &self,
+        rows: &[RawValue<'_>],
+        n_rows: usize,
+        out: &mut ExplainBuffer,
+    ) -> Result<(), ExplainRefusal> {
+        let _ = (rows, n_rows, out);
+        Err(ExplainRefusal::Unavailable(
+            "this model does not provide explanations".to_owned(),
+        ))
+    }
 }
 
 /// Loads and verifies a model artifact (checksum, format, golden set) from a file.

@@ -51,6 +51,27 @@ pub(crate) fn document(info: &ModelInfo, auth_required: bool) -> Vec<u8> {
         json!({"type": "array", "items": {"type": "array", "items": {"type": "number"}},
                "description": format!("per row, the probability of each class in order {:?}", info.classes)})
     };
+    let contribution_number = if binary {
+        json!({"type": "number"})
+    } else {
+        json!({"type": "array", "items": {"type": "number"}, "description": format!("one per class, in order {:?}", info.classes)})
+    };
+    let explanations = json!({
+        "type": "array",
+        "description": "Only with `explain`: one per row, in row order. `base + Σ contribution` equals the row's \
+            `probabilities` entry (within 1e-9); contributions are sorted by decreasing |contribution| \
+            (summed over classes for a multi-class model).",
+        "items": {"type": "object", "required": ["base", "contributions"], "properties": {
+            "base": {"description": "Expected probability over the training cover.", "allOf": [contribution_number.clone()]},
+            "contributions": {"type": "array", "items": {"type": "object",
+                "required": ["column", "value", "contribution"],
+                "properties": {
+                    "column": {"type": "string", "enum": names},
+                    "value": {"description": "The value sent for the column (numbers as numbers, labels and dates as strings, null when missing)."},
+                    "contribution": contribution_number
+                }}}
+        }}
+    });
     let error_response = |description: &str| {
         json!({"description": description,
                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
@@ -64,7 +85,7 @@ pub(crate) fn document(info: &ModelInfo, auth_required: bool) -> Vec<u8> {
             },
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ScoreResponse"}}}
         },
-        "400": error_response("Malformed JSON, unknown shape, missing/unknown columns, wrong types, non-finite numbers, empty data or too many rows; `details` lists each problem."),
+        "400": error_response("Malformed JSON, unknown shape, missing/unknown columns, wrong types, non-finite numbers, empty data or too many rows (`details` lists each problem); a bad `explain` value (`invalid_explain`), or `explain` on a model that stores no node cover (`explanations_unavailable`)."),
         "405": error_response("Method not allowed."),
         "408": error_response("The request body did not arrive in time."),
         "413": error_response("The body is larger than the configured limit."),
@@ -153,15 +174,30 @@ pub(crate) fn document(info: &ModelInfo, auth_required: bool) -> Vec<u8> {
                     {"type": "object", "required": ["data"], "additionalProperties": false,
                      "properties": {"data": {"type": "array", "items": {"oneOf": [
                         {"$ref": "#/components/schemas/PositionalRow"},
-                        {"$ref": "#/components/schemas/Record"}]}}}},
-                    {"$ref": "#/components/schemas/Record"},
+                        {"$ref": "#/components/schemas/Record"}]}},
+                        "explain": {"$ref": "#/components/schemas/Explain"}}},
+                    {"allOf": [{"$ref": "#/components/schemas/Record"}], "properties": {"explain": {"$ref": "#/components/schemas/Explain"}}},
                     {"type": "array", "items": {"$ref": "#/components/schemas/Record"}},
                     {"type": "object", "required": ["input_data"], "additionalProperties": false,
-                     "properties": {"input_data": split.clone()}},
+                     "properties": {"input_data": split.clone(), "explain": {"$ref": "#/components/schemas/Explain"}}},
                     {"type": "object", "required": ["dataframe_split"], "additionalProperties": false,
-                     "properties": {"dataframe_split": split}},
+                     "properties": {"dataframe_split": split, "explain": {"$ref": "#/components/schemas/Explain"}}},
                     {"type": "object", "required": ["dataframe_records"], "additionalProperties": false,
-                     "properties": {"dataframe_records": {"type": "array", "items": {"$ref": "#/components/schemas/Record"}}}}
+                     "properties": {"dataframe_records": {"type": "array", "items": {"$ref": "#/components/schemas/Record"}},
+                                    "explain": {"$ref": "#/components/schemas/Explain"}}}
+                ]
+            },
+            "Explain": {
+                "description": "Ask for explanations next to the rows (in any object form): `true` for every input column, \
+                    `{\"top\": k}` for the k largest per row, `false` or absent for none. Exact TreeSHAP of the served probability \
+                    from the model's own trees and training cover, per raw input column (one-hot levels, date parts and missing \
+                    indicators summed back to their column; a date difference split evenly between its two dates). A model \
+                    without node cover (artifact format before 1.3.0) answers 400 `explanations_unavailable`; any other value \
+                    is 400 `invalid_explain`.",
+                "oneOf": [
+                    {"type": "boolean"},
+                    {"type": "object", "required": ["top"], "additionalProperties": false,
+                     "properties": {"top": {"type": "integer", "minimum": 1}}}
                 ]
             },
             "LabelsRequest": {
@@ -188,6 +224,7 @@ pub(crate) fn document(info: &ModelInfo, auth_required: bool) -> Vec<u8> {
                                         a label that is an integer written plainly (-1, 0, 42) is a JSON number, \
                                         any other (\"007\", \"1.50\", \"1e3\", \"abc\") a JSON string; classes: {:?}", info.classes)},
                     "probabilities": probabilities,
+                    "explanations": explanations,
                     "model": {"type": "object", "properties": {"name": {"type": "string"}, "version": {"type": "string"}}}
                 }
             },

@@ -7,6 +7,7 @@ use finbeh_data::{ColumnKind, InputColumn, RawValue};
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::error::RowError;
+use crate::explain::{EXPLAIN_KEY, ExplainRequest, parse_explain};
 
 /// At most this many problems are listed in one 400 answer.
 pub(crate) const MAX_DETAILS: usize = 100;
@@ -111,7 +112,7 @@ impl<'de> Deserialize<'de> for Key<'de> {
 }
 
 impl Json<'_> {
-    fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         match self {
             Json::Null => "null",
             Json::Bool(_) => "a boolean",
@@ -132,6 +133,8 @@ pub(crate) enum DecodeError {
     Empty,
     /// More rows than allowed: (given, limit).
     TooManyRows(usize, usize),
+    /// The `explain` option is not one of its accepted values (the message says which are).
+    InvalidExplain(String),
     /// Columns or values are wrong; `total` counts every problem, `details` holds the first
     /// [`MAX_DETAILS`].
     Invalid {
@@ -175,6 +178,15 @@ impl Problems {
 pub(crate) struct Scratch {
     seen: Vec<bool>,
     mapping: Vec<Option<usize>>,
+    /// The last decoded body's `explain` option.
+    explain: Option<ExplainRequest>,
+}
+
+impl Scratch {
+    /// What the last body decoded asked to explain (`None`: no explanations).
+    pub(crate) fn explain(&self) -> Option<ExplainRequest> {
+        self.explain
+    }
 }
 
 /// Why a body could not be turned into rows.
@@ -220,6 +232,7 @@ pub(crate) fn decode_body<'a>(
     rows: &mut Vec<RawValue<'a>>,
     scratch: &mut Scratch,
 ) -> Result<usize, BodyError> {
+    scratch.explain = None;
     if let Some(n_rows) = crate::fast_path::decode_positional_numbers(body, columns, max_rows, rows)
     {
         return Ok(n_rows);
@@ -250,10 +263,21 @@ fn decode<'a>(
 ) -> Result<usize, DecodeError> {
     let mut problems = Problems::default();
     let n_rows = match body {
-        Json::Object(entries) => {
+        Json::Object(mut entries) => {
             let is_wrapper =
                 |key: &str| WRAPPER_KEYS.contains(&key) && !columns.iter().any(|c| c.name == key);
-            if entries.iter().any(|(key, _)| is_wrapper(key)) {
+            // `explain` sits next to the rows of any object form; in a bare record it is a
+            // column when the model (or its training file) has one of that name.
+            let explain_is_column =
+                columns.iter().any(|c| c.name == EXPLAIN_KEY) || columns.ignores(EXPLAIN_KEY);
+            let wrapped = entries.iter().any(|(key, _)| is_wrapper(key));
+            if (wrapped || !explain_is_column)
+                && let Some(at) = entries.iter().position(|(key, _)| key == EXPLAIN_KEY)
+            {
+                let (_, value) = entries.remove(at);
+                scratch.explain = parse_explain(&value).map_err(DecodeError::InvalidExplain)?;
+            }
+            if wrapped {
                 if entries.len() > 1 {
                     let others: Vec<String> = entries
                         .iter()

@@ -8,8 +8,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::error::RowError;
+use crate::explain::{self, ExplainRequest};
+use crate::explanation::ExplainBuffer;
 use crate::model::{ModelInfo, ScoreBuffer};
 use crate::state::LoadedModel;
+use finbeh_data::{InputColumn, RawValue};
 
 pub(crate) const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
@@ -47,7 +50,12 @@ pub(crate) fn answer_tail(info: &ModelInfo) -> Box<[u8]> {
 /// Writes `{"predictions":[..],"probabilities":[..],"model":{..}}` for the scored rows.
 ///
 /// Binary models report P(class 1) per row; multi-class models one list per row.
-pub(crate) fn write_scores(model: &LoadedModel, scores: &ScoreBuffer) -> Vec<u8> {
+/// With `explained`, the explanations go between the probabilities and the model.
+pub(crate) fn write_scores(
+    model: &LoadedModel,
+    scores: &ScoreBuffer,
+    explained: Option<Explained<'_>>,
+) -> Vec<u8> {
     let n_classes = scores.n_classes();
     let n_rows = scores.n_rows();
     let binary = n_classes == 2;
@@ -81,8 +89,25 @@ pub(crate) fn write_scores(model: &LoadedModel, scores: &ScoreBuffer) -> Vec<u8>
             out.push(b']');
         }
     }
-    out.extend_from_slice(&model.answer_tail);
+    match explained {
+        Some(e) => {
+            // The tail starts by closing the probabilities.
+            let (close, rest) = model.answer_tail.split_at(1.min(model.answer_tail.len()));
+            out.extend_from_slice(close);
+            explain::write_explanations(&mut out, e.request, e.buffer, e.columns, e.rows);
+            out.extend_from_slice(rest);
+        }
+        None => out.extend_from_slice(&model.answer_tail),
+    }
     out
+}
+
+/// What a request's explanations are written from.
+pub(crate) struct Explained<'a> {
+    pub(crate) request: ExplainRequest,
+    pub(crate) buffer: &'a ExplainBuffer,
+    pub(crate) columns: &'a [InputColumn],
+    pub(crate) rows: &'a [RawValue<'a>],
 }
 
 /// Shortest round-trip decimal; a non-finite value (a model bug) becomes `null`.

@@ -275,6 +275,7 @@ mod tests {
         assert_eq!(json(2), "");
         assert_eq!(record.predicted_class(0), Some("yes"));
         assert_eq!(record.predicted_class(1), Some("no"));
+        assert_eq!(record.predicted, vec![1, 0]);
         assert_eq!(record.row_probabilities(1), &[0.5, 0.5]);
         assert!(record.row_probabilities(2).is_empty());
         for row in 0..2 {

@@ -13,16 +13,19 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::calibration::Calibration;
 use crate::error::{Result, TrainError};
 use crate::forest::{OobScore, RandomForest, argmax};
 use crate::importance::PermutationImportances;
+use crate::reference::ReferenceSample;
+use finbeh_config::MAX_REFERENCE_SAMPLE_ROWS;
 use finbeh_config::ThresholdRule;
 
 use crate::metrics::EvaluationReport;
 use crate::params::RandomForestValidParams;
 
 /// Version of the artifact format (semver). Readers accept every `1.x.y`; a newer major is refused.
-pub const ARTIFACT_FORMAT_VERSION: &str = "1.2.0";
+pub const ARTIFACT_FORMAT_VERSION: &str = "1.3.0";
 /// Major component of [`ARTIFACT_FORMAT_VERSION`].
 const FORMAT_MAJOR: u64 = 1;
 /// File extension of an artifact (without the dot).
@@ -34,6 +37,10 @@ pub const ARTIFACT_MAGIC: [u8; 8] = *b"\x89FBH\r\n\x1a\n";
 const SECTION_PIPELINE: [u8; 4] = *b"PIPE";
 /// Section tag of the forest (JSON, trees as base64 packed bytes).
 const SECTION_FOREST: [u8; 4] = *b"TREE";
+/// Section tag of the reference sample (JSON, since format 1.3.0).
+const SECTION_REFERENCE: [u8; 4] = *b"SMPL";
+/// Section tag of the calibration (JSON, binary models, since format 1.3.0).
+const SECTION_CALIBRATION: [u8; 4] = *b"CALB";
 /// Length of the trailing SHA-256.
 const CHECKSUM_LEN: usize = 32;
 /// Magic + header length field + checksum: the smallest possible file.
@@ -267,6 +274,10 @@ pub struct ArtifactParts {
     pub training: TrainingSummary,
     /// The training profile.
     pub profile: DatasetProfile,
+    /// A seeded sample of the raw records the job loaded (drift reference).
+    pub reference_sample: Option<ReferenceSample>,
+    /// The isotonic calibration fitted on the held-out rows (binary models).
+    pub calibration: Option<Calibration>,
 }
 
 /// A loaded (and verified) or freshly built model: metadata, fitted pipeline and forest.
@@ -275,10 +286,13 @@ pub struct ModelArtifact {
     metadata: ArtifactMetadata,
     pipeline: FittedPipeline,
     forest: RandomForest,
+    reference_sample: Option<ReferenceSample>,
+    calibration: Option<Calibration>,
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` of a system time (before 1970 counts as 1970).
-fn rfc3339_utc(time: SystemTime) -> String {
+/// `YYYY-MM-DDTHH:MM:SSZ` of a system time (before 1970 counts as 1970), as artifacts record
+/// `created_at`.
+pub fn rfc3339_utc(time: SystemTime) -> String {
     let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let days = i32::try_from(secs / 86_400).unwrap_or(i32::MAX);
     let (y, m, d) = finbeh_data::civil_from_days(days);
@@ -310,7 +324,7 @@ fn raw_to_json(value: &RawValue<'_>) -> Result<serde_json::Value> {
     })
 }
 
-fn json_to_raw(value: &serde_json::Value) -> std::result::Result<RawValue<'_>, String> {
+pub(crate) fn json_to_raw(value: &serde_json::Value) -> std::result::Result<RawValue<'_>, String> {
     Ok(match value {
         serde_json::Value::Null => RawValue::Missing,
         serde_json::Value::Bool(b) => RawValue::Bool(*b),
@@ -413,6 +427,8 @@ impl ModelArtifact {
             metadata,
             pipeline,
             forest,
+            reference_sample: parts.reference_sample,
+            calibration: parts.calibration,
         };
         artifact.check_consistency()?;
         if golden.is_empty() {
@@ -491,6 +507,7 @@ impl ModelArtifact {
         let metadata: ArtifactMetadata =
             serde_json::from_slice(header).map_err(|e| malformed(format!("header: {e}")))?;
         let (mut pipeline, mut forest) = (None, None);
+        let (mut reference_sample, mut calibration) = (None, None);
         while !cursor.done() {
             let tag = cursor.array::<4>("section tag")?;
             let len = usize::try_from(u64::from_le_bytes(cursor.array::<8>("section length")?))
@@ -510,6 +527,18 @@ impl ModelArtifact {
                             .map_err(|e| malformed(format!("forest section: {e}")))?,
                     );
                 }
+                SECTION_REFERENCE => {
+                    reference_sample = Some(
+                        serde_json::from_slice::<ReferenceSample>(data)
+                            .map_err(|e| malformed(format!("reference sample section: {e}")))?,
+                    );
+                }
+                SECTION_CALIBRATION => {
+                    calibration = Some(
+                        serde_json::from_slice::<Calibration>(data)
+                            .map_err(|e| malformed(format!("calibration section: {e}")))?,
+                    );
+                }
                 // Sections added by later minor versions are skipped.
                 _ => {}
             }
@@ -518,6 +547,8 @@ impl ModelArtifact {
             metadata,
             pipeline: pipeline.ok_or_else(|| malformed("no pipeline section"))?,
             forest: forest.ok_or_else(|| malformed("no forest section"))?,
+            reference_sample,
+            calibration,
         };
         artifact.check_consistency()?;
         artifact.verify_golden_set()?;
@@ -532,14 +563,39 @@ impl ModelArtifact {
         let header = json("header", serde_json::to_vec(&self.metadata))?;
         let pipeline = json("pipeline", serde_json::to_vec(&self.pipeline))?;
         let forest = json("forest", serde_json::to_vec(&self.forest))?;
+        let reference = match &self.reference_sample {
+            Some(sample) => Some(json("reference sample", serde_json::to_vec(sample))?),
+            None => None,
+        };
+        let calibration = match &self.calibration {
+            Some(c) => Some(json("calibration", serde_json::to_vec(c))?),
+            None => None,
+        };
+        let optional = [
+            (SECTION_REFERENCE, reference.as_ref()),
+            (SECTION_CALIBRATION, calibration.as_ref()),
+        ];
+        let optional_len: usize = optional
+            .iter()
+            .filter_map(|(_, d)| d.map(|d| 12 + d.len()))
+            .sum();
         let header_len =
             u32::try_from(header.len()).map_err(|_| malformed("header larger than 4 GiB"))?;
-        let mut out =
-            Vec::with_capacity(MIN_LEN + header.len() + pipeline.len() + forest.len() + 2 * 12);
+        let mut out = Vec::with_capacity(
+            MIN_LEN + header.len() + pipeline.len() + forest.len() + 2 * 12 + optional_len,
+        );
         out.extend_from_slice(&ARTIFACT_MAGIC);
         out.extend_from_slice(&header_len.to_le_bytes());
         out.extend_from_slice(&header);
-        for (tag, data) in [(SECTION_PIPELINE, &pipeline), (SECTION_FOREST, &forest)] {
+        let required = [
+            (SECTION_PIPELINE, Some(&pipeline)),
+            (SECTION_FOREST, Some(&forest)),
+        ];
+        for (tag, data) in required
+            .into_iter()
+            .chain(optional)
+            .filter_map(|(t, d)| Some((t, d?)))
+        {
             out.extend_from_slice(&tag);
             out.extend_from_slice(&(data.len() as u64).to_le_bytes());
             out.extend_from_slice(data);
@@ -666,6 +722,58 @@ impl ModelArtifact {
     pub fn n_features(&self) -> usize {
         self.pipeline.n_features()
     }
+    /// The seeded sample of raw training-data records stored for drift (format 1.3.0 and
+    /// later, unless `model.reference_sample_rows` was 0); `None` for older artifacts, whose
+    /// drift baseline is [`ArtifactMetadata::profile`].
+    pub fn reference_sample(&self) -> Option<&ReferenceSample> {
+        self.reference_sample.as_ref()
+    }
+    /// The isotonic calibration of a binary model's positive-class probability, with the
+    /// held-out pairs it was fitted on (capped); `None` for multi-class models and artifacts
+    /// before format 1.3.0.
+    pub fn calibration(&self) -> Option<&Calibration> {
+        self.calibration.as_ref()
+    }
+    /// What the artifact carries for monitoring and explanation, one line each (reference
+    /// sample, calibration, node cover), as `inspect_model` prints it.
+    pub fn monitoring_summary(&self) -> Vec<String> {
+        let before_1_3 = "none (artifact before format 1.3.0)";
+        let reference = match &self.reference_sample {
+            Some(s) => {
+                let held_out = s.held_out().iter().filter(|&&h| h).count();
+                format!(
+                    "{} raw records ({held_out} held out) sampled from {} loaded rows, seed {}",
+                    s.n_rows(),
+                    s.drawn_from(),
+                    s.seed()
+                )
+            }
+            None if self.calibration.is_some() || self.forest.node_cover().is_some() => {
+                "none (trained with model.reference_sample_rows = 0): drift uses the binned profile"
+                    .to_owned()
+            }
+            None => format!("{before_1_3}: drift uses the binned profile"),
+        };
+        let calibration = match &self.calibration {
+            Some(c) => format!(
+                "isotonic, {} points, fitted on {} held-out rows, {} (probability, label) pairs kept",
+                c.map().n_points(),
+                c.fitted_on(),
+                c.probabilities().len()
+            ),
+            None if self.classes().len() != 2 => "none (multi-class model)".to_owned(),
+            None => before_1_3.to_owned(),
+        };
+        let cover = match self.forest.node_cover() {
+            Some(c) => format!("present ({} nodes)", c.len()),
+            None => before_1_3.to_owned(),
+        };
+        vec![
+            format!("reference: {reference}"),
+            format!("calibration: {calibration}"),
+            format!("node cover: {cover}"),
+        ]
+    }
 
     fn check_consistency(&self) -> Result<()> {
         let m = &self.metadata;
@@ -692,6 +800,21 @@ impl ModelArtifact {
                 self.forest.n_classes(),
                 m.classes.len()
             )));
+        }
+        if let Some(sample) = &self.reference_sample {
+            let names: Vec<String> = m.input_columns.iter().map(|c| c.name.clone()).collect();
+            sample
+                .check(&names, m.classes.len(), MAX_REFERENCE_SAMPLE_ROWS)
+                .map_err(|e| malformed(e.to_string()))?;
+        }
+        if let Some(calibration) = &self.calibration {
+            if m.classes.len() != 2 {
+                return Err(malformed(format!(
+                    "a calibration section is only defined for binary models, this one has {} classes",
+                    m.classes.len()
+                )));
+            }
+            calibration.check(MAX_REFERENCE_SAMPLE_ROWS)?;
         }
         match (&m.threshold, m.classes.len()) {
             (Some(t), 2) if !(t.value.is_finite() && (0.0..=1.0).contains(&t.value)) => {

@@ -29,6 +29,8 @@ pub struct BatchSummary {
     pub read_seconds: f64,
     /// Seconds to score them (feature pipeline + forest, parallel over row chunks).
     pub score_seconds: f64,
+    /// Seconds to explain them (0 without explanations).
+    pub explain_seconds: f64,
     /// Seconds to write the CSV.
     pub write_seconds: f64,
 }
@@ -43,6 +45,36 @@ pub fn probability_columns(artifact: &ModelArtifact) -> Vec<(usize, String)> {
     }
 }
 
+/// Name of the explanations' base-value column (binary models; `base_<class>` per class for a
+/// multi-class model).
+pub const BASE_COLUMN: &str = "base";
+
+/// The explanation columns of [`predict_csv_explained`]: `base` then `contribution_<column>`
+/// per raw input column (binary: the positive class), or per class `base_<class>` and
+/// `contribution_<column>_<class>` (multi-class), in the explainer's output order.
+pub fn explanation_columns(artifact: &ModelArtifact) -> Vec<String> {
+    let columns = artifact.input_columns();
+    match artifact.classes() {
+        [_, _] => std::iter::once(BASE_COLUMN.to_string())
+            .chain(columns.iter().map(|c| format!("contribution_{}", c.name)))
+            .collect(),
+        classes => {
+            let mut names: Vec<String> = classes
+                .iter()
+                .map(|k| format!("{BASE_COLUMN}_{k}"))
+                .collect();
+            for c in columns {
+                names.extend(
+                    classes
+                        .iter()
+                        .map(|k| format!("contribution_{}_{k}", c.name)),
+                );
+            }
+            names
+        }
+    }
+}
+
 /// Score the records of `input` (read with `params`: delimiter, `data.id`, ...) and write the
 /// predictions as CSV to `out`, or to stdout when `out` is `None`.
 pub fn predict_csv(
@@ -52,6 +84,32 @@ pub fn predict_csv(
     keep: &KeepColumns,
     out: Option<&Path>,
 ) -> Result<BatchSummary> {
+    predict(artifact, input, params, keep, out, false)
+}
+
+/// [`predict_csv`] with each row's explanation beside its prediction
+/// ([`explanation_columns`]): exact TreeSHAP per raw input column, `base + Σ contributions` =
+/// the probability written. Refuses an artifact without node cover (formats before 1.3.0)
+/// with [`TrainError::NoNodeCover`] before reading the input.
+pub fn predict_csv_explained(
+    artifact: &ModelArtifact,
+    input: &Path,
+    params: &DataValidParams,
+    keep: &KeepColumns,
+    out: Option<&Path>,
+) -> Result<BatchSummary> {
+    predict(artifact, input, params, keep, out, true)
+}
+
+fn predict(
+    artifact: &ModelArtifact,
+    input: &Path,
+    params: &DataValidParams,
+    keep: &KeepColumns,
+    out: Option<&Path>,
+    explain: bool,
+) -> Result<BatchSummary> {
+    let explainer = explain.then(|| artifact.explainer()).transpose()?;
     let read_start = Instant::now();
     let (table, _) = load_records(input, artifact.pipeline(), None, params)?;
     let kept = read_kept_columns(input, keep, params)?;
@@ -67,6 +125,9 @@ pub fn predict_csv(
     let mut columns = kept.names.clone();
     columns.push(PREDICTION_COLUMN.to_string());
     columns.extend(probabilities.iter().map(|(_, name)| name.clone()));
+    if explainer.is_some() {
+        columns.extend(explanation_columns(artifact));
+    }
     if let Some(clash) = kept
         .names
         .iter()
@@ -81,6 +142,12 @@ pub fn predict_csv(
     let proba = artifact.score_table(&table)?;
     let decided = artifact.predict_classes(proba.view());
     let score_seconds = score_start.elapsed().as_secs_f64();
+    let explain_start = Instant::now();
+    let explained = explainer
+        .as_ref()
+        .map(|e| e.explain_table(&table).map(|c| (e.base().to_vec(), c)))
+        .transpose()?;
+    let explain_seconds = explain_start.elapsed().as_secs_f64();
 
     let write_start = Instant::now();
     let target = out.map_or_else(|| "stdout".to_string(), |p| p.display().to_string());
@@ -110,6 +177,10 @@ pub fn predict_csv(
                 .iter()
                 .map(|&(c, _)| p.get(c).copied().unwrap_or(f64::NAN).to_string()),
         );
+        if let Some((base, contributions)) = &explained {
+            record.extend(base.iter().map(f64::to_string));
+            record.extend(contributions.row(row).iter().map(f64::to_string));
+        }
         writer.write_record(&record).map_err(csv_error)?;
     }
     writer
@@ -122,6 +193,7 @@ pub fn predict_csv(
         columns,
         read_seconds,
         score_seconds,
+        explain_seconds,
         write_seconds: write_start.elapsed().as_secs_f64(),
     })
 }

@@ -4,7 +4,8 @@
 //! `feature: u16 LE, threshold: f32 LE` (6 bytes), a leaf is `0xFFFF` followed by `n_outputs`
 //! `f32 LE` (6 bytes for binary). Each tree starts with its node count (`u32 LE`). A depth-10
 //! tree has at most 2047 nodes, so 100 such trees take at most ~1.23 MB (1.64 MB as base64 in a
-//! human-readable format such as JSON).
+//! human-readable format such as JSON). The node cover (format 1.3.0) travels beside the trees:
+//! 8 bytes (`f64 LE`) per node in the same preorder.
 
 use serde::de::{self, Visitor};
 use serde::{Deserializer, Serializer};
@@ -253,6 +254,49 @@ pub(crate) fn deserialize_blob<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8
     } else {
         d.deserialize_bytes(BlobVisitor)
     }
+}
+
+/// Bytes that travel as base64 in JSON (see [`serialize_blob`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Blob(
+    #[serde(
+        serialize_with = "serialize_blob",
+        deserialize_with = "deserialize_blob"
+    )]
+    pub Vec<u8>,
+);
+
+/// Node cover as consecutive `f64 LE`.
+pub(crate) fn encode_cover(cover: &[f64]) -> Blob {
+    Blob(cover.iter().flat_map(|c| c.to_le_bytes()).collect())
+}
+
+/// Node cover of a forest of `n_nodes` nodes: exactly `8 * n_nodes` bytes (checked before any
+/// allocation), every value finite and non-negative.
+pub(crate) fn decode_cover(blob: &Blob, n_nodes: usize) -> Result<Vec<f64>> {
+    let bytes = &blob.0;
+    if Some(bytes.len()) != n_nodes.checked_mul(8) {
+        return Err(TrainError::Decode {
+            reason: format!(
+                "node_cover has {} bytes, {n_nodes} nodes need {} (8 each)",
+                bytes.len(),
+                n_nodes.saturating_mul(8)
+            ),
+        });
+    }
+    let mut cover = Vec::with_capacity(n_nodes);
+    for (node, chunk) in bytes.chunks_exact(8).enumerate() {
+        let mut le = [0u8; 8];
+        le.copy_from_slice(chunk);
+        let value = f64::from_le_bytes(le);
+        if !(value.is_finite() && value >= 0.0) {
+            return Err(TrainError::Decode {
+                reason: format!("node_cover of node {node} is {value}, not a finite weight >= 0"),
+            });
+        }
+        cover.push(value);
+    }
+    Ok(cover)
 }
 
 #[cfg(test)]

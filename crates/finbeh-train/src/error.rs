@@ -4,6 +4,22 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TrainError {
+    /// The artifact carries no training cover per tree node, which explanations need.
+    #[error(
+        "this model artifact (format {format_version}) stores no node cover, which explanations \
+         need: retrain the model with this finbeh version (artifact format 1.3.0 or later) to \
+         explain its predictions"
+    )]
+    NoNodeCover {
+        /// The artifact's format version.
+        format_version: String,
+    },
+    /// A node cover that cannot explain the forest (wrong length, zero, non-finite, too deep).
+    #[error("invalid node cover: {reason}")]
+    InvalidCover {
+        /// What is wrong, naming the tree and node.
+        reason: String,
+    },
     /// A hyperparameter or setting is outside its valid range.
     #[error("invalid parameter `{name}` = {value}: {reason}")]
     InvalidParameter {
@@ -227,6 +243,18 @@ pub enum TrainError {
     /// A training job could not run as configured.
     #[error("training job: {reason}")]
     Job {
+        /// What is wrong.
+        reason: String,
+    },
+    /// Isotonic calibration points that are not a monotone map of [0, 1] onto [0, 1].
+    #[error("calibration map: {reason}")]
+    InvalidCalibration {
+        /// Which point breaks which rule.
+        reason: String,
+    },
+    /// A reference sample that does not fit the model (columns, lengths, labels).
+    #[error("reference sample: {reason}")]
+    InvalidReferenceSample {
         /// What is wrong.
         reason: String,
     },

@@ -11,6 +11,7 @@ use crate::binning::BinnedMatrix;
 use crate::codec;
 use crate::engine::FlatForest;
 use crate::error::{Result, TrainError};
+use crate::forest_view::ForestView;
 use crate::metrics;
 use crate::params::{ClassWeight, RandomForestValidParams};
 use crate::tree::{self, LEAF, TreeConfig};
@@ -42,6 +43,9 @@ pub struct RandomForest {
     engine: FlatForest,
     impurity_importances: Vec<f64>,
     oob: Option<OobScore>,
+    /// Training cover of every node, trees in order, each tree's nodes in preorder; `None` for
+    /// a forest decoded from an artifact older than format 1.3.0.
+    cover: Option<Vec<f64>>,
 }
 
 /// Checks every value is finite; the error names the first offending row and column.
@@ -50,6 +54,25 @@ pub(crate) fn check_finite(x: ArrayView2<'_, f32>) -> Result<()> {
         if let Some((column, &value)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
             return Err(TrainError::NonFinite { row, column, value });
         }
+    }
+    Ok(())
+}
+
+/// Checks one feature row: `n_features` long and finite (the error names the column).
+pub(crate) fn check_row(row: &[f32], n_features: usize) -> Result<()> {
+    if row.len() != n_features {
+        return Err(TrainError::ModelShape {
+            what: "features",
+            expected: n_features,
+            got: row.len(),
+        });
+    }
+    if let Some((column, &value)) = row.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        return Err(TrainError::NonFinite {
+            row: 0,
+            column,
+            value,
+        });
     }
     Ok(())
 }
@@ -240,6 +263,7 @@ impl RandomForest {
         let n_outputs = if n_classes == 2 { 1 } else { n_classes };
         let trees: Vec<_> = fitted.iter().map(|f| f.grown.tree.clone()).collect();
         let engine = FlatForest::from_trees(&trees, n_outputs, n_features)?;
+        let cover = fitted.iter().flat_map(|f| f.grown.cover.iter().copied());
         let mut forest = Self {
             params: params.clone(),
             n_features,
@@ -247,6 +271,7 @@ impl RandomForest {
             engine,
             impurity_importances,
             oob: None,
+            cover: Some(cover.collect()),
         };
         if params.oob_score {
             let in_bag: Vec<&[u64]> = fitted.iter().filter_map(|f| f.in_bag.as_deref()).collect();
@@ -310,7 +335,8 @@ impl RandomForest {
         })
     }
 
-    fn n_outputs(&self) -> usize {
+    /// Values per leaf: 1 for a binary forest (P(class 1)), else one per class.
+    pub(crate) fn n_outputs(&self) -> usize {
         if self.n_classes == 2 {
             1
         } else {
@@ -390,25 +416,12 @@ impl RandomForest {
 
     /// Class probabilities of one row into `out` (len `n_classes`), without allocating.
     pub fn predict_proba_row(&self, row: &[f32], out: &mut [f64]) -> Result<()> {
-        if row.len() != self.n_features {
-            return Err(TrainError::ModelShape {
-                what: "features",
-                expected: self.n_features,
-                got: row.len(),
-            });
-        }
+        check_row(row, self.n_features)?;
         if out.len() != self.n_classes {
             return Err(TrainError::LengthMismatch {
                 what: "output slice vs classes",
                 expected: self.n_classes,
                 got: out.len(),
-            });
-        }
-        if let Some((column, &value)) = row.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(TrainError::NonFinite {
-                row: 0,
-                column,
-                value,
             });
         }
         out.fill(0.0);
@@ -484,6 +497,25 @@ impl RandomForest {
     pub fn oob_score(&self) -> Option<&OobScore> {
         self.oob.as_ref()
     }
+    /// The trees in canonical preorder (the order of the encoding and of node cover).
+    pub(crate) fn preorder_trees(&self) -> Vec<tree::PreorderTree> {
+        self.engine.to_trees()
+    }
+    /// Training cover of every node (trees in order, each tree's nodes in preorder), when the
+    /// forest carries it (fitted by this crate, or read from an artifact of format 1.3.0 or
+    /// later). See [`Self::view`] for the per-tree structure.
+    pub fn node_cover(&self) -> Option<&[f64]> {
+        self.cover.as_deref()
+    }
+    /// A read-only view of every tree (children, split feature, threshold, cover, leaf values),
+    /// e.g. for an explainer. Built on each call: keep it.
+    pub fn view(&self) -> ForestView {
+        ForestView::new(
+            &self.engine.to_trees(),
+            self.cover.as_deref(),
+            self.n_classes,
+        )
+    }
     /// Exact size in bytes of the trees in a binary serde format (e.g. postcard/bincode);
     /// human-readable formats carry them as base64 (× 4/3).
     pub fn serialized_size_hint(&self) -> usize {
@@ -543,6 +575,9 @@ struct ForestWire<'a> {
         deserialize_with = "codec::deserialize_blob"
     )]
     trees: Vec<u8>,
+    /// Since artifact format 1.3.0: every node's cover as `f64` LE, trees in order, preorder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    node_cover: Option<codec::Blob>,
 }
 
 impl Serialize for RandomForest {
@@ -557,6 +592,7 @@ impl Serialize for RandomForest {
             impurity_importances: Cow::Borrowed(&self.impurity_importances),
             oob: self.oob.clone(),
             trees: codec::encode(&self.engine.to_trees(), self.n_outputs()),
+            node_cover: self.cover.as_deref().map(codec::encode_cover),
         }
         .serialize(serializer)
     }
@@ -620,6 +656,10 @@ impl RandomForest {
         };
         let trees = codec::decode(&wire.trees, wire.n_trees, n_outputs)?;
         let engine = FlatForest::from_trees(&trees, n_outputs, wire.n_features)?;
+        let cover = wire
+            .node_cover
+            .map(|blob| codec::decode_cover(&blob, engine.n_nodes()))
+            .transpose()?;
         Ok(Self {
             params: wire.params.into_owned(),
             n_features: wire.n_features,
@@ -627,6 +667,7 @@ impl RandomForest {
             engine,
             impurity_importances: wire.impurity_importances.into_owned(),
             oob: wire.oob,
+            cover,
         })
     }
 }

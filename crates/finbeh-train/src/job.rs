@@ -19,9 +19,11 @@ use crate::artifact::{
     ArtifactParts, DecisionThreshold, GoldenInput, GoldenKind, ModelArtifact, SearchSummary,
     TrainingSummary, UNSEEN_CATEGORY,
 };
+use crate::calibration::Calibration;
 use crate::error::{Result, TrainError};
 use crate::forest::RandomForest;
 use crate::importance::{PermutationImportances, PermutationScoring};
+use crate::reference::{ReferenceSample, SampleSource};
 use finbeh_config::ThresholdRule;
 
 use crate::metrics::{EvaluationReport, choose_threshold, evaluate};
@@ -320,6 +322,37 @@ impl TrainingJob<'_> {
         )?;
 
         let profile = DatasetProfile::compute(&dataset.table, &pipeline, &train_rows)?;
+        let calibration = if binary {
+            let positives: Vec<bool> = y_test.iter().map(|&y| y == 1).collect();
+            let p1: Vec<f64> = proba.column(1).to_vec();
+            Some(Calibration::fit(
+                &p1,
+                &positives,
+                model.reference_sample_rows,
+                seed,
+            )?)
+        } else {
+            None
+        };
+        let reference_sample = ReferenceSample::draw(
+            &pipeline,
+            &[
+                SampleSource {
+                    table: &dataset.table,
+                    rows: &train_rows,
+                    labels: &y_train,
+                    held_out: false,
+                },
+                SampleSource {
+                    table: &test_table,
+                    rows: &test_rows,
+                    labels: &y_test,
+                    held_out: true,
+                },
+            ],
+            model.reference_sample_rows,
+            seed,
+        )?;
         let golden = golden_inputs(
             &pipeline,
             &test_table,
@@ -368,6 +401,8 @@ impl TrainingJob<'_> {
                 oob: forest.oob_score().cloned(),
             },
             profile,
+            reference_sample,
+            calibration,
         };
         drop(test_table);
         let artifact = ModelArtifact::build(parts, pipeline, forest, &golden)?;

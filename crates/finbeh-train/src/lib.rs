@@ -20,6 +20,10 @@
 //!   verified [`ModelArtifact`]; [`ModelArtifact::score_record`] is the one scoring path
 //!   (raw record → pipeline → forest) used by golden verification, batch prediction and serving;
 //!   [`predict_csv`] scores a CSV file into a CSV of predictions (ids carried through).
+//! - For monitoring and explanation (format 1.3.0): [`RandomForest::view`] exposes every tree
+//!   with its node cover ([`ForestView`]); [`ModelArtifact::reference_sample`] is a seeded
+//!   sample of raw training records ([`ReferenceSample`]); [`ModelArtifact::calibration`] the
+//!   isotonic map of a binary model's probability ([`IsotonicCalibration`], [`Calibration`]).
 //!
 //! ```
 //! use finbeh_train::{RandomForest, RandomForestParams, ThresholdRule, evaluate};
@@ -59,12 +63,26 @@ mod threshold_wire;
 mod tree;
 mod verdict;
 
+mod calibration;
+mod forest_view;
+mod reference;
+
+mod explain;
+pub use explain::{
+    ColumnContribution, Explanation, GlobalImportance, MAX_EXPLAINED_DEPTH, ModelExplainer,
+    TreeShap, mean_abs_contributions,
+};
+
 pub use artifact::{
     ARTIFACT_EXTENSION, ARTIFACT_FORMAT_VERSION, ARTIFACT_MAGIC, ArtifactMetadata, ArtifactParts,
     DecisionThreshold, GoldenInput, GoldenKind, GoldenRecord, Importances, ModelArtifact,
     SearchSummary, TrainingSummary, UNSEEN_CATEGORY, WriterInfo, positive_probability_meaning,
+    rfc3339_utc,
 };
-pub use batch::{BatchSummary, PREDICTION_COLUMN, predict_csv, probability_columns};
+pub use batch::{
+    BASE_COLUMN, BatchSummary, PREDICTION_COLUMN, explanation_columns, predict_csv,
+    predict_csv_explained, probability_columns,
+};
 pub use error::{Result, TrainError};
 pub use finbeh_config::ThresholdRule;
 pub use forest::{FOREST_FORMAT_VERSION, OobScore, RandomForest};
@@ -84,3 +102,7 @@ pub use search::{
     SearchReport, SearchSpace, Trial, cross_validate, random_search,
 };
 pub use verdict::ONE_CLASS_SHARE;
+
+pub use calibration::{CALIBRATION_FORMAT_VERSION, Calibration, IsotonicCalibration};
+pub use forest_view::{ForestView, NodeView, TreeView};
+pub use reference::{REFERENCE_SAMPLE_FORMAT_VERSION, ReferenceSample, SampleSource};

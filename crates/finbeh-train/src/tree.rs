@@ -46,6 +46,9 @@ pub(crate) struct PreorderTree {
 /// Output of [`grow_tree`].
 pub(crate) struct GrownTree {
     pub(crate) tree: PreorderTree,
+    /// Training cover per node, in the tree's preorder: the summed row weights (bootstrap
+    /// count × class weight) that reached it, scikit-learn's `weighted_n_node_samples`.
+    pub(crate) cover: Vec<f64>,
     /// Unnormalised weighted impurity decrease per feature.
     pub(crate) importances: Vec<f64>,
 }
@@ -392,6 +395,8 @@ pub(crate) fn grow_tree(
         left: 0,
     }];
     let mut leaf_values: Vec<f32> = Vec::new();
+    // Indexed like `nodes`.
+    let mut cover: Vec<f64> = vec![0.0];
     let mut importances = vec![0.0; nf];
 
     let mut totals = vec![0.0; nc];
@@ -414,6 +419,7 @@ pub(crate) fn grow_tree(
     while let Some(task) = stack.pop() {
         let n = task.end - task.start;
         let node_weight: f64 = task.totals.iter().sum();
+        cover[task.node] = node_weight;
         let node_impurity = impurity(cfg.criterion, &task.totals);
         let split = if g.is_leaf_by_rules(n, task.depth, &task.totals) {
             None
@@ -476,6 +482,7 @@ pub(crate) fn grow_tree(
         };
         nodes.push(nodes[task.node]);
         nodes.push(nodes[task.node]);
+        cover.extend([0.0, 0.0]);
         let depth = task.depth + 1;
         let (left_rows, right_rows) = (mid - task.start, task.end - mid);
         let need_left = g.full_mode && !g.is_leaf_by_rules(left_rows, depth, &split.left);
@@ -541,9 +548,11 @@ pub(crate) fn grow_tree(
     // Canonical preorder.
     let mut pre_nodes = Vec::with_capacity(nodes.len());
     let mut pre_values = Vec::with_capacity(leaf_values.len());
+    let mut pre_cover = Vec::with_capacity(nodes.len());
     let mut dfs = vec![0usize];
     while let Some(id) = dfs.pop() {
         let node = nodes[id];
+        pre_cover.push(cover[id]);
         if node.feature == LEAF {
             pre_nodes.push(TreeNode {
                 feature: LEAF,
@@ -566,6 +575,7 @@ pub(crate) fn grow_tree(
             nodes: pre_nodes,
             leaf_values: pre_values,
         },
+        cover: pre_cover,
         importances,
     }
 }

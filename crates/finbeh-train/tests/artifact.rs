@@ -88,6 +88,8 @@ fn small_artifact() -> ModelArtifact {
             oob: None,
         },
         profile,
+        reference_sample: None,
+        calibration: None,
     };
     ModelArtifact::build(parts, pipeline, forest, &golden).unwrap()
 }
@@ -146,6 +148,10 @@ const FIXTURE_V1_2: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/model-v1.2.0.finbeh"
 );
+const FIXTURE_V1_3: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/model-v1.3.0.finbeh"
+);
 
 fn current_fixture_path() -> String {
     format!(
@@ -191,6 +197,75 @@ fn the_committed_v1_2_fixture_names_its_target_and_scores_the_anomaly() {
     assert_eq!(m.target.as_deref(), Some("Anomaly"));
     assert_eq!(m.positive_class.as_deref(), Some("-1"));
     assert_eq!(m.probability_meaning(), "probability that Anomaly = -1");
+}
+
+#[test]
+fn the_committed_v1_3_fixture_carries_cover_reference_sample_and_calibration() {
+    let artifact = check_fixture(FIXTURE_V1_3, "1.3.0");
+    let forest = artifact.forest();
+    let cover = forest.node_cover().unwrap();
+    assert_eq!(cover.len(), forest.n_nodes());
+    let view = forest.view();
+    assert!(view.has_cover());
+    for tree in view.trees() {
+        // A split's cover is its children's (weights add up), and every node has some.
+        for (i, node) in tree.nodes().iter().enumerate() {
+            let c = tree.cover(i).unwrap();
+            assert!(c > 0.0);
+            if let finbeh_train::NodeView::Split { left, right, .. } = *node {
+                let sum = tree.cover(left).unwrap() + tree.cover(right).unwrap();
+                assert!((c - sum).abs() <= 1e-9 * c, "node {i}: {c} vs {sum}");
+            } else {
+                assert_eq!(tree.leaf_values(i).unwrap().len(), 1);
+            }
+        }
+    }
+    // 5 trees on a bootstrap of the 1 200 training rows: each root covers 1 200 draws.
+    assert_eq!(view.trees()[0].cover(0), Some(1_200.0));
+
+    let sample = artifact.reference_sample().unwrap();
+    let names: Vec<&str> = artifact
+        .input_columns()
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(sample.columns(), names);
+    assert_eq!(sample.n_rows(), 40);
+    assert_eq!(sample.drawn_from(), 1_500);
+    assert_eq!(sample.labels().len(), 40);
+    assert!(sample.held_out().iter().any(|&h| h) && sample.held_out().iter().any(|&h| !h));
+    assert!(sample.row(0).unwrap().iter().any(Option::is_some));
+
+    let calibration = artifact.calibration().unwrap();
+    assert_eq!(calibration.fitted_on(), 300);
+    assert_eq!(calibration.probabilities().len(), 40);
+    let map = calibration.map();
+    assert!(map.n_points() >= 1);
+    assert!(map.y().windows(2).all(|w| w[0] <= w[1]));
+    assert_eq!(
+        artifact.monitoring_summary()[0],
+        "reference: 40 raw records (10 held out) sampled from 1500 loaded rows, seed 42"
+    );
+}
+
+#[test]
+fn fixtures_before_1_3_have_no_cover_sample_or_calibration() {
+    for (path, version) in [
+        (FIXTURE, "1.0.0"),
+        (FIXTURE_V1_1, "1.1.0"),
+        (FIXTURE_V1_2, "1.2.0"),
+    ] {
+        let artifact = check_fixture(path, version);
+        assert!(artifact.forest().node_cover().is_none(), "{version}");
+        assert!(!artifact.forest().view().has_cover(), "{version}");
+        assert_eq!(artifact.forest().view().trees()[0].cover(0), None);
+        assert!(artifact.reference_sample().is_none(), "{version}");
+        assert!(artifact.calibration().is_none(), "{version}");
+        assert!(
+            artifact.monitoring_summary()[2].contains("before format 1.3.0"),
+            "{version}"
+        );
+    }
 }
 
 #[test]

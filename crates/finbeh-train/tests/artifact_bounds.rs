@@ -5,7 +5,7 @@
 mod mutate;
 
 use finbeh_train::{ModelArtifact, TrainError};
-use mutate::{PIPE, TREE, edit_json, edit_tree_bytes, seal, split};
+use mutate::{CALB, PIPE, SMPL, TREE, edit_json, edit_tree_bytes, seal, split};
 
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -199,4 +199,83 @@ fn golden_record_lengths_are_checked_against_the_model() {
         expected.extend(std::iter::repeat_n(expected[0].clone(), 10_000));
     });
     refused(&bytes, &["golden record 1", "expected probabilities"]);
+}
+
+// Format 1.3.0: node cover, reference sample, calibration (on the committed 1.3.0 fixture).
+
+const FIXTURE_V1_3: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/model-v1.3.0.finbeh"
+);
+
+fn fixture_v1_3() -> Vec<u8> {
+    std::fs::read(FIXTURE_V1_3).expect("the committed 1.3.0 fixture is readable")
+}
+
+#[test]
+fn node_cover_must_hold_exactly_one_weight_per_node() {
+    let bytes = fixture_v1_3();
+    ModelArtifact::from_bytes(&bytes).expect("the fixture loads");
+    let short = mutate::edit_cover_bytes(&bytes, |raw| {
+        raw.truncate(raw.len() - 8);
+    });
+    refused(&short, &["node_cover", "nodes need"]);
+    let long = mutate::edit_cover_bytes(&bytes, |raw| raw.extend_from_slice(&[0; 8]));
+    refused(&long, &["node_cover", "nodes need"]);
+    for bad in [-1.0f64, f64::NAN, f64::INFINITY] {
+        let edited = mutate::edit_cover_bytes(&bytes, |raw| {
+            raw[8..16].copy_from_slice(&bad.to_le_bytes());
+        });
+        refused(&edited, &["node_cover of node 1"]);
+    }
+}
+
+#[test]
+fn reference_sample_lengths_labels_and_columns_are_checked() {
+    let bytes = fixture_v1_3();
+    let more_labels = edit_json(&bytes, Some(SMPL), |s| {
+        s["labels"].as_array_mut().unwrap().push(0.into());
+    });
+    refused(&more_labels, &["reference sample", "41 labels"]);
+    let short_column = edit_json(&bytes, Some(SMPL), |s| {
+        s["cells"][2].as_array_mut().unwrap().pop();
+    });
+    refused(
+        &short_column,
+        &["reference sample", "has 39 cells for 40 rows"],
+    );
+    let bad_label = edit_json(&bytes, Some(SMPL), |s| s["labels"][3] = 2.into());
+    refused(&bad_label, &["row 3 has class index 2"]);
+    let renamed = edit_json(&bytes, Some(SMPL), |s| s["columns"][0] = "other".into());
+    refused(&renamed, &["differ from the model's input columns"]);
+    let drawn = edit_json(&bytes, Some(SMPL), |s| s["drawn_from"] = 10.into());
+    refused(&drawn, &["40 rows", "10 rows drawn from"]);
+    let version = edit_json(&bytes, Some(SMPL), |s| s["format_version"] = 2.into());
+    refused(&version, &["format_version 2"]);
+}
+
+#[test]
+fn calibration_points_and_pairs_are_checked() {
+    let bytes = fixture_v1_3();
+    let decreasing = edit_json(&bytes, Some(CALB), |c| {
+        let y = c["map"]["y"].as_array_mut().unwrap();
+        y[0] = 1.0.into();
+    });
+    refused(&decreasing, &["calibration", "y must not decrease"]);
+    let outside = edit_json(&bytes, Some(CALB), |c| c["map"]["x"][0] = (-0.5).into());
+    refused(&outside, &["calibration", "not in [0, 1]"]);
+    let unpaired = edit_json(&bytes, Some(CALB), |c| {
+        c["positives"].as_array_mut().unwrap().pop();
+    });
+    refused(
+        &unpaired,
+        &["calibration section", "40 probabilities for 39 labels"],
+    );
+    let more_than_fitted = edit_json(&bytes, Some(CALB), |c| c["fitted_on"] = 3.into());
+    refused(
+        &more_than_fitted,
+        &["40 held-out pairs", "3 rows fitted on"],
+    );
+    let probability = edit_json(&bytes, Some(CALB), |c| c["probabilities"][5] = 1.5.into());
+    refused(&probability, &["probability 5 is 1.5"]);
 }

@@ -13,7 +13,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::process::Command;
 
 use finbeh_train::ModelArtifact;
-use mutate::{CHECKSUM_LEN, HEADER_LEN_AT, PIPE, Parts, TREE, join, seal, split};
+use mutate::{CALB, CHECKSUM_LEN, HEADER_LEN_AT, PIPE, Parts, SMPL, TREE, join, seal, split};
 
 /// Address space of the fuzzing child, in KiB. The child's own baseline (binary, thread stacks,
 /// the allocator's per-thread arena reservations) peaks at about 210 MiB of address space for
@@ -26,6 +26,7 @@ const FLIPS: usize = 300;
 const TRUNCATIONS: usize = 100;
 const RESIZES: usize = 100;
 const TREE_EDITS: usize = 150;
+const COVER_EDITS: usize = 100;
 
 /// Values written into every integer field: past every bound the decoder has (the widest
 /// 32-bit values for day counts), including the class counts of the original report (2^28,
@@ -98,6 +99,10 @@ fn mutation_fuzz_child() {
         fuzz.truncations(original, &mut rng);
         fuzz.resizes(original, &mut rng);
         fuzz.tree_edits(original, &mut rng);
+        if i == 0 {
+            // Format 1.3.0's node cover (the 1.1.0 fixture has none).
+            fuzz.cover_edits(original, &mut rng);
+        }
         fuzz.huge_values(original);
     }
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -283,7 +288,33 @@ impl Fuzz {
         }
     }
 
-    /// Every integer field of the header and both sections set, in turn, to each huge value.
+    /// Flipped bytes, truncations, extra bytes and negative or non-finite weights in the
+    /// forest's node cover (8 bytes per node).
+    fn cover_edits(&mut self, original: &[u8], rng: &mut u64) {
+        for _ in 0..COVER_EDITS {
+            let kind = below(rng, 4);
+            let (a, b) = (next(rng), next(rng));
+            let bytes = mutate::edit_cover_bytes(original, |raw| {
+                let node = (a % (raw.len() / 8) as u64) as usize;
+                match kind {
+                    0 => raw[node * 8 + (b % 8) as usize] ^= 1 + (b % 255) as u8,
+                    1 => raw.truncate(node * 8 + (b % 8) as usize),
+                    2 => raw.extend_from_slice(&1.0f64.to_le_bytes()),
+                    _ => {
+                        let bad = [-1.0, f64::NAN, f64::INFINITY][(b % 3) as usize];
+                        raw[node * 8..node * 8 + 8].copy_from_slice(&bad.to_le_bytes());
+                    }
+                }
+            });
+            self.check(
+                &format!("cover bytes edit {kind} ({a:x}, {b:x})"),
+                &bytes,
+                kind > 0,
+            );
+        }
+    }
+
+    /// Every integer field of the header and the sections set, in turn, to each huge value.
     fn huge_values(&mut self, original: &[u8]) {
         let parts = split(original);
         let slots: Vec<(Option<[u8; 4]>, &[u8])> = std::iter::once((None, &parts.header[..]))
@@ -311,9 +342,13 @@ impl Fuzz {
                     });
                     // Every pipeline integer is a count, index or day the decoder bounds; of
                     // the forest's, the counts and versions (its hyperparameters are metadata).
+                    // Of format 1.3.0's sections: their versions and the sample's class indices.
+                    let new_section = tag == Some(SMPL) || tag == Some(CALB);
                     let must_fail = huge != -1
                         && (tag == Some(PIPE)
-                            || (tag == Some(TREE) && FOREST_COUNTS.contains(&path.as_str())));
+                            || (tag == Some(TREE) && FOREST_COUNTS.contains(&path.as_str()))
+                            || (new_section && path == "/format_version")
+                            || (tag == Some(SMPL) && path.starts_with("/labels/")));
                     self.check(&format!("{section} {path} = {huge}"), &join(&p), must_fail);
                 }
             }

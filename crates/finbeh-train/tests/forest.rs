@@ -221,6 +221,13 @@ fn every_option_trains_and_predicts_sensibly() {
     assert!(f.impurity_importances().iter().all(|&v| v == 0.0));
 }
 
+/// Bytes of the serialized forest's node cover.
+fn back_cover_len(json: &str) -> usize {
+    let value: serde_json::Value = serde_json::from_str(json).expect("forest JSON");
+    let text = value["node_cover"].as_str().expect("node_cover in base64");
+    text.len() / 4 * 3 - text.bytes().filter(|&b| b == b'=').count()
+}
+
 #[test]
 fn serde_round_trip_is_exact_and_compact() {
     let (x, y) = common::binary(20_000, 12, 14);
@@ -236,15 +243,22 @@ fn serde_round_trip_is_exact_and_compact() {
     assert_eq!(f.serialized_size_hint(), f.n_nodes() * 6 + 400);
     let json = serde_json::to_string(&f).unwrap();
     let base64_len = |bytes: usize| bytes.div_ceil(3) * 4;
-    let overhead = json.len() - base64_len(f.serialized_size_hint());
-    assert!(overhead < 4_000, "{overhead} bytes besides the trees");
+    // The node cover (format 1.3.0): 8 bytes per node.
+    let cover = base64_len(f.n_nodes() * 8);
+    let overhead = json.len() - base64_len(f.serialized_size_hint()) - cover;
+    assert!(
+        overhead < 4_000,
+        "{overhead} bytes besides the trees and their cover"
+    );
     // Worst case for 100 trees of depth 10: every tree full (2047 nodes).
-    let full = overhead + base64_len(100 * (2047 * 6 + 4));
-    assert!(full <= 3_000_000, "{full} bytes");
+    let full = overhead + base64_len(100 * (2047 * 6 + 4)) + base64_len(100 * 2047 * 8);
+    assert!(full <= 4_000_000, "{full} bytes");
+    assert_eq!(back_cover_len(&json), f.n_nodes() * 8);
     let back: RandomForest = serde_json::from_str(&json).unwrap();
     assert_eq!(back.impurity_importances(), f.impurity_importances());
     assert_eq!(back.params(), f.params());
     assert!(back == f, "round trip changed the forest");
+    assert_eq!(back.node_cover(), f.node_cover());
     let xs = x.slice_axis(Axis(0), Slice::from(..500)).to_owned();
     let a = f.predict_proba(xs.view()).unwrap();
     let b = back.predict_proba(xs.view()).unwrap();
@@ -358,6 +372,84 @@ fn weighted_forests_round_trip_through_their_own_decoder() {
                 back.predict_proba(x.view()).unwrap(),
                 forest.predict_proba(x.view()).unwrap()
             );
+        }
+    }
+}
+
+/// Walks one tree of the view for `row`: the leaf reached.
+fn leaf_of(tree: &finbeh_train::TreeView, row: &[f32]) -> usize {
+    let mut node = 0;
+    while let Some(finbeh_train::NodeView::Split {
+        feature,
+        threshold,
+        left,
+        right,
+    }) = tree.node(node)
+    {
+        node = if row[feature] <= threshold {
+            left
+        } else {
+            right
+        };
+    }
+    node
+}
+
+#[test]
+fn the_view_reproduces_predictions_and_cover_adds_up() {
+    for (weights, bootstrap, (x, y)) in [
+        (ClassWeight::None, true, common::binary(600, 4, 21)),
+        (ClassWeight::Balanced, false, common::binary(600, 4, 22)),
+        (ClassWeight::None, true, common::three_class(600, 23)),
+    ] {
+        let p = small_params()
+            .class_weight(weights)
+            .bootstrap(bootstrap)
+            .check()
+            .unwrap();
+        let f = RandomForest::fit(&p, x.view(), &y).unwrap();
+        let view = f.view();
+        assert!(view.has_cover());
+        assert_eq!(view.trees().len(), f.n_trees());
+        assert_eq!(
+            view.trees().iter().map(|t| t.n_nodes()).sum::<usize>(),
+            f.n_nodes()
+        );
+        // Root cover: the bootstrap draws n rows; without it, every row at its class weight
+        // (balanced weights sum to n as well).
+        for tree in view.trees() {
+            let root = tree.cover(0).unwrap();
+            assert!(
+                (root - 600.0).abs() < 1e-9,
+                "{weights:?}: root cover {root}"
+            );
+            for (i, node) in tree.nodes().iter().enumerate() {
+                if let finbeh_train::NodeView::Split { left, right, .. } = *node {
+                    let sum = tree.cover(left).unwrap() + tree.cover(right).unwrap();
+                    assert!((tree.cover(i).unwrap() - sum).abs() < 1e-9);
+                }
+            }
+        }
+        // Averaging the leaves the view reaches gives the forest's probabilities.
+        let proba = f.predict_proba(x.view()).unwrap();
+        let k = if f.n_classes() == 2 { 1 } else { f.n_classes() };
+        for (r, row) in x.outer_iter().enumerate().take(50) {
+            let row = row.to_vec();
+            let mut acc = vec![0.0f64; k];
+            for tree in view.trees() {
+                let values = tree.leaf_values(leaf_of(tree, &row)).unwrap();
+                for (a, &v) in acc.iter_mut().zip(values) {
+                    *a += f64::from(v);
+                }
+            }
+            let last = proba.ncols() - 1;
+            let want = if k == 1 {
+                proba[[r, 1]]
+            } else {
+                proba[[r, last]]
+            };
+            let got = acc[k - 1] / f.n_trees() as f64;
+            assert!((got - want).abs() < 1e-12, "row {r}: {got} vs {want}");
         }
     }
 }

@@ -36,7 +36,7 @@ pub enum ColumnSample<'a> {
 }
 
 impl ColumnSample<'_> {
-    fn kind(&self) -> ColumnKind {
+    pub(crate) fn kind(&self) -> ColumnKind {
         match self {
             ColumnSample::Numeric(_) => ColumnKind::Numeric,
             ColumnSample::Categorical(_) => ColumnKind::Categorical,

@@ -16,6 +16,10 @@ pub const CHECKSUM_LEN: usize = 32;
 pub const PIPE: [u8; 4] = *b"PIPE";
 /// Section tag of the forest.
 pub const TREE: [u8; 4] = *b"TREE";
+/// Section tag of the reference sample (format 1.3.0).
+pub const SMPL: [u8; 4] = *b"SMPL";
+/// Section tag of the calibration (format 1.3.0).
+pub const CALB: [u8; 4] = *b"CALB";
 
 /// A valid artifact file taken apart.
 #[derive(Debug, Clone)]
@@ -96,6 +100,15 @@ pub fn edit_tree_bytes(bytes: &[u8], edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8>
     })
 }
 
+/// Replaces the forest's node cover bytes (after `edit` on the decoded bytes) and reseals.
+pub fn edit_cover_bytes(bytes: &[u8], edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    edit_json(bytes, Some(TREE), |forest| {
+        let mut raw = base64_decode(forest["node_cover"].as_str().unwrap());
+        edit(&mut raw);
+        forest["node_cover"] = base64_encode(&raw).into();
+    })
+}
+
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 pub fn base64_encode(bytes: &[u8]) -> String {
@@ -148,6 +161,8 @@ pub fn train_fixture() -> ModelArtifact {
         n_estimators: 5,
         max_depth: 4,
         n_jobs: 1,
+        // Small, so the committed fixture and the mutation fuzz stay small.
+        reference_sample_rows: 40,
         ..finbeh_config::ModelSettings::default()
     };
     let job = finbeh_train::TrainingJob {

@@ -1,0 +1,243 @@
+//! The webhook sink: a background thread POSTs each payload, retrying with exponential
+//! back-off, fed by a bounded queue that never blocks the caller.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+
+use super::params::AlertValidParams;
+use crate::error::MonitorError;
+
+/// Delivery counts of a webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct WebhookTotals {
+    /// Payloads a receiver accepted (2xx).
+    pub delivered: u64,
+    /// Payloads given up on after every attempt, or refused with a 4xx other than 408/429.
+    pub failed: u64,
+    /// Payloads dropped because the queue was full.
+    pub dropped: u64,
+    /// Attempts that failed and were retried.
+    pub retries: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    delivered: AtomicU64,
+    failed: AtomicU64,
+    dropped: AtomicU64,
+    retries: AtomicU64,
+}
+
+/// Where and how to deliver.
+#[derive(Debug, Clone)]
+struct Target {
+    url: hyper::Uri,
+    authority: String,
+    max_attempts: u32,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+    timeout: Duration,
+}
+
+/// POSTs JSON payloads to one URL from a background thread.
+#[derive(Debug)]
+pub struct Webhook {
+    sender: Mutex<Option<SyncSender<Vec<u8>>>>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    counters: Arc<Counters>,
+    url: String,
+}
+
+impl Webhook {
+    /// Starts the delivery thread for `url`.
+    ///
+    /// # Errors
+    /// [`MonitorError::Webhook`] for a URL that is not `http://host[:port]/path`,
+    /// [`MonitorError::Spawn`].
+    pub fn start(url: &str, params: &AlertValidParams) -> Result<Self, MonitorError> {
+        let bad = |detail: &str| MonitorError::Webhook {
+            url: url.to_owned(),
+            detail: detail.to_owned(),
+        };
+        let uri: hyper::Uri = url.parse().map_err(|_| bad("not a valid URL"))?;
+        if uri.scheme_str() != Some("http") {
+            return Err(bad("only http:// is supported"));
+        }
+        let authority = uri
+            .authority()
+            .ok_or_else(|| bad("no host"))?
+            .as_str()
+            .to_owned();
+        let target = Target {
+            url: uri,
+            authority,
+            max_attempts: params.max_attempts(),
+            initial_backoff: params.initial_backoff(),
+            max_backoff: params.max_backoff(),
+            timeout: params.timeout(),
+        };
+        let (sender, receiver) = sync_channel(params.queue_capacity());
+        let counters = Arc::new(Counters::default());
+        let worker_counters = Arc::clone(&counters);
+        let worker = std::thread::Builder::new()
+            .name("finbeh-alert-webhook".to_owned())
+            .spawn(move || deliver_all(&target, &receiver, &worker_counters))?;
+        Ok(Self {
+            sender: Mutex::new(Some(sender)),
+            worker: Mutex::new(Some(worker)),
+            counters,
+            url: url.to_owned(),
+        })
+    }
+
+    /// Queues a payload; never waits. Returns false (and counts it) when the queue is full or
+    /// the webhook is closed.
+    pub fn enqueue(&self, payload: Vec<u8>) -> bool {
+        let sender = self.sender.lock().unwrap_or_else(PoisonError::into_inner);
+        let sent = match sender.as_ref() {
+            Some(sender) => match sender.try_send(payload) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+            },
+            None => false,
+        };
+        if !sent {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(url = %self.url, "alert webhook: queue full; an alert payload was dropped");
+        }
+        sent
+    }
+
+    /// Delivery counts so far.
+    pub fn totals(&self) -> WebhookTotals {
+        WebhookTotals {
+            delivered: self.counters.delivered.load(Ordering::Relaxed),
+            failed: self.counters.failed.load(Ordering::Relaxed),
+            dropped: self.counters.dropped.load(Ordering::Relaxed),
+            retries: self.counters.retries.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Stops taking payloads, waits until every queued one is delivered or given up on, and
+    /// returns the totals. A second call returns at once.
+    ///
+    /// # Errors
+    /// [`MonitorError::WriterPanicked`] if the delivery thread panicked.
+    pub fn close(&self) -> Result<WebhookTotals, MonitorError> {
+        drop(
+            self.sender
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        let worker = self
+            .worker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(worker) = worker {
+            worker.join().map_err(|_| MonitorError::WriterPanicked)?;
+        }
+        Ok(self.totals())
+    }
+}
+
+impl Drop for Webhook {
+    fn drop(&mut self) {
+        if let Err(error) = self.close() {
+            tracing::error!(%error, "alert webhook: closing failed");
+        }
+    }
+}
+
+/// Delivers payloads until every sender is gone.
+fn deliver_all(target: &Target, receiver: &Receiver<Vec<u8>>, counters: &Counters) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!(%error, "alert webhook: cannot start its runtime; alerts are not sent");
+            return;
+        }
+    };
+    while let Ok(payload) = receiver.recv() {
+        let payload = Bytes::from(payload);
+        let mut backoff = target.initial_backoff;
+        for attempt in 1..=target.max_attempts {
+            match runtime.block_on(post(target, payload.clone())) {
+                Ok(status) if (200..300).contains(&status) => {
+                    counters.delivered.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+                Ok(status) if (400..500).contains(&status) && status != 408 && status != 429 => {
+                    counters.failed.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(url = %target.url, status,
+                        "alert webhook: the receiver refused the payload; not retried");
+                    break;
+                }
+                outcome => {
+                    let reason = match outcome {
+                        Ok(status) => format!("HTTP {status}"),
+                        Err(error) => error,
+                    };
+                    if attempt == target.max_attempts {
+                        counters.failed.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(url = %target.url, attempt, %reason,
+                            "alert webhook: giving up on a payload");
+                        break;
+                    }
+                    counters.retries.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(url = %target.url, attempt, %reason, retry_in_ms = backoff.as_millis(),
+                        "alert webhook: delivery failed; retrying");
+                    std::thread::sleep(backoff);
+                    backoff = backoff.saturating_mul(2).min(target.max_backoff);
+                }
+            }
+        }
+    }
+}
+
+/// One POST; the status answered, or why there was none.
+async fn post(target: &Target, payload: Bytes) -> Result<u16, String> {
+    let attempt = async {
+        let stream = tokio::net::TcpStream::connect(target.authority.as_str())
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("handshake: {e}"))?;
+        let driver = tokio::spawn(connection);
+        let path = target
+            .url
+            .path_and_query()
+            .map_or("/", hyper::http::uri::PathAndQuery::as_str);
+        let request = hyper::Request::post(path)
+            .header(hyper::header::HOST, target.authority.as_str())
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(hyper::header::USER_AGENT, "finbeh-monitor")
+            .body(Full::new(payload))
+            .map_err(|e| format!("request: {e}"))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| format!("send: {e}"))?;
+        let status = response.status().as_u16();
+        // Read the answer so the connection ends cleanly; its content is not needed.
+        let _ = response.into_body().collect().await;
+        driver.abort();
+        Ok(status)
+    };
+    tokio::time::timeout(target.timeout, attempt)
+        .await
+        .map_err(|_| format!("no answer within {} ms", target.timeout.as_millis()))?
+}
