@@ -430,9 +430,8 @@ fn a_full_or_closed_log_refuses_labels_with_a_reason() {
 }
 
 /// A log written by layout version 1 (committed in `tests/fixtures`) gains the labels tables
-/// at open (an additive step to version 2, then minute_stats for version 3), keeps its rows,
-/// and takes labels; it records no
-/// model's classes, so they are not checked.
+/// at open (an additive step to version 2, then `minute_stats` for version 3), keeps its rows,
+/// and takes labels; it records no model's classes, so they are not checked.
 #[test]
 fn a_version_1_log_migrates_and_takes_labels() {
     let dir = tempfile::tempdir().unwrap();

@@ -153,8 +153,8 @@ pub(crate) fn read_aggregate(
     }))
 }
 
-/// Migration from layout version 1: creates `minute_stats` and fills it from the logged rows,
-/// one minute at a time (memory: one minute's aggregates). Version 1 rows do not record the
+/// Layout step 3 (from version 1 or 2): creates `minute_stats` and fills it from the logged
+/// rows, one minute at a time (memory: one minute's aggregates). Logged rows do not record the
 /// predicted class index, so a binary row counts as positive when its positive-class
 /// probability is at least 0.5.
 pub(crate) fn backfill_from_predictions(
