@@ -263,7 +263,8 @@ fn a_version_2_log_is_migrated_with_its_minutes_backfilled() {
         let connection = rusqlite::Connection::open(&db).unwrap();
         connection
             .execute_batch(
-                "INSERT INTO labels (request_id, row_index, label, received_ms)                  VALUES ('r', 0, 'yes', 0);
+                "INSERT INTO labels (request_id, row_index, label, received_ms) \
+                 VALUES ('r', 0, 'yes', 0);
                  DROP TABLE minute_stats;
                  UPDATE meta SET value = '2' WHERE key = 'schema_version';",
             )
@@ -278,7 +279,8 @@ fn a_version_2_log_is_migrated_with_its_minutes_backfilled() {
     let connection = rusqlite::Connection::open(&db).unwrap();
     let (version, labels): (String, i64) = connection
         .query_row(
-            "SELECT (SELECT value FROM meta WHERE key = 'schema_version'),              (SELECT count(*) FROM labels)",
+            "SELECT (SELECT value FROM meta WHERE key = 'schema_version'), \
+             (SELECT count(*) FROM labels)",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
