@@ -7,6 +7,7 @@
 
 use std::hint::black_box;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -14,7 +15,7 @@ use finbeh_config::MonitorSettings;
 use finbeh_monitor::{
     LogIdentity, MetricsReader, PredictionLog, PredictionLogParams, TrafficFilter,
 };
-use finbeh_serve::{PredictionRecord, PredictionSink, ScoredRow};
+use finbeh_serve::{ModelInfo, PredictionRecord, PredictionSink};
 
 const MINUTES: i64 = 1_440;
 const REQUESTS_PER_MINUTE: i64 = 100;
@@ -33,6 +34,14 @@ fn write_day(path: &Path, seed: i64) {
         deployment: "blue".into(),
     };
     let log = PredictionLog::open(&params, identity).expect("open the log");
+    let model = Arc::new(ModelInfo {
+        name: "m".into(),
+        version: "1".into(),
+        input_columns: vec![],
+        classes: vec!["no".into(), "yes".into()],
+        target: None,
+        ignored_columns: vec![],
+    });
     for minute in 0..MINUTES {
         for i in 0..REQUESTS_PER_MINUTE {
             let spread = ((minute * 7_919 + i * 104_729 + seed) % 10_000) as f64;
@@ -40,17 +49,13 @@ fn write_day(path: &Path, seed: i64) {
                 unix_ms: END_MS - (MINUTES - minute) * 60_000 + i * 500,
                 request_id: format!("{seed}-{minute}-{i}"),
                 route: "/score",
-                model_name: "m".into(),
-                model_version: "1".into(),
+                model: Arc::clone(&model),
                 latency_ms: 0.2 + spread / 1_000.0,
                 status: if i % 50 == 0 { 500 } else { 200 },
                 error_code: None,
-                rows: vec![ScoredRow {
-                    inputs_json: "{}".into(),
-                    predicted_class: "no".into(),
-                    predicted_index: usize::from(i % 3 == 0),
-                    probabilities: vec![0.6, 0.4],
-                }],
+                inputs: vec![],
+                predicted: vec![usize::from(i % 3 == 0)],
+                probabilities: vec![0.6, 0.4],
             });
         }
     }

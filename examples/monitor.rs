@@ -1,5 +1,5 @@
-//! Monitoring of a finbeh model: `drift`, `report`, `health`, `alerts`, `export` and
-//! `prometheus-rules`.
+//! Monitoring of a finbeh model: `drift`, `report`, `health`, `alerts`, `export`,
+//! `prometheus-rules` and `labels`.
 //!
 //! `drift --current CSV` measures drift of every model input column of a current CSV against a
 //! reference CSV (the training file), both read with the artifact's schema and the `[data]`
@@ -16,7 +16,12 @@
 //! state in `monitor.alerts.state_path`, and prints the events and every rule's phase
 //! (`--json`: one object). `prometheus-rules` writes the same rules as a Prometheus rule file.
 //!
+//! `labels` writes ground-truth labels (CSV `request_id,row,label`) to the prediction log at
+//! `monitor.database_path` (or `--database`), all or nothing, and says how many matched a
+//! logged prediction; a label sent again for the same request id and row replaces the first.
+//!
 //! `cargo run --release --example monitor -- drift --model ART --current CSV [--reference CSV] [--json] [--config FILE]`
+//! `cargo run --release --example monitor -- labels --file CSV [--database DB] [--json] [--config FILE]`
 //! `cargo run --release --example monitor -- alerts [--database DB]... [--json] [--config FILE]`
 //! `cargo run --release --example monitor -- prometheus-rules --out FILE [--config FILE]`
 //! `cargo run --release --example monitor -- export --format jsonl|csv|azureml [--since 24h] --out DIR [--database DB]... [--config FILE]`
@@ -44,7 +49,7 @@ use finbeh_monitor::{
 };
 use finbeh_monitor::{
     DriftParams, DriftValidParams, GoldenRecord, HealthTarget, LogDriftInput, LogPeriod,
-    ReportInput, build_report, check_health, drift_from_csv, drift_from_log, now_ms,
+    ReportInput, build_report, check_health, drift_from_csv, drift_from_log, import_labels, now_ms,
 };
 use finbeh_monitor::{ExportFormat, ExportRequest, azure_source_prefix, export_log, parse_since};
 use finbeh_serve::model_path_or_output_dir;
@@ -92,6 +97,21 @@ enum Command {
         #[arg(long = "database")]
         databases: Vec<PathBuf>,
         /// Print the evaluation as one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// TOML settings file (default: ./finbeh.toml when present); FINBEH__* env vars apply.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Write ground-truth labels (CSV: request_id,row,label) to the prediction log.
+    Labels {
+        /// The labels CSV file.
+        #[arg(long)]
+        file: PathBuf,
+        /// The prediction log (default: monitor.database_path).
+        #[arg(long)]
+        database: Option<PathBuf>,
+        /// Print the counts as one JSON object.
         #[arg(long)]
         json: bool,
         /// TOML settings file (default: ./finbeh.toml when present); FINBEH__* env vars apply.
@@ -240,6 +260,12 @@ fn try_main() -> anyhow::Result<ExitCode> {
             databases,
             config,
         } => export(format, &since, out, databases, config.as_deref())?,
+        Command::Labels {
+            file,
+            database,
+            json,
+            config,
+        } => labels(&file, database, json, config.as_deref())?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -406,6 +432,34 @@ fn export(
         summary.lines,
         summary.files.len()
     );
+    Ok(())
+}
+
+fn labels(
+    file: &Path,
+    database: Option<PathBuf>,
+    json: bool,
+    config: Option<&Path>,
+) -> anyhow::Result<()> {
+    let settings = load_settings(config)?;
+    let database = database.unwrap_or_else(|| settings.monitor().database_path.clone());
+    let import = import_labels(&database, file)?;
+    if json {
+        println!("{}", serde_json::to_string(&import)?);
+    } else {
+        println!(
+            "{}: {} labels ({} new, {} replaced); {} match a logged prediction, {} do not",
+            file.display(),
+            import.received,
+            import.new,
+            import.replaced,
+            import.matched,
+            import.unmatched
+        );
+        if !import.classes_checked {
+            println!("classes not checked: the log records no model yet");
+        }
+    }
     Ok(())
 }
 

@@ -82,11 +82,12 @@ fn try_main(started: Instant) -> anyhow::Result<()> {
         };
         let log = Arc::new(PredictionLog::open(&log_config, identity)?);
         state.set_prediction_sink(Arc::clone(&log) as _)?;
+        state.set_label_sink(Arc::clone(&log) as _)?;
         tracing::info!(
             database = %log.path().display(),
             sample_rate = log_config.sample_rate(),
             backpressure = ?log_config.backpressure(),
-            "prediction log on: every scored request is recorded"
+            "prediction log on: every scored request is recorded; POST /labels takes ground truth"
         );
         Some(log)
     } else {

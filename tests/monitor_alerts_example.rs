@@ -5,11 +5,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use finbeh_config::MonitorSettings;
+use finbeh_data::{ColumnKind, InputColumn, RawValue};
 use finbeh_monitor::{LogIdentity, PredictionLog, PredictionLogParams};
-use finbeh_serve::{PredictionRecord, PredictionSink, ScoredRow};
+use finbeh_serve::{ModelInfo, PredictionRecord, PredictionSink};
 
 fn example_binary() -> PathBuf {
     // target/<profile>/deps/<this test> → target/<profile>/examples/monitor
@@ -45,27 +47,34 @@ fn write_log(path: &Path) {
         deployment: "blue".into(),
     };
     let log = PredictionLog::open(&params, identity).unwrap();
+    let model = Arc::new(ModelInfo {
+        name: "m".into(),
+        version: "1".into(),
+        input_columns: vec![InputColumn {
+            name: "Age".into(),
+            kind: ColumnKind::Numeric,
+        }],
+        classes: vec!["no".into(), "yes".into()],
+        target: None,
+        ignored_columns: vec![],
+    });
     for i in 0..20 {
         let failed = i % 4 == 0;
         log.record(PredictionRecord {
             unix_ms: now - 1_000 + i,
             request_id: format!("req-{i}"),
             route: "/score",
-            model_name: "m".into(),
-            model_version: "1".into(),
+            model: Arc::clone(&model),
             latency_ms: 0.4,
             status: if failed { 500 } else { 200 },
             error_code: failed.then_some("internal_error"),
-            rows: if failed {
+            inputs: if failed {
                 vec![]
             } else {
-                vec![ScoredRow {
-                    inputs_json: format!(r#"{{"Age":{i}}}"#),
-                    predicted_class: "no".into(),
-                    predicted_index: 0,
-                    probabilities: vec![0.8, 0.2],
-                }]
+                vec![RawValue::Number(i as f64)]
             },
+            predicted: if failed { vec![] } else { vec![0] },
+            probabilities: if failed { vec![] } else { vec![0.8, 0.2] },
         });
     }
     log.close().unwrap();

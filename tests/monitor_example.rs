@@ -1,5 +1,6 @@
-//! The `monitor drift` example as a user runs it: one JSON object on stdout with `--json`, a
+//! The `monitor` example as a user runs it. `drift`: one JSON object on stdout with `--json`, a
 //! table otherwise, exit 0 whether or not drift was found, a clear error without `--reference`.
+//! `labels`: the counts as JSON or a sentence, and a bad file refused naming line and column.
 //! Needs the example built (`cargo test` builds examples).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -76,6 +77,69 @@ fn drift_prints_one_json_object_or_a_table_and_refuses_a_missing_reference() {
     let stderr = String::from_utf8(missing.stderr).unwrap();
     assert!(
         stderr.contains("the artifact has no reference sample yet; pass --reference CSV"),
+        "{stderr}"
+    );
+}
+
+fn labels(file: &Path, database: &Path, flags: &[&str]) -> Output {
+    Command::new(example_binary())
+        .arg("labels")
+        .arg("--file")
+        .arg(file)
+        .arg("--database")
+        .arg(database)
+        .args(flags)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn labels_reports_matches_and_refuses_a_bad_file_naming_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    // A prediction log of layout 1 (committed by finbeh-monitor): fixture-1 has rows 0 and 1.
+    let database = dir.path().join("log.sqlite");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/crates/finbeh-monitor/tests/fixtures/prediction-log-v1.sqlite"
+        ),
+        &database,
+    )
+    .unwrap();
+    let file = dir.path().join("labels.csv");
+    std::fs::write(
+        &file,
+        "request_id,row,label\nfixture-1,0,no\nunknown,0,no\n",
+    )
+    .unwrap();
+
+    let json = labels(&file, &database, &["--json"]);
+    assert!(
+        json.status.success(),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    let counts: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(counts["received"], 2);
+    assert_eq!(
+        (counts["matched"].as_u64(), counts["unmatched"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    let text = labels(&file, &database, &[]);
+    assert!(text.status.success());
+    let stdout = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        stdout.contains("2 labels (0 new, 2 replaced); 1 match a logged prediction, 1 do not"),
+        "{stdout}"
+    );
+
+    std::fs::write(&file, "request_id,row,label\nfixture-1,zero,no\n").unwrap();
+    let bad = labels(&file, &database, &[]);
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8(bad.stderr).unwrap();
+    assert!(
+        stderr.contains("labels.csv: line 2, column row:"),
         "{stderr}"
     );
 }

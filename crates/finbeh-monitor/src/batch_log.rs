@@ -2,7 +2,10 @@
 //! as served requests are, so a batch run (or the workflow's own traffic) can be monitored.
 
 use finbeh_data::{RawValue, Table};
-use finbeh_serve::{PredictionRecord, PredictionSink, ScoredRow};
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use finbeh_serve::{ModelInfo, PredictionRecord, PredictionSink};
 use finbeh_train::ModelArtifact;
 
 use crate::error::MonitorError;
@@ -23,58 +26,48 @@ pub fn log_batch_scores(
     table: &Table,
     unix_ms: &dyn Fn(usize) -> i64,
 ) -> Result<usize, MonitorError> {
-    let columns = artifact.input_columns();
+    let model = Arc::new(ModelInfo::of_artifact(artifact));
+    let n_columns = model.input_columns.len();
+    let n_classes = model.classes.len();
     let mut features = vec![0f32; artifact.n_features()];
-    let mut proba = vec![0f64; artifact.classes().len()];
-    let mut rows = Vec::with_capacity(BATCH_LOG_ROWS_PER_REQUEST);
+    let mut proba = vec![0f64; n_classes];
     let mut request = 0_usize;
-    let metadata = artifact.metadata();
-    let flush = |rows: &mut Vec<ScoredRow>, request: usize| {
-        if rows.is_empty() {
-            return;
-        }
-        sink.record(PredictionRecord {
-            unix_ms: unix_ms(request),
-            request_id: format!("batch-{request}"),
-            route: "batch",
-            model_name: metadata.model_name.clone(),
-            model_version: metadata.model_version.clone(),
-            latency_ms: 0.0,
-            status: 200,
-            error_code: None,
-            rows: std::mem::take(rows),
-        });
+    let empty = |request: usize| PredictionRecord {
+        unix_ms: unix_ms(request),
+        request_id: format!("batch-{request}"),
+        route: "batch",
+        model: Arc::clone(&model),
+        latency_ms: 0.0,
+        status: 200,
+        error_code: None,
+        inputs: Vec::with_capacity(BATCH_LOG_ROWS_PER_REQUEST * n_columns),
+        predicted: Vec::with_capacity(BATCH_LOG_ROWS_PER_REQUEST),
+        probabilities: Vec::with_capacity(BATCH_LOG_ROWS_PER_REQUEST * n_classes),
     };
+    let mut record = empty(request);
     for row in 0..table.n_rows() {
         let raw = artifact.pipeline().raw_record(table, row)?;
         artifact.score_record(&raw, &mut features, &mut proba)?;
-        let inputs: serde_json::Map<String, serde_json::Value> = columns
-            .iter()
-            .zip(&raw)
-            .map(|(column, value)| (column.name.clone(), raw_json(value)))
-            .collect();
-        let index = artifact.predict_class(&proba);
-        rows.push(ScoredRow {
-            inputs_json: serde_json::Value::Object(inputs).to_string(),
-            predicted_class: artifact.classes().get(index).cloned().unwrap_or_default(),
-            predicted_index: index,
-            probabilities: proba.clone(),
-        });
-        if rows.len() == BATCH_LOG_ROWS_PER_REQUEST {
-            flush(&mut rows, request);
+        record.inputs.extend(raw.into_iter().map(owned));
+        record.predicted.push(artifact.predict_class(&proba));
+        record.probabilities.extend_from_slice(&proba);
+        if record.predicted.len() == BATCH_LOG_ROWS_PER_REQUEST {
             request += 1;
+            sink.record(std::mem::replace(&mut record, empty(request)));
         }
     }
-    flush(&mut rows, request);
+    if !record.predicted.is_empty() {
+        sink.record(record);
+    }
     Ok(table.n_rows())
 }
 
-fn raw_json(value: &RawValue<'_>) -> serde_json::Value {
+/// A raw value that outlives the table it was read from.
+fn owned(value: RawValue<'_>) -> RawValue<'static> {
     match value {
-        RawValue::Missing => serde_json::Value::Null,
-        RawValue::Number(n) => serde_json::Number::from_f64(*n)
-            .map_or(serde_json::Value::Null, serde_json::Value::Number),
-        RawValue::Bool(b) => serde_json::Value::Bool(*b),
-        RawValue::Text(text) => serde_json::Value::String(text.to_string()),
+        RawValue::Missing => RawValue::Missing,
+        RawValue::Number(n) => RawValue::Number(n),
+        RawValue::Bool(b) => RawValue::Bool(b),
+        RawValue::Text(text) => RawValue::Text(Cow::Owned(text.into_owned())),
     }
 }

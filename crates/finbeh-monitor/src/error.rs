@@ -45,6 +45,29 @@ pub enum MonitorError {
         /// The database file.
         path: PathBuf,
     },
+    /// A labels file holds a bad label; nothing of the file was written.
+    #[error("{}: line {line}, column {column}: {problem}", .file.display())]
+    Labels {
+        /// The labels CSV file.
+        file: PathBuf,
+        /// The line (1 is the header).
+        line: u64,
+        /// `request_id`, `row`, `label`, or `header` / `labels` for the file's shape.
+        column: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A labels file could not be opened.
+    #[error("cannot read labels file {}: {source}", .file.display())]
+    LabelsFile {
+        /// The labels CSV file.
+        file: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A labelled-metrics query that cannot be answered (an empty range, a bad step).
+    #[error("labelled metrics: {0}")]
+    MetricQuery(String),
     /// The writer thread could not be started.
     #[error("cannot start the prediction-log writer thread: {0}")]
     Spawn(#[from] std::io::Error),

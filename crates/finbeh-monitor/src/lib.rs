@@ -1,6 +1,6 @@
 //! Monitoring for finbeh endpoints.
 //!
-//! Built so far, two parts.
+//! Built so far:
 //!
 //! **The prediction log.** [`PredictionLog`] records every scored request that
 //! finbeh-serve hands it (through finbeh-serve's `PredictionSink` hook) in a SQLite database in
@@ -10,7 +10,6 @@
 //! retention by age and row count, and counts every row it had to drop. The table layout is
 //! versioned ([`PREDICTION_LOG_SCHEMA_VERSION`] in the `meta` table). See `docs/monitoring.md`.
 //!
-
 //! **Drift statistics and data quality** of current data against a reference
 //! sample ([`feature_drift`], [`DriftReport`]), as pure functions over values, thresholds from
 //! `[monitor.drift]`; [`drift_from_csv`] reads a reference and a current CSV with a model
@@ -19,14 +18,16 @@
 //! them with a reference CSV or, failing that, the artifact's binned training profile
 //! ([`profile_feature_drift`]), with prediction drift and the type-error rate.
 //!
+//! **Ground truth.** Labels arrive later, from a CSV file ([`import_labels`], `monitor labels`)
+//! or from the server's `POST /labels` (the log is finbeh-serve's `LabelSink` too), into the
+//! log's `labels` table; [`labelled_metrics`] joins them to the logged predictions over a time
+//! range and computes accuracy, precision, recall, F1 and ROC AUC, overall and per step.
+//!
 //! **The label-free performance estimate** ([`PerformanceEstimator`], NannyML's CBPE): accuracy,
 //! precision, recall, F1 and ROC AUC of a binary model expected from its served probabilities
 //! through the artifact's isotonic calibration, against a band from the artifact's held-out
 //! pairs, with the realized values where labels exist.
 //!
-//! **Not built yet** (issue 10): export, live windows and alerts, prediction drift, drift over
-//! the prediction log and against the artifact's reference sample, ground truth, the health
-//! checker, the report and the other `monitor` subcommands.
 //! **Live metrics.** The writer keeps per-minute aggregates with HDR latency histograms in the
 //! same database (`minute_stats`); [`MetricsReader`] merges them, across several replicas'
 //! databases too, into rolling windows ([`STANDARD_WINDOWS`]: 1 min, 5 min, 1 h, 24 h) and time
@@ -38,17 +39,11 @@
 //! [`prometheus_rules`] writes the same rules for Prometheus. [`export_log`] writes the log as
 //! JSONL, CSV or Azure ML's data-collector layout.
 //!
-//! **Not built yet** (issue 10): prediction drift, a reference
-//! sample stored in the artifact, drift over the prediction log, ground truth and the
-//! label-free estimate, the health checker, the report and the other `monitor` subcommands.
 //! **The health checker**, [`check_health`]: liveness, readiness, `/swagger.json` and one
 //! scored golden record of a finbeh server or an Azure ML scoring URI, each timed.
 //!
 //! **The report**, [`build_report`] → [`MonitorReport::write`]: one self-contained HTML page
 //! with SVG charts (`plotters`) and its versioned JSON twin.
-//!
-//! **Not built yet** (issue 10): export, alerts, ground truth and the label-free estimate, and
-//! the other `monitor` subcommands.
 //!
 //! ```
 //! use finbeh_monitor::{ColumnSample, DriftParams, DriftReport, feature_drift};
@@ -82,6 +77,11 @@ mod log_store;
 mod log_writer;
 mod prediction_log;
 
+mod label_import;
+mod label_metrics;
+mod label_store;
+mod log_rows;
+
 mod estimate;
 mod log_drift;
 mod log_read;
@@ -109,6 +109,11 @@ pub use estimate::{
     Confusion, DEFAULT_REFERENCE_CHUNKS, EstimateParams, EstimateValidParams, MIN_REFERENCE_CHUNKS,
     MetricEstimate, PERFORMANCE_ESTIMATE_VERSION, PerformanceEstimate, PerformanceEstimator,
     PerformanceMetric, estimate_performance, expected_roc_auc, realized_roc_auc,
+};
+pub use label_import::{LabelImport, import_labels};
+pub use label_metrics::{
+    LABELLED_METRICS_VERSION, LabelQuery, LabelledMetrics, MAX_METRIC_STEPS, Metric, MetricsWindow,
+    labelled_metrics,
 };
 pub use log_drift::{
     LogDriftInput, LogDriftReport, ModelUsed, PREDICTION_COLUMN, ReferenceSource, ReferenceUsed,

@@ -119,7 +119,15 @@ pub(crate) fn open_read_only(path: &Path) -> Result<Connection, MonitorError> {
         path: path.to_path_buf(),
     })?;
     match version {
-        Some(found) if found == PREDICTION_LOG_SCHEMA_VERSION.to_string() => Ok(connection),
+        // Every layout keeps the `predictions` table as version 1 made it, so a log not yet
+        // migrated (read-only: it cannot be) reads the same.
+        Some(found)
+            if found
+                .parse::<u32>()
+                .is_ok_and(|version| (1..=PREDICTION_LOG_SCHEMA_VERSION).contains(&version)) =>
+        {
+            Ok(connection)
+        }
         Some(found) => Err(MonitorError::SchemaVersion {
             path: path.to_path_buf(),
             found,

@@ -1,22 +1,50 @@
-//! The prediction log's SQLite file: its versioned table layout, batch inserts and retention.
+//! The prediction log's SQLite file: its versioned table layout and migrations, batch inserts
+//! and retention.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use finbeh_serve::PredictionRecord;
-use rusqlite::{Connection, OptionalExtension, params};
+use finbeh_serve::{LabelRecord, PredictionRecord};
+use rusqlite::{Connection, OptionalExtension, Transaction};
 
 use crate::error::MonitorError;
-use crate::windows::{
-    CREATE_MINUTE_STATS, MINUTE_MS, add_minutes, aggregate_batch, backfill_from_predictions,
-};
+use crate::label_store::{self, SeenModels, Upserted};
+use crate::log_rows::RowWriter;
+use crate::windows::{MINUTE_MS, add_minutes, aggregate_batch, backfill_from_predictions};
 
-/// Version of the table layout below, kept in `meta` (`schema_version`). A compatibility
-/// promise: a new layout gets a new version and a migration, and old files stay readable.
+/// Version of the table layout, kept in `meta` (`schema_version`): version 1 is
+/// `CREATE_TABLES`, and each step of `MIGRATIONS` adds one. A compatibility promise: a new
+/// layout gets a new version and a migration, and old files stay readable.
 ///
-/// Version 2 added the `minute_stats` table (per-minute aggregates and latency histograms); a
-/// version 1 file is migrated when it is opened (the table is created and filled from its rows).
-pub const PREDICTION_LOG_SCHEMA_VERSION: u32 = 2;
+/// Version 2 added the `labels` and `models` tables (ground truth); version 3 added the
+/// `minute_stats` table (per-minute aggregates and latency histograms), filled from the rows
+/// already logged when an older file is opened.
+pub const PREDICTION_LOG_SCHEMA_VERSION: u32 = 3;
+
+/// One additive layout step (new tables or indexes only, so older readers' queries still run).
+struct Migration {
+    /// The version a file has after this step.
+    to: u32,
+    /// What it adds, for the error message when it fails.
+    action: &'static str,
+    apply: fn(&Transaction<'_>) -> Result<(), rusqlite::Error>,
+}
+
+/// Applied in order at open to a file of an older version; each in the open's transaction.
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        to: 2,
+        action: "add the labels and models tables (layout 2)",
+        apply: |transaction| transaction.execute_batch(label_store::LABELS_LAYOUT),
+    },
+    Migration {
+        to: 3,
+        action: "add the minute_stats table and fill it from the logged rows (layout 3)",
+        apply: backfill_from_predictions,
+    },
+];
+
+const _: () = assert!(MIGRATIONS.len() as u32 + 1 == PREDICTION_LOG_SCHEMA_VERSION);
 
 /// How long a write waits for another connection's lock (a reader checkpointing, an export).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,11 +90,19 @@ pub struct LogIdentity {
     pub deployment: String,
 }
 
-/// An open prediction log, owned by the writer thread.
+/// An open prediction log, owned by the writer thread (or by one command reading it).
 pub(crate) struct LogStore {
     connection: Connection,
     path: PathBuf,
+    /// Models whose classes this store has recorded in `models`.
+    seen_models: SeenModels,
+    /// Turns records into rows (reused buffers, prepared multi-row inserts).
+    rows: RowWriter,
 }
+
+/// Maps a SQLite error to [`MonitorError::Database`] naming `path` and `action`.
+pub(crate) type Fail =
+    Box<dyn Fn(&'static str) -> Box<dyn FnOnce(rusqlite::Error) -> MonitorError>>;
 
 impl LogStore {
     /// Opens (or creates) the log at `path` in WAL mode, checking its layout version.
@@ -105,26 +141,18 @@ impl LogStore {
             )
             .map_err(fail("create the meta table"))?;
         let version = layout_version(&transaction).map_err(fail("read the layout version"))?;
-        match version {
-            Some(found) if found == PREDICTION_LOG_SCHEMA_VERSION.to_string() => {}
-            Some(found) if found == "1" => {
-                backfill_from_predictions(&transaction)
-                    .map_err(fail("migrate layout version 1 to 2 (minute_stats)"))?;
-                transaction
-                    .execute(
-                        "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
-                        [PREDICTION_LOG_SCHEMA_VERSION.to_string()],
-                    )
-                    .map_err(fail("write the layout version"))?;
-                tracing::info!(path = %path.display(), "prediction log migrated from layout version 1 to 2");
-            }
-            Some(found) => {
-                return Err(MonitorError::SchemaVersion {
-                    path: path.to_path_buf(),
-                    found,
-                    expected: PREDICTION_LOG_SCHEMA_VERSION,
-                });
-            }
+        let existed = version.is_some();
+        let from = match version {
+            Some(found) => match found.parse::<u32>() {
+                Ok(v) if (1..=PREDICTION_LOG_SCHEMA_VERSION).contains(&v) => v,
+                _ => {
+                    return Err(MonitorError::SchemaVersion {
+                        path: path.to_path_buf(),
+                        found,
+                        expected: PREDICTION_LOG_SCHEMA_VERSION,
+                    });
+                }
+            },
             None => {
                 let has_predictions: bool = transaction
                     .query_row(
@@ -142,20 +170,32 @@ impl LogStore {
                     .execute_batch(CREATE_TABLES)
                     .map_err(fail("create the predictions table"))?;
                 transaction
-                    .execute_batch(CREATE_MINUTE_STATS)
-                    .map_err(fail("create the minute_stats table"))?;
-                transaction
                     .execute(
-                        "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
-                        [PREDICTION_LOG_SCHEMA_VERSION.to_string()],
+                        "INSERT INTO meta (key, value) VALUES ('schema_version', '1')",
+                        [],
                     )
                     .map_err(fail("write the layout version"))?;
+                1
             }
+        };
+        for step in MIGRATIONS.iter().filter(|step| step.to > from) {
+            (step.apply)(&transaction).map_err(fail(step.action))?;
+            transaction
+                .execute(
+                    "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+                    [step.to.to_string()],
+                )
+                .map_err(fail("write the layout version"))?;
+        }
+        if from < PREDICTION_LOG_SCHEMA_VERSION && existed {
+            tracing::info!(path = %path.display(), from, to = PREDICTION_LOG_SCHEMA_VERSION, "prediction log layout migrated");
         }
         transaction.commit().map_err(fail("commit the layout"))?;
         Ok(Self {
             connection,
             path: path.to_path_buf(),
+            seen_models: SeenModels::default(),
+            rows: RowWriter::default(),
         })
     }
 
@@ -186,8 +226,37 @@ impl LogStore {
         &self.path
     }
 
+    /// Maps a SQLite error to [`MonitorError::Database`] naming this file and `action`.
+    pub(crate) fn fail(&self) -> Fail {
+        let path = self.path.clone();
+        Box::new(move |action| {
+            let path = path.clone();
+            Box::new(move |source| MonitorError::Database {
+                path,
+                action,
+                source,
+            })
+        })
+    }
+
     pub(crate) fn connection(&self) -> &Connection {
         &self.connection
+    }
+
+    pub(crate) fn connection_mut(&mut self) -> &mut Connection {
+        &mut self.connection
+    }
+
+    /// Writes labels that arrived through the server (checked there) in one transaction.
+    pub(crate) fn upsert_labels(
+        &mut self,
+        labels: &[LabelRecord],
+        received_ms: i64,
+    ) -> Result<Upserted, rusqlite::Error> {
+        let transaction = self.connection.transaction()?;
+        let done = label_store::upsert_labels(&transaction, labels, received_ms)?;
+        transaction.commit()?;
+        Ok(done)
     }
 
     /// Writes `records` in one transaction, with their minutes' aggregates in `minute_stats`;
@@ -198,65 +267,12 @@ impl LogStore {
         records: &[PredictionRecord],
     ) -> Result<u64, rusqlite::Error> {
         let transaction = self.connection.transaction()?;
-        let mut written = 0u64;
-        {
-            let mut insert = transaction.prepare_cached(
-                "INSERT INTO predictions (time_ms, request_id, row_index, endpoint, deployment, \
-                 route, model_name, model_version, inputs, predicted_class, probabilities, \
-                 latency_ms, http_status, error_code) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-            )?;
-            for record in records {
-                let common = (
-                    record.unix_ms,
-                    &record.request_id,
-                    &identity.endpoint,
-                    &identity.deployment,
-                    record.route,
-                    &record.model_name,
-                    &record.model_version,
-                );
-                if record.rows.is_empty() {
-                    insert.execute(params![
-                        common.0,
-                        common.1,
-                        None::<i64>,
-                        common.2,
-                        common.3,
-                        common.4,
-                        common.5,
-                        common.6,
-                        None::<String>,
-                        None::<String>,
-                        None::<String>,
-                        record.latency_ms,
-                        record.status,
-                        record.error_code,
-                    ])?;
-                    written += 1;
-                }
-                for (index, row) in record.rows.iter().enumerate() {
-                    let probabilities = serde_json::to_string(&row.probabilities).ok();
-                    insert.execute(params![
-                        common.0,
-                        common.1,
-                        i64::try_from(index).ok(),
-                        common.2,
-                        common.3,
-                        common.4,
-                        common.5,
-                        common.6,
-                        &row.inputs_json,
-                        &row.predicted_class,
-                        probabilities,
-                        record.latency_ms,
-                        record.status,
-                        record.error_code,
-                    ])?;
-                    written += 1;
-                }
+        for record in records {
+            if self.seen_models.first_time(&record.model) {
+                label_store::record_model(&transaction, &record.model)?;
             }
         }
+        let written = self.rows.insert(&transaction, identity, records)?;
         add_minutes(&transaction, &aggregate_batch(identity, records))?;
         transaction.commit()?;
         Ok(written)
@@ -273,6 +289,8 @@ impl LogStore {
         let transaction = self.connection.transaction()?;
         let cutoff = now_ms.saturating_sub(max_age_ms);
         let by_age = transaction.execute("DELETE FROM predictions WHERE time_ms < ?1", [cutoff])?;
+        // Labels age with their predictions (not counted among the rows deleted).
+        transaction.execute("DELETE FROM labels WHERE received_ms < ?1", [cutoff])?;
         // Minutes that ended before the cut-off (small rows: not counted as deleted rows).
         transaction.execute(
             "DELETE FROM minute_stats WHERE minute_ms < ?1",

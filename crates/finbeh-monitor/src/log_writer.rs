@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use finbeh_serve::PredictionRecord;
+use finbeh_serve::{LabelRecord, PredictionRecord};
 
 use crate::log_params::PredictionLogConfig;
 use crate::log_store::{LogIdentity, LogStore};
@@ -20,6 +20,11 @@ pub(crate) const RETENTION_EVERY: Duration = Duration::from_secs(60);
 /// What the server side sends to the writer.
 pub(crate) enum Message {
     Record(PredictionRecord),
+    /// Ground-truth labels from `POST /labels`, checked by the server.
+    Labels {
+        labels: Vec<LabelRecord>,
+        received_ms: i64,
+    },
     /// Commit what is pending, apply retention, and stop.
     Close,
 }
@@ -31,6 +36,10 @@ pub(crate) struct Counters {
     pub(crate) dropped: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) retention_deleted: AtomicU64,
+    /// Labels written (new or replacing one).
+    pub(crate) labels_written: AtomicU64,
+    /// Labels that could not be written (a database error, logged).
+    pub(crate) labels_failed: AtomicU64,
     /// Records in the channel now (the sink wakes the writer when half the capacity waits).
     pub(crate) queued: AtomicUsize,
 }
@@ -52,10 +61,12 @@ impl Writer {
         self.retain();
         let mut next_retention = Instant::now() + RETENTION_EVERY;
         let mut batch: Vec<PredictionRecord> = Vec::new();
+        let mut labels: Vec<(Vec<LabelRecord>, i64)> = Vec::new();
         let mut next_batch = Instant::now() + self.config.batch_interval();
         loop {
-            let (closing, full) = self.drain(receiver, &mut batch);
+            let (closing, full) = self.drain(receiver, &mut batch, &mut labels);
             self.commit(&mut batch);
+            self.commit_labels(&mut labels);
             if closing {
                 self.retain();
                 return;
@@ -77,6 +88,7 @@ impl Writer {
         &self,
         receiver: &Receiver<Message>,
         batch: &mut Vec<PredictionRecord>,
+        labels: &mut Vec<(Vec<LabelRecord>, i64)>,
     ) -> (bool, bool) {
         let mut rows: usize = 0;
         while rows < MAX_BATCH_ROWS {
@@ -86,6 +98,10 @@ impl Writer {
                     rows = rows.saturating_add(record.log_rows());
                     batch.push(record);
                 }
+                Ok(Message::Labels {
+                    labels: received,
+                    received_ms,
+                }) => labels.push((received, received_ms)),
                 Ok(Message::Close) | Err(TryRecvError::Disconnected) => return (true, false),
                 Err(TryRecvError::Empty) => return (false, false),
             }
@@ -113,6 +129,29 @@ impl Writer {
             }
         }
         batch.clear();
+    }
+
+    fn commit_labels(&mut self, labels: &mut Vec<(Vec<LabelRecord>, i64)>) {
+        for (batch, received_ms) in labels.drain(..) {
+            match self.store.upsert_labels(&batch, received_ms) {
+                Ok(done) => {
+                    self.counters
+                        .labels_written
+                        .fetch_add(done.new + done.replaced, Ordering::Relaxed);
+                }
+                Err(error) => {
+                    self.counters
+                        .labels_failed
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    tracing::error!(
+                        path = %self.store.path().display(),
+                        labels = batch.len(),
+                        %error,
+                        "prediction log: labels could not be written; they are lost"
+                    );
+                }
+            }
+        }
     }
 
     fn retain(&mut self) {

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{JoinHandle, Thread};
 
 use finbeh_config::Backpressure;
-use finbeh_serve::{PredictionRecord, PredictionSink};
+use finbeh_serve::{LabelRecord, LabelSink, PredictionRecord, PredictionSink, ServeError};
 
 use crate::error::MonitorError;
 use crate::log_params::PredictionLogConfig;
@@ -27,6 +27,10 @@ pub struct LogTotals {
     pub failed: u64,
     /// Rows deleted by retention.
     pub retention_deleted: u64,
+    /// Labels from the server written (new or replacing one).
+    pub labels_written: u64,
+    /// Labels from the server that could not be written (database errors).
+    pub labels_failed: u64,
 }
 
 /// The SQLite prediction log: attach it with `AppState::set_prediction_sink`.
@@ -100,6 +104,8 @@ impl PredictionLog {
             dropped: self.counters.dropped.load(Ordering::Relaxed),
             failed: self.counters.failed.load(Ordering::Relaxed),
             retention_deleted: self.counters.retention_deleted.load(Ordering::Relaxed),
+            labels_written: self.counters.labels_written.load(Ordering::Relaxed),
+            labels_failed: self.counters.labels_failed.load(Ordering::Relaxed),
         }
     }
 
@@ -166,6 +172,29 @@ impl PredictionSink for PredictionLog {
 
     fn failed_rows(&self) -> u64 {
         self.counters.failed.load(Ordering::Relaxed)
+    }
+}
+
+/// Labels from `POST /labels` go down the records' channel to the writer, which commits them
+/// with its next batch. Never waits: a full channel is a 503 the client retries.
+impl LabelSink for PredictionLog {
+    fn record_labels(
+        &self,
+        labels: Vec<LabelRecord>,
+        received_unix_ms: i64,
+    ) -> Result<(), ServeError> {
+        let message = Message::Labels {
+            labels,
+            received_ms: received_unix_ms,
+        };
+        self.sender.try_send(message).map_err(|error| {
+            ServeError::LabelsUnavailable(match error {
+                TrySendError::Full(_) => {
+                    "the prediction log's queue is full; send the labels again shortly".to_owned()
+                }
+                TrySendError::Disconnected(_) => "the prediction log is closed".to_owned(),
+            })
+        })
     }
 }
 

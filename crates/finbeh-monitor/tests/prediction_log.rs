@@ -9,79 +9,18 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
 use finbeh_config::{Backpressure, MonitorSettings};
-use finbeh_data::{ColumnKind, InputColumn, RawValue};
 use finbeh_monitor::{
     LogIdentity, MonitorError, PREDICTION_LOG_SCHEMA_VERSION, PredictionLog, PredictionLogParams,
 };
-use finbeh_serve::{
-    AppState, LoadFn, ModelInfo, PredictionSink, RowError, ScoreBuffer, Scorer, ServerParams, app,
-};
+use finbeh_serve::{AppState, ModelInfo, PredictionSink, ServerParams, app};
 use rusqlite::Connection;
 use tower::ServiceExt;
 
-/// P(yes) = the row's `Age` / 100.
-struct AgeScorer(ModelInfo);
-
-impl Scorer for AgeScorer {
-    fn info(&self) -> &ModelInfo {
-        &self.0
-    }
-    fn score(
-        &self,
-        rows: &[RawValue<'_>],
-        n_rows: usize,
-        out: &mut ScoreBuffer,
-    ) -> Result<(), RowError> {
-        for row in rows.chunks_exact(2).take(n_rows) {
-            let p = match row[0] {
-                RawValue::Number(age) => (age / 100.0).clamp(0.0, 1.0),
-                _ => 0.5,
-            };
-            out.push(usize::from(p >= 0.5), &[1.0 - p, p]);
-        }
-        Ok(())
-    }
-}
+mod common;
+use common::{copy_v1_fixture, open_log, server_with};
 
 fn server(dir: &Path) -> AppState {
-    let loader: LoadFn = Arc::new(|_path| {
-        let info = ModelInfo {
-            name: "age".into(),
-            version: "7".into(),
-            input_columns: vec![
-                InputColumn {
-                    name: "Age".into(),
-                    kind: ColumnKind::Numeric,
-                },
-                InputColumn {
-                    name: "City".into(),
-                    kind: ColumnKind::Categorical,
-                },
-            ],
-            classes: vec!["no".into(), "yes".into()],
-            target: Some("Churn".into()),
-            ignored_columns: vec![],
-        };
-        Ok(Arc::new(AgeScorer(info)) as Arc<dyn Scorer>)
-    });
-    let state = AppState::new(ServerParams::default().check().unwrap(), loader);
-    std::fs::write(dir.join("model.finbeh"), b"").unwrap();
-    state.load(None, Some(dir)).unwrap();
-    state
-}
-
-fn open_log(path: &Path, edit: impl FnOnce(&mut PredictionLogParams)) -> Arc<PredictionLog> {
-    let mut params = PredictionLogParams(MonitorSettings {
-        enabled: true,
-        database_path: path.to_path_buf(),
-        ..MonitorSettings::default()
-    });
-    edit(&mut params);
-    let identity = LogIdentity {
-        endpoint: "churn".into(),
-        deployment: "blue".into(),
-    };
-    Arc::new(PredictionLog::open(&params.check().unwrap(), identity).unwrap())
+    server_with(dir, ServerParams::default())
 }
 
 /// Request `i`: 1..=3 rows; every 10th is refused (a text `Age`).
@@ -457,17 +396,20 @@ fn a_closed_log_counts_later_records_as_dropped() {
     let db = dir.path().join("monitor.sqlite");
     let log = open_log(&db, |_| {});
     log.close().unwrap();
-    log.record(finbeh_serve::PredictionRecord {
-        unix_ms: 0,
-        request_id: "late".into(),
-        route: "/score",
-        model_name: "m".into(),
-        model_version: "1".into(),
-        latency_ms: 0.0,
-        status: 200,
-        error_code: None,
-        rows: vec![],
-    });
+    let model = ModelInfo {
+        name: "m".into(),
+        version: "1".into(),
+        input_columns: vec![],
+        classes: vec![],
+        target: None,
+        ignored_columns: vec![],
+    };
+    log.record(finbeh_serve::PredictionRecord::refused(
+        Arc::new(model),
+        "late".into(),
+        400,
+        "invalid_input",
+    ));
     assert_eq!(log.dropped_rows(), 1);
 }
 
@@ -486,15 +428,7 @@ type LoggedRow = (
 #[test]
 fn a_version_1_log_opens_and_takes_new_rows() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("v1.sqlite");
-    std::fs::copy(
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/prediction-log-v1.sqlite"
-        ),
-        &db,
-    )
-    .unwrap();
+    let db = copy_v1_fixture(dir.path());
     let state = server(dir.path());
     // Retention by age off in effect: the fixture's rows must not age out of the test.
     let log = open_log(&db, |p| p.retention_days = 36_500);

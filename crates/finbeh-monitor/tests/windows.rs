@@ -1,5 +1,5 @@
 //! Per-minute aggregates and the windows merged from them: across replica databases, on
-//! hand-computed data, and after migrating a version 1 log.
+//! hand-computed data, and after migrating a version 1 or version 2 log.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 use std::path::Path;
@@ -229,7 +229,63 @@ fn a_version_1_log_is_migrated_with_its_minutes_backfilled() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(version, "2");
+    // Through both steps: labels and models (2), then minute_stats (3).
+    assert_eq!(version, "3");
+}
+
+/// A log of layout version 2 (labels and models, no `minute_stats`) gains `minute_stats` at open
+/// (step 3), filled from its rows: the same window as the writer's own minutes, labels kept.
+#[test]
+fn a_version_2_log_is_migrated_with_its_minutes_backfilled() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v2.sqlite");
+    write_log(
+        &db,
+        vec![
+            record(T0 + 1_000, 2.0, 200, &[(1, 0.9), (0, 0.2)]),
+            record(T0 + 2_000, 4.0, 400, &[]),
+            record(T0 + 3_000, 6.0, 200, &[(1, 0.7)]),
+        ],
+    );
+    let window = |db: &Path| {
+        MetricsReader::open(&[db])
+            .unwrap()
+            .window(
+                T0 + 60_000,
+                Duration::from_secs(60),
+                &TrafficFilter::default(),
+            )
+            .unwrap()
+    };
+    let written = window(&db);
+    assert_eq!((written.requests, written.rows), (3, 3));
+    {
+        let connection = rusqlite::Connection::open(&db).unwrap();
+        connection
+            .execute_batch(
+                "INSERT INTO labels (request_id, row_index, label, received_ms) \
+                 VALUES ('r', 0, 'yes', 0);
+                 DROP TABLE minute_stats;
+                 UPDATE meta SET value = '2' WHERE key = 'schema_version';",
+            )
+            .unwrap();
+    }
+    let migrated = window(&db);
+    assert_eq!(migrated.requests, written.requests);
+    assert_eq!(migrated.requests_by_status, written.requests_by_status);
+    assert_eq!(migrated.rows, written.rows);
+    assert_eq!(migrated.positive_rate, written.positive_rate);
+    assert_eq!(migrated.mean_probability, written.mean_probability);
+    let connection = rusqlite::Connection::open(&db).unwrap();
+    let (version, labels): (String, i64) = connection
+        .query_row(
+            "SELECT (SELECT value FROM meta WHERE key = 'schema_version'), \
+             (SELECT count(*) FROM labels)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((version.as_str(), labels), ("3", 1));
 }
 
 #[test]

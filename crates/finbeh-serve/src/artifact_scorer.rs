@@ -49,18 +49,25 @@ thread_local! {
     static EXPLANATION: RefCell<Explanation> = RefCell::new(Explanation::default());
 }
 
-impl ArtifactScorer {
-    /// Serves `artifact` (already verified by [`ModelArtifact::read`] or built in memory).
-    pub fn new(artifact: ModelArtifact) -> Self {
+impl ModelInfo {
+    /// What `artifact` tells a server about itself: name, version, columns and classes.
+    pub fn of_artifact(artifact: &ModelArtifact) -> Self {
         let metadata = artifact.metadata();
-        let info = ModelInfo {
+        Self {
             name: metadata.model_name.clone(),
             version: metadata.model_version.clone(),
             input_columns: artifact.input_columns().to_vec(),
-            ignored_columns: artifact.metadata().ignored_columns.clone(),
+            ignored_columns: metadata.ignored_columns.clone(),
             classes: artifact.classes().to_vec(),
             target: metadata.target.clone(),
-        };
+        }
+    }
+}
+
+impl ArtifactScorer {
+    /// Serves `artifact` (already verified by [`ModelArtifact::read`] or built in memory).
+    pub fn new(artifact: ModelArtifact) -> Self {
+        let info = ModelInfo::of_artifact(&artifact);
         let explainer = artifact.explainer().map_err(|err| err.to_string());
         Self {
             artifact,

@@ -25,6 +25,12 @@ pub enum ServeError {
     /// [`AppState::set_prediction_sink`](crate::AppState::set_prediction_sink) was called twice.
     #[error("a prediction sink is already attached to this server; only one can be")]
     PredictionSinkAlreadySet,
+    /// [`AppState::set_label_sink`](crate::AppState::set_label_sink) was called twice.
+    #[error("a label sink is already attached to this server; only one can be")]
+    LabelSinkAlreadySet,
+    /// A [`LabelSink`](crate::LabelSink) cannot take labels now (answered 503 to the client).
+    #[error("labels cannot be stored now: {0}")]
+    LabelsUnavailable(String),
     /// Neither an explicit model path nor `AZUREML_MODEL_DIR` was given.
     #[error(
         "no model to load: pass --model PATH or set AZUREML_MODEL_DIR to a directory holding a .{} artifact",

@@ -23,11 +23,12 @@ use tower::{Layer, Service};
 
 use crate::config::ServerConfig;
 use crate::explanation::{ExplainBuffer, ExplainRefusal};
+use crate::labels_http;
 use crate::metrics::{self, route_index};
 use crate::model::ScoreBuffer;
 use crate::request::{self, BodyError, DecodeError, MAX_DETAILS};
 use crate::response::{self, ApiError, json_response, static_error};
-use crate::sink::{self, PredictionRecord, ScoredRow};
+use crate::sink::{self, PredictionRecord};
 use crate::state::{AppState, Inner, LoadFailure, LoadedModel};
 
 /// Longest `x-request-id` accepted (longer → 431).
@@ -61,6 +62,10 @@ pub fn app(state: AppState) -> Router {
         .route("/swagger.json", get(swagger).fallback(not_allowed_get))
         .route("/metrics", get(metrics).fallback(not_allowed_get))
         .route("/score", post(score).fallback(not_allowed_post))
+        .route(
+            "/labels",
+            post(labels_http::labels).fallback(not_allowed_post),
+        )
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(observe)
@@ -195,12 +200,8 @@ async fn score(State(state): State<AppState>, request: Request) -> Response {
     if previous >= inner.config.max_concurrent_requests() {
         return static_error(StatusCode::TOO_MANY_REQUESTS, response::TOO_MANY_REQUESTS);
     }
-    if !authorized(&inner.config.keys(), request.headers()) {
-        let mut response = static_error(StatusCode::UNAUTHORIZED, response::UNAUTHORIZED);
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return response;
+    if let Some(refusal) = authorize(inner, request.headers()) {
+        return refusal;
     }
     let Some(model) = state.current() else {
         return static_error(StatusCode::SERVICE_UNAVAILABLE, response::NOT_READY);
@@ -211,37 +212,15 @@ async fn score(State(state): State<AppState>, request: Request) -> Response {
             response::UNSUPPORTED_MEDIA_TYPE,
         );
     }
-    if let Some(refusal) = refuse_body_before_reading(request.headers(), &inner.config) {
-        return refusal;
-    }
     // Observe always sets the id; it is only needed when a log is attached.
     let request_id = inner
         .prediction_sink
         .get()
         .and(request.headers().get(&X_REQUEST_ID))
         .cloned();
-    let body = match tokio::time::timeout(
-        inner.config.request_timeout(),
-        Bytes::from_request(request, &()),
-    )
-    .await
-    {
-        Ok(Ok(body)) => body,
-        Ok(Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return payload_too_large(inner.config.max_body_bytes());
-        }
-        Ok(Err(rejection)) => {
-            return ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_body",
-                format!(
-                    "the request body could not be read: {}",
-                    rejection.body_text()
-                ),
-            )
-            .into_response();
-        }
-        Err(_) => return static_error(StatusCode::REQUEST_TIMEOUT, response::REQUEST_TIMEOUT),
+    let body = match read_body(inner, request).await {
+        Ok(body) => body,
+        Err(refusal) => return refusal,
     };
     let started = Instant::now();
     let max_rows = inner.config.max_rows_per_request();
@@ -264,11 +243,10 @@ async fn score(State(state): State<AppState>, request: Request) -> Response {
         score_body(&model, &body, max_rows, capture)
     };
     if let Some(sink) = sink {
-        let (status, error_code, rows) = match &mut outcome {
+        let (status, error_code, (inputs, predicted, probabilities)) = match &mut outcome {
             Ok(scored) => (StatusCode::OK, None, std::mem::take(&mut scored.logged)),
-            Err(error) => (error.status, Some(error.code), Vec::new()),
+            Err(error) => (error.status, Some(error.code), Default::default()),
         };
-        let info = model.scorer.info();
         sink.record(PredictionRecord {
             unix_ms: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -278,12 +256,13 @@ async fn score(State(state): State<AppState>, request: Request) -> Response {
                 .map(|id| String::from_utf8_lossy(id.as_bytes()).into_owned())
                 .unwrap_or_default(),
             route: "/score",
-            model_name: info.name.clone(),
-            model_version: info.version.clone(),
+            model: Arc::clone(&model.info),
             latency_ms: started.elapsed().as_secs_f64() * 1e3,
             status: status.as_u16(),
             error_code,
-            rows,
+            inputs,
+            predicted,
+            probabilities,
         });
     }
     match outcome {
@@ -299,6 +278,50 @@ async fn score(State(state): State<AppState>, request: Request) -> Response {
             response
         }
         Err(error) => error.into_response(),
+    }
+}
+
+/// 401 (with `WWW-Authenticate: Bearer`) unless the request carries a configured key.
+pub(crate) fn authorize(inner: &Inner, headers: &HeaderMap) -> Option<Response> {
+    if authorized(&inner.config.keys(), headers) {
+        return None;
+    }
+    let mut response = static_error(StatusCode::UNAUTHORIZED, response::UNAUTHORIZED);
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    Some(response)
+}
+
+/// Reads a request's body under the body limit and the read timeout (413, 415 for a
+/// compressed body, 400, 408), as `/score` and `/labels` both do.
+pub(crate) async fn read_body(inner: &Inner, request: Request) -> Result<Bytes, Response> {
+    if let Some(refusal) = refuse_body_before_reading(request.headers(), &inner.config) {
+        return Err(refusal);
+    }
+    match tokio::time::timeout(
+        inner.config.request_timeout(),
+        Bytes::from_request(request, &()),
+    )
+    .await
+    {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(payload_too_large(inner.config.max_body_bytes()))
+        }
+        Ok(Err(rejection)) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_body",
+            format!(
+                "the request body could not be read: {}",
+                rejection.body_text()
+            ),
+        )
+        .into_response()),
+        Err(_) => Err(static_error(
+            StatusCode::REQUEST_TIMEOUT,
+            response::REQUEST_TIMEOUT,
+        )),
     }
 }
 
@@ -418,11 +441,14 @@ fn recycle<'b>(mut rows: Vec<RawValue<'_>>) -> Vec<RawValue<'b>> {
     rows.into_iter().map(|_| RawValue::Missing).collect()
 }
 
+/// The inputs, predicted classes and probabilities a prediction-log record takes.
+type LoggedRows = (Vec<RawValue<'static>>, Vec<usize>, Vec<f64>);
+
 /// A scored body: the answer, its row count and, when a log wants them, the rows to log.
 struct Scored {
     answer: Vec<u8>,
     n_rows: usize,
-    logged: Vec<ScoredRow>,
+    logged: LoggedRows,
 }
 
 /// Decodes and scores one body; the synchronous core of `/score`. With `capture`, the rows
@@ -501,9 +527,9 @@ fn score_rows<'a>(
         ));
     }
     let logged = if capture {
-        sink::scored_rows(&info.input_columns, &info.classes, rows, scores)
+        sink::capture_rows(info.input_columns.len(), rows, scores)
     } else {
-        Vec::new()
+        LoggedRows::default()
     };
     let explained = match scratch.decode.explain() {
         Some(request) => {

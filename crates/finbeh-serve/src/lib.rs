@@ -7,7 +7,8 @@
 //! shutdown. [`run`] serves it thread per core; settings come from finbeh-config's `[serve]`
 //! section (`ServerParams::from(settings.serve())`).
 //! Each scored request can be handed to a [`PredictionSink`] (finbeh-monitor's prediction log)
-//! with [`AppState::set_prediction_sink`].
+//! with [`AppState::set_prediction_sink`], and ground-truth labels sent to `POST /labels` to a
+//! [`LabelSink`] with [`AppState::set_label_sink`].
 //! A body with `"explain": true` (or `{"top": k}`) next to its rows also gets exact TreeSHAP
 //! `"explanations"` per row ([`Scorer::explain`] into an [`ExplainBuffer`]; a scorer that cannot
 //! explain answers 400 with its [`ExplainRefusal`]).
@@ -84,6 +85,9 @@ mod server;
 mod sink;
 mod state;
 
+mod labels;
+mod labels_http;
+
 mod explain;
 mod explanation;
 pub use explanation::{ExplainBuffer, ExplainRefusal};
@@ -97,5 +101,10 @@ pub use model::{
     model_path_or_output_dir, resolve_model_paths,
 };
 pub use server::{run, run_on, serve};
-pub use sink::{PredictionRecord, PredictionSink, ScoredRow};
+pub use sink::{InputsJson, PredictionRecord, PredictionSink};
 pub use state::AppState;
+
+pub use labels::{
+    LabelProblem, LabelRecord, LabelSink, LabelsCsv, MAX_LABEL_BYTES, MAX_LABEL_LINE_BYTES,
+    check_label, labels_from_json,
+};

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use crate::sink::PredictionSink;
 
 /// Routes metrics are labelled with; any other path counts as `other` (bounded cardinality).
-pub(crate) const ROUTES: [&str; 7] = [
+pub(crate) const ROUTES: [&str; 8] = [
     "/",
     "/health/live",
     "/health/ready",
@@ -17,6 +17,7 @@ pub(crate) const ROUTES: [&str; 7] = [
     "/swagger.json",
     "/metrics",
     "other",
+    "/labels",
 ];
 
 /// The route label index of a request path.
@@ -28,13 +29,14 @@ pub(crate) fn route_index(path: &str) -> usize {
         "/score" => 3,
         "/swagger.json" => 4,
         "/metrics" => 5,
+        "/labels" => 7,
         _ => 6,
     }
 }
 
 /// Status codes the server answers; anything else is counted under its class in `OTHER_STATUS`.
-const STATUSES: [u16; 14] = [
-    200, 400, 401, 404, 405, 408, 413, 415, 429, 431, 500, 503, 504, 0,
+const STATUSES: [u16; 15] = [
+    200, 202, 400, 401, 404, 405, 408, 413, 415, 429, 431, 500, 503, 504, 0,
 ];
 const OTHER_STATUS: usize = STATUSES.len() - 1;
 

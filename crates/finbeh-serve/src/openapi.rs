@@ -109,6 +109,39 @@ pub(crate) fn document(info: &ModelInfo, auth_required: bool) -> Vec<u8> {
     if auth_required && let Value::Object(map) = &mut operation {
         map.insert("security".into(), json!([{"bearerAuth": []}]));
     }
+    let mut labels_operation = json!({
+        "summary": "Ground-truth labels for scored rows, joined to the prediction log",
+        "description": format!("Each label names the `x-request-id` a `/score` answer carried and the row (from 0) \
+            within that request. A label must be one of the model's classes {:?}, as exact text (an integer class may \
+            be sent as a JSON number). Sending a label again for the same request id and row replaces it. Accepted \
+            labels are written with the prediction log's next batch. At most `serve.max_rows_per_request` labels per \
+            request; the body limit is `/score`'s.", info.classes),
+        "operationId": "labels",
+        "requestBody": {
+            "required": true,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/LabelsRequest"}},
+                "text/csv": {"schema": {"type": "string",
+                    "description": "A header naming request_id, row and label (any order), then one label per line."}}
+            }
+        },
+        "responses": {
+            "202": {"description": "Labels accepted; the body gives their count.",
+                    "content": {"application/json": {"schema": {"type": "object",
+                        "properties": {"received": {"type": "integer"}}}}}},
+            "400": error_response("Malformed body, a missing or wrong field, a label that is not one of the model's classes, no labels or too many; `details` gives each entry (JSON, from 0) or line (CSV, from 1) as `row`, and the field."),
+            "404": error_response("This server keeps no prediction log (monitor.enabled is false)."),
+            "413": error_response("The body is larger than the configured limit."),
+            "415": error_response("Content-Type is neither application/json nor text/csv, or the body is compressed."),
+            "503": error_response("No model loaded yet, or the prediction log cannot take labels now (retry).")
+        }
+    });
+    if auth_required && let Value::Object(map) = &mut labels_operation {
+        map.insert("security".into(), json!([{"bearerAuth": []}]));
+        if let Some(Value::Object(responses)) = map.get_mut("responses") {
+            responses.insert("401".into(), error_response("Missing or wrong bearer key."));
+        }
+    }
     let split = json!({
         "type": "object",
         "required": ["data"],
@@ -167,6 +200,21 @@ pub(crate) fn document(info: &ModelInfo, auth_required: bool) -> Vec<u8> {
                      "properties": {"top": {"type": "integer", "minimum": 1}}}
                 ]
             },
+            "LabelsRequest": {
+                "type": "object",
+                "required": ["labels"],
+                "additionalProperties": false,
+                "properties": {"labels": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["request_id", "row", "label"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "request_id": {"type": "string", "maxLength": 100},
+                        "row": {"type": "integer", "minimum": 0},
+                        "label": {"oneOf": [{"type": "string", "enum": info.classes}, {"type": "integer"}]}
+                    }
+                }}}
+            },
             "ScoreResponse": {
                 "type": "object",
                 "required": ["predictions", "probabilities", "model"],
@@ -217,6 +265,7 @@ pub(crate) fn document(info: &ModelInfo, auth_required: bool) -> Vec<u8> {
         },
         "paths": {
             "/score": {"post": operation},
+            "/labels": {"post": labels_operation},
             "/": {"get": {"summary": "Liveness (answers `Healthy`)", "responses": {"200": {"description": "Healthy"}}}},
             "/health/live": {"get": {"summary": "Liveness", "responses": {"200": {"description": "Alive"}}}},
             "/health/ready": {"get": {"summary": "Readiness", "responses": {

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::config::ServerConfig;
 use crate::error::{ServeError, TriedPath};
+use crate::labels::LabelSink;
 use crate::metrics::Metrics;
 use crate::model::{LoadFn, ModelInfo, Scorer, resolve_model_paths};
 use crate::sink::PredictionSink;
@@ -18,6 +19,8 @@ use crate::{openapi, response};
 /// A model ready to serve, with everything per-model pre-rendered once at load time.
 pub(crate) struct LoadedModel {
     pub(crate) scorer: Arc<dyn Scorer>,
+    /// The scorer's `info()`, shared by every prediction-log record instead of copied.
+    pub(crate) info: Arc<ModelInfo>,
     pub(crate) path: PathBuf,
     /// JSON token of each class label: a number when the label is an integer, else a string.
     pub(crate) class_tokens: Vec<Box<[u8]>>,
@@ -38,6 +41,7 @@ impl LoadedModel {
                 .collect(),
             answer_tail: response::answer_tail(info),
             swagger: Bytes::from(openapi::document(info, config.auth_required())),
+            info: Arc::new(info.clone()),
             scorer,
             path,
         })
@@ -96,6 +100,8 @@ pub(crate) struct Inner {
     pub(crate) metrics: Metrics,
     /// Where `/score` hands its records; unset costs one atomic load per request.
     pub(crate) prediction_sink: OnceLock<Arc<dyn PredictionSink>>,
+    /// Where `POST /labels` hands its labels; unset, the route answers 404.
+    pub(crate) label_sink: OnceLock<Arc<dyn LabelSink>>,
 }
 
 /// Shared state of the server; cheap to clone (one `Arc`).
@@ -126,6 +132,7 @@ impl AppState {
                 loading: Mutex::new(()),
                 metrics: Metrics::default(),
                 prediction_sink: OnceLock::new(),
+                label_sink: OnceLock::new(),
             }),
         }
     }
@@ -141,6 +148,18 @@ impl AppState {
             .prediction_sink
             .set(sink)
             .map_err(|_| ServeError::PredictionSinkAlreadySet)
+    }
+
+    /// Hands the labels of `POST /labels` (checked against the serving model's classes) to
+    /// `sink`, such as finbeh-monitor's prediction log; without one the route answers 404.
+    ///
+    /// # Errors
+    /// [`ServeError::LabelSinkAlreadySet`] on a second call; the first sink stays.
+    pub fn set_label_sink(&self, sink: Arc<dyn LabelSink>) -> Result<(), ServeError> {
+        self.inner
+            .label_sink
+            .set(sink)
+            .map_err(|_| ServeError::LabelSinkAlreadySet)
     }
 
     /// Loads the first artifact that loads and verifies, from `explicit` (`--model`) or else

@@ -107,8 +107,8 @@ impl Aggregate {
     /// Adds one logged request and its rows.
     pub fn record(&mut self, record: &PredictionRecord) {
         self.record_request(record.status, record.latency_ms);
-        for row in &record.rows {
-            self.record_row(row.predicted_index, &row.probabilities);
+        for (row, &predicted) in record.predicted.iter().enumerate() {
+            self.record_row(predicted, record.row_probabilities(row));
         }
     }
 

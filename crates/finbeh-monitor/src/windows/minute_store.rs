@@ -60,7 +60,7 @@ pub(crate) fn aggregate_batch(
             minute_ms: minute_of(record.unix_ms),
             endpoint: identity.endpoint.clone(),
             deployment: identity.deployment.clone(),
-            model_version: record.model_version.clone(),
+            model_version: record.model.version.clone(),
         };
         minutes.entry(key).or_default().record(record);
     }
@@ -153,8 +153,8 @@ pub(crate) fn read_aggregate(
     }))
 }
 
-/// Migration from layout version 1: creates `minute_stats` and fills it from the logged rows,
-/// one minute at a time (memory: one minute's aggregates). Version 1 rows do not record the
+/// Layout step 3 (from version 1 or 2): creates `minute_stats` and fills it from the logged
+/// rows, one minute at a time (memory: one minute's aggregates). Logged rows do not record the
 /// predicted class index, so a binary row counts as positive when its positive-class
 /// probability is at least 0.5.
 pub(crate) fn backfill_from_predictions(

@@ -7,9 +7,7 @@ mod reader;
 mod stats;
 
 pub use aggregate::{Aggregate, LATENCY_HIGHEST_US, LATENCY_SIGNIFICANT_DIGITS};
-pub(crate) use minute_store::{
-    CREATE_MINUTE_STATS, add_minutes, aggregate_batch, backfill_from_predictions,
-};
 pub use minute_store::{MINUTE_MS, MinuteKey, minute_of};
+pub(crate) use minute_store::{add_minutes, aggregate_batch, backfill_from_predictions};
 pub use reader::{MAX_SERIES_POINTS, MetricsReader, STANDARD_WINDOWS, TrafficFilter};
 pub use stats::{LatencySummary, WindowStats};

@@ -1,12 +1,118 @@
-//! Helpers shared by the integration tests: prediction logs written directly, and a small artifact trained on generated banking rows.
-#![allow(clippy::unwrap_used, dead_code)]
+//! Helpers shared by the integration tests: a fake two-column model, a server over it, a log,
+//! a copy of the committed layout-1 fixture, prediction logs written directly, and a small
+//! artifact trained on generated banking rows.
+#![allow(dead_code, clippy::unwrap_used)] // each test file uses some of them
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use finbeh_config::MonitorSettings;
+use finbeh_data::{
+    ColumnKind, DataParams, DataValidParams, InputColumn, RawValue, generate_banking_csv,
+    load_dataset, load_records,
+};
 use finbeh_monitor::{LogIdentity, PredictionLog, PredictionLogParams};
-use finbeh_serve::{PredictionRecord, PredictionSink, ScoredRow};
+use finbeh_serve::{
+    AppState, LoadFn, ModelInfo, PredictionRecord, PredictionSink, RowError, ScoreBuffer, Scorer,
+    ServerParams,
+};
+use finbeh_train::{ModelArtifact, TrainingJob};
+
+/// The fake model: `Age` (numeric) and `City` (categorical), classes `no`/`yes`.
+pub fn age_model() -> ModelInfo {
+    ModelInfo {
+        name: "age".into(),
+        version: "7".into(),
+        input_columns: vec![
+            InputColumn {
+                name: "Age".into(),
+                kind: ColumnKind::Numeric,
+            },
+            InputColumn {
+                name: "City".into(),
+                kind: ColumnKind::Categorical,
+            },
+        ],
+        classes: vec!["no".into(), "yes".into()],
+        target: Some("Churn".into()),
+        ignored_columns: vec![],
+    }
+}
+
+/// P(yes) = the row's `Age` / 100.
+pub struct AgeScorer(ModelInfo);
+
+impl Scorer for AgeScorer {
+    fn info(&self) -> &ModelInfo {
+        &self.0
+    }
+    fn score(
+        &self,
+        rows: &[RawValue<'_>],
+        n_rows: usize,
+        out: &mut ScoreBuffer,
+    ) -> Result<(), RowError> {
+        for row in rows.chunks_exact(2).take(n_rows) {
+            let p = match row[0] {
+                RawValue::Number(age) => (age / 100.0).clamp(0.0, 1.0),
+                _ => 0.5,
+            };
+            out.push(usize::from(p >= 0.5), &[1.0 - p, p]);
+        }
+        Ok(())
+    }
+}
+
+/// A ready server over [`AgeScorer`] with `params`.
+pub fn server_with(dir: &Path, params: ServerParams) -> AppState {
+    let loader: LoadFn = Arc::new(|_path| Ok(Arc::new(AgeScorer(age_model())) as Arc<dyn Scorer>));
+    let state = AppState::new(params.check().unwrap(), loader);
+    std::fs::write(dir.join("model.finbeh"), b"").unwrap();
+    state.load(None, Some(dir)).unwrap();
+    state
+}
+
+/// Opens a log at `path` with `[monitor]` defaults changed by `edit`.
+pub fn open_log(path: &Path, edit: impl FnOnce(&mut PredictionLogParams)) -> Arc<PredictionLog> {
+    let mut params = PredictionLogParams(MonitorSettings {
+        enabled: true,
+        database_path: path.to_path_buf(),
+        ..MonitorSettings::default()
+    });
+    edit(&mut params);
+    let identity = LogIdentity {
+        endpoint: "churn".into(),
+        deployment: "blue".into(),
+    };
+    Arc::new(PredictionLog::open(&params.check().unwrap(), identity).unwrap())
+}
+
+/// A copy of the committed log written by layout version 1, in `dir`.
+pub fn copy_v1_fixture(dir: &Path) -> PathBuf {
+    let db = dir.join("v1.sqlite");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/prediction-log-v1.sqlite"
+        ),
+        &db,
+    )
+    .unwrap();
+    db
+}
 
 /// A minute boundary (2027-01-15T08:00:00Z).
 pub const T0: i64 = 1_800_000_000_000;
+
+/// The model of [`record`]: `m` version 3, `Age` (numeric) and `City` (categorical), classes
+/// `no`/`yes`.
+pub fn version_3_model() -> Arc<ModelInfo> {
+    Arc::new(ModelInfo {
+        name: "m".into(),
+        version: "3".into(),
+        ..age_model()
+    })
+}
 
 /// A request of model version 3: `rows` are (predicted class index, positive probability);
 /// each row's inputs are `{"Age": <index>, "City": "c<index>"}`.
@@ -20,21 +126,20 @@ pub fn record(
         unix_ms,
         request_id: format!("r{unix_ms}-{latency_ms}"),
         route: "/score",
-        model_name: "m".into(),
-        model_version: "3".into(),
+        model: version_3_model(),
         latency_ms,
         status,
         error_code: (status != 200).then_some("invalid_input"),
-        rows: rows
-            .iter()
-            .enumerate()
-            .map(|(i, &(class, p))| ScoredRow {
-                inputs_json: format!(r#"{{"Age":{i},"City":"c{i}"}}"#),
-                predicted_class: if class == 1 { "yes" } else { "no" }.to_owned(),
-                predicted_index: class,
-                probabilities: vec![1.0 - p, p],
+        inputs: (0..rows.len())
+            .flat_map(|i| {
+                [
+                    RawValue::Number(i as f64),
+                    RawValue::Text(format!("c{i}").into()),
+                ]
             })
             .collect(),
+        predicted: rows.iter().map(|&(class, _)| class).collect(),
+        probabilities: rows.iter().flat_map(|&(_, p)| [1.0 - p, p]).collect(),
     }
 }
 
@@ -56,13 +161,6 @@ pub fn write_log(path: &Path, records: Vec<PredictionRecord>) {
     }
     assert_eq!(log.close().unwrap().failed, 0);
 }
-
-use std::path::{Path, PathBuf};
-
-use finbeh_data::{
-    DataParams, DataValidParams, RawValue, generate_banking_csv, load_dataset, load_records,
-};
-use finbeh_train::{ModelArtifact, TrainingJob};
 
 pub fn data_params() -> DataValidParams {
     DataParams::default()
@@ -125,6 +223,11 @@ pub fn shift_columns(source: &Path, columns: &[&str], out: &Path) {
     std::fs::write(out, shifted).unwrap();
 }
 
+/// The [`ModelInfo`] finbeh-serve reports for `artifact`.
+pub fn artifact_model(artifact: &ModelArtifact) -> Arc<ModelInfo> {
+    Arc::new(ModelInfo::of_artifact(artifact))
+}
+
 /// Logs every row of `csv` scored by `artifact`, `repeat` times over, the `n`th record at
 /// `time_ms(n)`, then `refused` refused requests (at `time_ms` of the next numbers).
 pub fn log_rows(
@@ -145,57 +248,54 @@ pub fn log_rows(
         deployment: "blue".into(),
     };
     let sink = PredictionLog::open(&params.check().unwrap(), identity).unwrap();
+    let model = artifact_model(artifact);
     let (table, _) = load_records(csv, artifact.pipeline(), None, &data_params()).unwrap();
     let mut features = vec![0f32; artifact.n_features()];
     let mut proba = vec![0f64; artifact.classes().len()];
-    let record = |n: usize, rows: Vec<ScoredRow>, status: u16, error_code| PredictionRecord {
+    let record = |n: usize, status: u16, error_code| PredictionRecord {
         unix_ms: time_ms(n),
         request_id: "r".into(),
         route: "/score",
-        model_name: artifact.metadata().model_name.clone(),
-        model_version: artifact.metadata().model_version.clone(),
+        model: Arc::clone(&model),
         latency_ms: 1.0,
         status,
         error_code,
-        rows,
+        inputs: Vec::new(),
+        predicted: Vec::new(),
+        probabilities: Vec::new(),
     };
+    // One scored row per record: (inputs, predicted class index, probabilities).
     let mut scored_rows = Vec::with_capacity(table.n_rows());
     for row in 0..table.n_rows() {
         let raw = artifact.pipeline().raw_record(&table, row).unwrap();
         artifact
             .score_record(&raw, &mut features, &mut proba)
             .unwrap();
-        let inputs: serde_json::Map<String, serde_json::Value> = artifact
-            .input_columns()
+        let inputs: Vec<RawValue<'static>> = raw
             .iter()
-            .zip(&raw)
-            .map(|(column, value)| {
-                let value = match value {
-                    RawValue::Missing => serde_json::Value::Null,
-                    RawValue::Number(n) => serde_json::json!(n),
-                    RawValue::Bool(b) => serde_json::Value::Bool(*b),
-                    RawValue::Text(t) => serde_json::Value::String(t.to_string()),
-                };
-                (column.name.clone(), value)
+            .map(|value| match value {
+                RawValue::Missing => RawValue::Missing,
+                RawValue::Number(n) => RawValue::Number(*n),
+                RawValue::Bool(b) => RawValue::Bool(*b),
+                RawValue::Text(t) => RawValue::Text(t.to_string().into()),
             })
             .collect();
-        let scored = ScoredRow {
-            inputs_json: serde_json::to_string(&inputs).unwrap(),
-            predicted_class: artifact.classes()[artifact.predict_class(&proba)].clone(),
-            predicted_index: artifact.predict_class(&proba),
-            probabilities: proba.clone(),
-        };
-        scored_rows.push(scored);
+        scored_rows.push((inputs, artifact.predict_class(&proba), proba.clone()));
     }
     let mut n = 0;
     for _ in 0..repeat {
-        for scored in &scored_rows {
-            sink.record(record(n, vec![scored.clone()], 200, None));
+        for (inputs, predicted, probabilities) in &scored_rows {
+            sink.record(PredictionRecord {
+                inputs: inputs.clone(),
+                predicted: vec![*predicted],
+                probabilities: probabilities.clone(),
+                ..record(n, 200, None)
+            });
             n += 1;
         }
     }
     for _ in 0..refused {
-        sink.record(record(n, Vec::new(), 400, Some("invalid_input")));
+        sink.record(record(n, 400, Some("invalid_input")));
         n += 1;
     }
     sink.close().unwrap();
