@@ -244,6 +244,8 @@ fn run_task(task: &str, files: &Files) -> Result<(), Box<dyn std::error::Error>>
                 model: Some(&files.model),
                 model_search: None,
                 reference: None,
+                estimate: None,
+                alerts: None,
             };
             let report = build_report(&input, &data, &drift)?;
             let html = files.dir.join("report.html");

@@ -5,7 +5,7 @@
 //! reference CSV (the training file), both read with the artifact's schema and the `[data]`
 //! settings, deciding with `[monitor.drift]` (`--config`, `finbeh.toml`,
 //! `FINBEH__MONITOR__DRIFT__*`). `drift --since 1h` reads the period's logged inputs from the
-//! prediction log (`monitor.database_path`, or `--log`) instead, with the model from `--model`,
+//! prediction log (`monitor.database_path`, or `--database`) instead, with the model from `--model`,
 //! else the artifact the log names (searched in `serve.model_path`, else `model.output_dir`),
 //! against `--reference CSV`, else the artifact's binned training profile; it adds prediction
 //! drift and the type-error rate. `--json` prints the report as one JSON object; without it, a
@@ -25,9 +25,9 @@
 //! `cargo run --release --example monitor -- alerts [--database DB]... [--json] [--config FILE]`
 //! `cargo run --release --example monitor -- prometheus-rules --out FILE [--config FILE]`
 //! `cargo run --release --example monitor -- export --format jsonl|csv|azureml [--since 24h] --out DIR [--database DB]... [--config FILE]`
-//! `cargo run --release --example monitor -- drift --since 1h [--model ART] [--reference CSV] [--log DB] [--json]`
+//! `cargo run --release --example monitor -- drift --since 1h [--model ART] [--reference CSV] [--database DB] [--json]`
 //!
-//! `report [--since 24h] --out PATH.html [--log DB]... [--model ART] [--reference CSV]` writes
+//! `report [--since 24h] --out PATH.html [--database DB]... [--model ART] [--reference CSV]` writes
 //! one self-contained HTML page and its JSON twin `PATH.json` over the period of the logs
 //! (several replicas' logs are merged).
 //!
@@ -45,7 +45,8 @@ use clap::{Parser, Subcommand};
 use finbeh_config::{Loader, ValidSettings};
 use finbeh_data::{DataParams, DataValidParams};
 use finbeh_monitor::{
-    AlertEvaluator, AlertParams, AlertSinks, MetricsReader, TrafficFilter, prometheus_rules,
+    AlertEvaluator, AlertParams, AlertSinks, EstimateParams, MetricsReader, TrafficFilter,
+    prometheus_rules,
 };
 use finbeh_monitor::{
     DriftParams, DriftValidParams, GoldenRecord, HealthTarget, LogDriftInput, LogPeriod,
@@ -77,8 +78,10 @@ enum Command {
         /// The HTML page to write; the JSON twin goes beside it with extension .json.
         #[arg(long)]
         out: PathBuf,
-        /// Prediction logs, one per replica, merged (default: monitor.database_path).
-        #[arg(long = "log")]
+        /// Prediction logs, one per replica, merged (repeat for replicas; default:
+        /// monitor.database_path).
+        // `--log`, the old name, stays as a hidden alias.
+        #[arg(long = "database", alias = "log")]
         logs: Vec<PathBuf>,
         /// The model artifact (default: the artifact the log names).
         #[arg(long)]
@@ -181,7 +184,8 @@ struct DriftArgs {
     #[arg(long)]
     since: Option<String>,
     /// The prediction log (default: monitor.database_path).
-    #[arg(long, requires = "since")]
+    // `--log`, the old name, stays as a hidden alias.
+    #[arg(long = "database", alias = "log", requires = "since")]
     log: Option<PathBuf>,
     /// CSV of reference raw records (the training file); required with --current, and with
     /// --since it overrides the artifact's reference.
@@ -222,6 +226,8 @@ fn try_main() -> anyhow::Result<ExitCode> {
             } else {
                 logs
             };
+            let estimate = EstimateParams::from(&settings.monitor().estimate).check()?;
+            let alerts = AlertParams::from(&settings.monitor().alerts).check()?;
             let now = now_ms();
             let input = ReportInput {
                 logs: &logs,
@@ -230,6 +236,8 @@ fn try_main() -> anyhow::Result<ExitCode> {
                 model: model.as_deref(),
                 model_search: search.as_deref(),
                 reference: reference.as_deref(),
+                estimate: Some(&estimate),
+                alerts: Some(&alerts),
             };
             let spinner = spinner("reading the prediction log and drawing the report");
             let report = build_report(&input, &data, &drift)?;

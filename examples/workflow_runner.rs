@@ -225,6 +225,8 @@ fn monitor_stage(
         model: Some(model),
         model_search: None,
         reference: None,
+        estimate: None,
+        alerts: None,
     };
     let drift = DriftParams::from(&settings.monitor().drift).check()?;
     let report = build_report(&input, data, &drift)?;

@@ -143,3 +143,47 @@ fn labels_reports_matches_and_refuses_a_bad_file_naming_line_and_column() {
         "{stderr}"
     );
 }
+
+#[test]
+fn report_and_drift_take_database_and_still_accept_the_old_log_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.sqlite");
+    let out = dir.path().join("report.html");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let output = Command::new(example_binary()).args(args).output().unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    for flag in ["--database", "--log"] {
+        let report = run(&[
+            "report".as_ref(),
+            "--out".as_ref(),
+            out.as_os_str(),
+            flag.as_ref(),
+            missing.as_os_str(),
+        ]);
+        let drift = run(&[
+            "drift".as_ref(),
+            "--since".as_ref(),
+            "1h".as_ref(),
+            flag.as_ref(),
+            missing.as_os_str(),
+        ]);
+        // Parsed (clap refuses with 2): the run fails on the missing log, naming it.
+        for (code, stderr) in [report, drift] {
+            assert_eq!(code, Some(1), "{flag}: {stderr}");
+            assert!(stderr.contains("missing.sqlite"), "{flag}: {stderr}");
+        }
+    }
+    let help = Command::new(example_binary())
+        .args(["report", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("--database") && !help.contains("--log"),
+        "{help}"
+    );
+}

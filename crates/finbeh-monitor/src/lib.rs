@@ -129,8 +129,10 @@ pub use health::{
     GoldenRecord, HEALTH_REPORT_VERSION, HealthReport, HealthTarget, Probe, Verdict, check_health,
 };
 pub use report::{
-    LeftOut, MAX_REPORT_POINTS, MONITOR_REPORT_VERSION, MonitorReport, ReportInput, ReportSummary,
-    SCORE_BINS, ScoreDistribution, SeriesPoint, build_report,
+    AlertTimeline, FiringInterval, LeftOut, MAX_REPORT_POINTS, MONITOR_REPORT_VERSION,
+    MonitorReport, PerformancePoint, PerformanceSection, PerformanceSeries,
+    REPORT_PERFORMANCE_METRICS, ReportInput, ReportSummary, RuleTimeline, SCORE_BINS,
+    ScoreDistribution, SeriesPoint, build_report,
 };
 
 mod time_spec;

@@ -187,6 +187,8 @@ pub(crate) struct LogDriftParts {
     pub(crate) production: Vec<f64>,
     /// The artifact's positive-class probabilities of the reference rows, when scored.
     pub(crate) reference: Option<Vec<f64>>,
+    /// The artifact compared with (the report's label-free estimate uses its calibration).
+    pub(crate) artifact: ModelArtifact,
 }
 
 pub(crate) fn log_drift_parts(
@@ -232,6 +234,7 @@ pub(crate) fn log_drift_parts(
         report,
         production: std::mem::take(&mut logged.positive_probability),
         reference: reference_scores,
+        artifact,
     })
 }
 

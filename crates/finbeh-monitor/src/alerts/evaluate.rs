@@ -127,6 +127,16 @@ impl AlertEvaluator {
         })
     }
 
+    /// A fresh evaluator that neither reads nor writes the state file: every rule starts
+    /// inactive (the report replays the rules over a past period with it).
+    pub(crate) fn replay(params: &AlertValidParams, service: &str) -> Self {
+        Self {
+            params: params.clone(),
+            service: service.to_owned(),
+            states: BTreeMap::new(),
+        }
+    }
+
     /// Evaluates every rule at `now_ms`; returns the new events and each rule's status.
     ///
     /// # Errors

@@ -180,6 +180,34 @@ pub(crate) fn paired_histogram(
     Ok(svg)
 }
 
+/// Pixels left of the plane for row labels of these lengths (4 to 40 characters).
+fn label_width<'l>(labels: impl Iterator<Item = &'l str>) -> u32 {
+    labels
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 40) as u32
+        * 7
+        + 16
+}
+
+/// A row's label (at most 40 characters), right-aligned just left of `(x, y)`.
+fn row_label(
+    root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    label: &str,
+    (x, y): (i32, i32),
+) -> Result<(), String> {
+    let label: String = label.chars().take(40).collect();
+    let style = TextStyle::from((FONT, 12).into_font()).color(&BLACK).pos(
+        plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Right,
+            plotters::style::text_anchor::VPos::Center,
+        ),
+    );
+    root.draw(&Text::new(label, (x - 6, y), style))
+        .map_err(|e| e.to_string())
+}
+
 /// One row of a horizontal bar chart: a label and one value per series.
 pub(crate) struct BarRow<'a> {
     pub(crate) label: &'a str,
@@ -198,14 +226,7 @@ pub(crate) fn horizontal_bars(
 ) -> Result<String, String> {
     let row_px = 16 + 10 * series.len() as u32;
     let height = 70 + row_px * rows.len().max(1) as u32;
-    let label_px = rows
-        .iter()
-        .map(|r| r.label.chars().count())
-        .max()
-        .unwrap_or(4)
-        .clamp(4, 40) as u32
-        * 7
-        + 16;
+    let label_px = label_width(rows.iter().map(|r| r.label));
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
@@ -258,19 +279,173 @@ pub(crate) fn horizontal_bars(
                 .map_err(|e| e.to_string())?;
         }
         for (i, row) in rows.iter().enumerate() {
-            let (x, y) = chart.backend_coord(&(0.0, n - i as f64 - 0.5));
-            let label: String = row.label.chars().take(40).collect();
-            let style = TextStyle::from((FONT, 12).into_font()).color(&BLACK).pos(
-                plotters::style::text_anchor::Pos::new(
-                    plotters::style::text_anchor::HPos::Right,
-                    plotters::style::text_anchor::VPos::Center,
-                ),
-            );
-            root.draw(&Text::new(label, (x - 6, y), style))
-                .map_err(|e| e.to_string())?;
+            row_label(
+                &root,
+                row.label,
+                chart.backend_coord(&(0.0, n - i as f64 - 0.5)),
+            )?;
         }
         if series.len() > 1 {
             legend(&mut chart, SeriesLabelPosition::LowerRight)?;
+        }
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}
+
+/// An estimate over time against its band and the realized values.
+pub(crate) struct BandChart<'a> {
+    pub(crate) y_label: &'a str,
+    /// The period, milliseconds since the epoch.
+    pub(crate) x: (f64, f64),
+    /// Lower and upper end of the band, constant over the period.
+    pub(crate) band: Option<(f64, f64)>,
+    /// Estimate per step, and whether it is outside the band.
+    pub(crate) estimate: Vec<(f64, f64, bool)>,
+    /// Realized value per labelled step.
+    pub(crate) realized: Vec<(f64, f64)>,
+}
+
+/// The estimate as a blue line (red dots outside the band), the band shaded, the realized
+/// values as orange dots; y over the values' range within [0, 1].
+pub(crate) fn band_chart(
+    spec: &BandChart<'_>,
+    (width, height): (u32, u32),
+) -> Result<String, String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
+        let (x_min, x_max) = if spec.x.0 < spec.x.1 {
+            spec.x
+        } else {
+            (spec.x.0, spec.x.0 + 60_000.0)
+        };
+        let ys = spec
+            .estimate
+            .iter()
+            .map(|p| p.1)
+            .chain(spec.realized.iter().map(|p| p.1))
+            .chain(spec.band.iter().flat_map(|b| [b.0, b.1]))
+            .filter(|y| y.is_finite());
+        let (y_lo, y_hi) = ys.fold((1.0_f64, 0.0_f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
+        let (y_lo, y_hi) = if y_lo <= y_hi {
+            let pad = ((y_hi - y_lo) * 0.15).max(0.02);
+            ((y_lo - pad).max(0.0), (y_hi + pad).min(1.0))
+        } else {
+            (0.0, 1.0)
+        };
+        let over_a_day = x_max - x_min > 86_400_000.0;
+        let mut chart = plane(&root, 60, x_min..x_max, y_lo..y_hi)?;
+        axes(
+            &mut chart,
+            ("time (UTC)", &|x| clock(*x, over_a_day)),
+            (spec.y_label, &|y| format!("{y:.2}"), 5),
+        )?;
+        if let Some((lower, upper)) = spec.band {
+            let fill = BLUE.mix(0.15);
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(x_min, lower), (x_max, upper)],
+                    fill.filled(),
+                )))
+                .map_err(|e| e.to_string())?
+                .label("reference band")
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], fill.filled()));
+        }
+        let line = BLUE.stroke_width(2);
+        chart
+            .draw_series(LineSeries::new(
+                spec.estimate.iter().map(|p| (p.0, p.1)),
+                line,
+            ))
+            .map_err(|e| e.to_string())?
+            .label("estimate (CBPE, no labels)")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], line));
+        let outside: Vec<(f64, f64)> = spec
+            .estimate
+            .iter()
+            .filter(|p| p.2)
+            .map(|p| (p.0, p.1))
+            .collect();
+        if !outside.is_empty() {
+            chart
+                .draw_series(outside.iter().map(|&p| Circle::new(p, 3, RED.filled())))
+                .map_err(|e| e.to_string())?
+                .label("estimate outside the band")
+                .legend(|(x, y)| Circle::new((x + 8, y), 3, RED.filled()));
+        }
+        chart
+            .draw_series(
+                spec.realized
+                    .iter()
+                    .map(|&p| Circle::new(p, 3, ORANGE.filled())),
+            )
+            .map_err(|e| e.to_string())?
+            .label("realized (labelled rows)")
+            .legend(|(x, y)| Circle::new((x + 8, y), 3, ORANGE.filled()));
+        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}
+
+/// One row of the alerts timeline: a rule, its severity, and when it fired.
+pub(crate) struct TimelineRow<'a> {
+    pub(crate) label: &'a str,
+    pub(crate) severity: &'a str,
+    pub(crate) firing: Vec<(f64, f64)>,
+}
+
+fn severity_colour(severity: &str) -> RGBColor {
+    match severity {
+        "critical" => RED,
+        "warning" => ORANGE,
+        _ => BLUE,
+    }
+}
+
+/// One row per rule over the period (x in milliseconds), a bar where it fired, coloured by
+/// severity (red critical, orange warning, blue info).
+pub(crate) fn timeline(
+    rows: &[TimelineRow<'_>],
+    x: (f64, f64),
+    width: u32,
+) -> Result<String, String> {
+    let height = 70 + 26 * rows.len().max(1) as u32;
+    let label_px = label_width(rows.iter().map(|r| r.label));
+    let (x_min, x_max) = if x.0 < x.1 { x } else { (x.0, x.0 + 60_000.0) };
+    let over_a_day = x_max - x_min > 86_400_000.0;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
+        let n = rows.len().max(1) as f64;
+        let mut chart = plane(&root, label_px, x_min..x_max, 0.0..n)?;
+        axes(
+            &mut chart,
+            ("time (UTC)", &|x| clock(*x, over_a_day)),
+            ("", &|_| String::new(), 0),
+        )?;
+        for (i, row) in rows.iter().enumerate() {
+            let top = n - i as f64 - 0.15;
+            let fill = severity_colour(row.severity);
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(x_min, top - 0.7), (x_max, top)],
+                    BLACK.mix(0.04).filled(),
+                )))
+                .map_err(|e| e.to_string())?;
+            chart
+                .draw_series(row.firing.iter().map(|&(start, end)| {
+                    // At least a visible sliver for an alert shorter than a pixel.
+                    let end = end.max(start + (x_max - x_min) / 400.0);
+                    Rectangle::new([(start, top - 0.7), (end, top)], fill.filled())
+                }))
+                .map_err(|e| e.to_string())?;
+            row_label(
+                &root,
+                row.label,
+                chart.backend_coord(&(x_min, n - i as f64 - 0.5)),
+            )?;
         }
         root.present().map_err(|e| e.to_string())?;
     }

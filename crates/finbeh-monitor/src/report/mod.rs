@@ -1,16 +1,25 @@
 //! The monitor report: one self-contained HTML page (inline SVG charts, no script, no network
 //! fetch) and its versioned JSON twin, over a period of one or several prediction logs.
 
+mod alert_timeline;
 mod charts;
 mod page;
+mod performance;
+
+pub use alert_timeline::{AlertTimeline, FiringInterval, RuleTimeline};
+pub use performance::{
+    PerformancePoint, PerformanceSection, PerformanceSeries, REPORT_PERFORMANCE_METRICS,
+};
 
 use std::path::{Path, PathBuf};
 
 use finbeh_data::DataValidParams;
 use serde::{Deserialize, Serialize};
 
+use crate::alerts::AlertValidParams;
 use crate::drift::DriftValidParams;
 use crate::error::MonitorError;
+use crate::estimate::EstimateValidParams;
 use crate::log_drift::{LogDriftInput, LogDriftReport, log_drift_parts};
 use crate::log_read::{LogPeriod, open_read_only};
 use crate::windows::{MINUTE_MS, MetricsReader, TrafficFilter, WindowStats};
@@ -128,6 +137,14 @@ pub struct MonitorReport {
     /// Score distribution, production against the reference.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scores: Option<ScoreDistribution>,
+    /// Labelled metrics against the label-free (CBPE) estimate, per step (the first log's
+    /// rows and labels). Absent from version-1 reports written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub performance: Option<PerformanceSection>,
+    /// The alert rules replayed over the period (all logs merged). Absent from version-1
+    /// reports written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<AlertTimeline>,
     /// Sections left out, with their reasons.
     pub left_out: Vec<LeftOut>,
 }
@@ -147,10 +164,18 @@ pub struct ReportInput<'a> {
     pub model_search: Option<&'a Path>,
     /// `--reference CSV`.
     pub reference: Option<&'a Path>,
+    /// `[monitor.estimate]`, validated: the performance section needs it (`None` leaves the
+    /// section out).
+    pub estimate: Option<&'a EstimateValidParams>,
+    /// `[monitor.alerts]`, validated: the alerts timeline replays its rules (`None` leaves
+    /// the timeline out).
+    pub alerts: Option<&'a AlertValidParams>,
 }
 
 /// Reads the period from the logs: live metrics from the per-minute aggregates (merged across
-/// logs), drift, data quality and the score distribution from the first log's rows. A section
+/// logs), drift, data quality, the score distribution and labelled metrics against CBPE's
+/// label-free estimate from the first log's rows and labels, and the alerts timeline by
+/// replaying the configured rules over the merged aggregates. A section
 /// whose data is missing is left out with its reason, never drawn from made-up data.
 ///
 /// # Errors
@@ -174,8 +199,10 @@ pub fn build_report(
         .iter()
         .map(SeriesPoint::new)
         .collect();
+    let step_ms = i64::try_from(step_minutes).unwrap_or(i64::MAX / MINUTE_MS) * MINUTE_MS;
     let mut left_out = Vec::new();
-    let (drift, scores) = match input.logs.first() {
+    let performance_section = "labelled metrics against the label-free estimate";
+    let (drift, scores, performance) = match input.logs.first() {
         Some(log) => {
             let drift_input = LogDriftInput {
                 log,
@@ -199,31 +226,70 @@ pub fn build_report(
                             reason: parts.report.prediction_drift_note.clone(),
                         });
                     }
-                    (Some(parts.report), scores)
+                    let performance = match input.estimate {
+                        Some(estimate) => match performance::performance(
+                            log,
+                            &parts.artifact,
+                            estimate,
+                            period,
+                            step_ms,
+                        ) {
+                            Ok(section) => Some(section),
+                            Err(error) => {
+                                left_out.push(LeftOut {
+                                    section: performance_section.to_owned(),
+                                    reason: error.to_string(),
+                                });
+                                None
+                            }
+                        },
+                        None => {
+                            left_out.push(LeftOut {
+                                section: performance_section.to_owned(),
+                                reason: "no [monitor.estimate] parameters were given".to_owned(),
+                            });
+                            None
+                        }
+                    };
+                    (Some(parts.report), scores, performance)
                 }
                 Err(error) => {
-                    for section in ["drift per feature", "data quality", "score distribution"] {
+                    for section in [
+                        "drift per feature",
+                        "data quality",
+                        "score distribution",
+                        performance_section,
+                    ] {
                         left_out.push(LeftOut {
                             section: section.to_owned(),
                             reason: error.to_string(),
                         });
                     }
-                    (None, None)
+                    (None, None, None)
                 }
             }
         }
-        None => (None, None),
+        None => (None, None, None),
     };
-    left_out.push(LeftOut {
-        section: "labelled metrics against the label-free estimate".to_owned(),
-        reason: "ground-truth labels and the label-free (CBPE) estimate are not in this build \
-                 yet (issue 10)"
-            .to_owned(),
-    });
-    left_out.push(LeftOut {
-        section: "alerts timeline".to_owned(),
-        reason: "alert rules and their events are not in this build yet (issue 10)".to_owned(),
-    });
+    let alerts = match input.alerts {
+        Some(rules) if !rules.rules().is_empty() => {
+            Some(alert_timeline::replay(&reader, rules, period, step_ms)?)
+        }
+        Some(_) => {
+            left_out.push(LeftOut {
+                section: "alerts timeline".to_owned(),
+                reason: "[monitor.alerts] configures no rule".to_owned(),
+            });
+            None
+        }
+        None => {
+            left_out.push(LeftOut {
+                section: "alerts timeline".to_owned(),
+                reason: "no [monitor.alerts] parameters were given".to_owned(),
+            });
+            None
+        }
+    };
     let latency = whole
         .latency_ms
         .as_ref()
@@ -242,10 +308,12 @@ pub fn build_report(
             latency_ms: latency,
             positive_rate: whole.positive_rate,
         },
-        step_ms: i64::try_from(step_minutes).unwrap_or(i64::MAX / MINUTE_MS) * MINUTE_MS,
+        step_ms,
         series,
         drift,
         scores,
+        performance,
+        alerts,
         left_out,
     })
 }

@@ -3,7 +3,10 @@
 use std::fmt::Write as _;
 
 use super::MonitorReport;
-use super::charts::{BarRow, Line, horizontal_bars, paired_histogram, time_series};
+use super::charts::{
+    BandChart, BarRow, Line, TimelineRow, band_chart, horizontal_bars, paired_histogram,
+    time_series, timeline,
+};
 use crate::error::MonitorError;
 
 const CSS: &str = "
@@ -147,6 +150,12 @@ pub(super) fn render(report: &MonitorReport) -> Result<String, MonitorError> {
     }
     html.push_str("</div>");
 
+    if let Some(performance) = &report.performance {
+        performance_cards(&mut html, report, performance)?;
+    }
+    if let Some(alerts) = &report.alerts {
+        alerts_card(&mut html, report, alerts)?;
+    }
     if let Some(drift) = &report.drift {
         let rows: Vec<BarRow<'_>> = drift
             .drift
@@ -303,6 +312,121 @@ fn tiles(html: &mut String, report: &MonitorReport) {
         None => tile("drifted columns", "-".to_owned(), false),
     }
     html.push_str("</div>");
+}
+
+fn performance_cards(
+    html: &mut String,
+    report: &MonitorReport,
+    performance: &super::PerformanceSection,
+) -> Result<(), MonitorError> {
+    for series in &performance.series {
+        let name = series.metric.name();
+        let title = match series.metric {
+            crate::PerformanceMetric::RocAuc => "ROC AUC",
+            _ => "Accuracy",
+        };
+        let band = series.points.iter().find_map(|p| p.lower.zip(p.upper));
+        let spec = BandChart {
+            y_label: name,
+            x: (report.since_ms as f64, report.until_ms as f64),
+            band,
+            estimate: series
+                .points
+                .iter()
+                .filter_map(|p| p.estimate.map(|e| (p.start_ms as f64, e, p.alert)))
+                .collect(),
+            realized: series
+                .points
+                .iter()
+                .filter_map(|p| p.realized.map(|r| (p.start_ms as f64, r)))
+                .collect(),
+        };
+        let svg = band_chart(&spec, (FULL, 300)).map_err(|problem| MonitorError::Chart {
+            chart: format!("{name} against its estimate"),
+            problem,
+        })?;
+        let labelled: u64 = series.points.iter().map(|p| p.labelled).sum();
+        let rows: u64 = series.points.iter().map(|p| p.rows).sum();
+        let realized = series
+            .points
+            .iter()
+            .filter(|p| p.realized.is_some())
+            .count();
+        let note = format!(
+            "Blue: CBPE's estimate from the served probabilities alone (model {}, threshold \
+             {:.3}); shaded: its reference band (the metric's spread over reference chunks of \
+             {} rows; a step with fewer rows varies more). Orange: the metric on the step's \
+             labelled rows ({realized} of {} steps labelled, {labelled} labelled of {rows} \
+             rows). {}",
+            performance.model,
+            performance.threshold,
+            performance.chunk_rows,
+            series.points.len(),
+            step_note(report)
+        );
+        card(
+            html,
+            &format!("{title}: realized against the label-free estimate"),
+            &svg,
+            &note,
+        );
+    }
+    Ok(())
+}
+
+fn alerts_card(
+    html: &mut String,
+    report: &MonitorReport,
+    alerts: &super::AlertTimeline,
+) -> Result<(), MonitorError> {
+    let labels: Vec<String> = alerts
+        .rules
+        .iter()
+        .map(|r| format!("{} ({})", r.rule, r.severity))
+        .collect();
+    let rows: Vec<TimelineRow<'_>> = alerts
+        .rules
+        .iter()
+        .zip(&labels)
+        .map(|(rule, label)| TimelineRow {
+            label,
+            severity: &rule.severity,
+            firing: rule
+                .firing
+                .iter()
+                .map(|i| {
+                    (
+                        i.start_ms as f64,
+                        i.end_ms.unwrap_or(report.until_ms) as f64,
+                    )
+                })
+                .collect(),
+        })
+        .collect();
+    let svg = timeline(
+        &rows,
+        (report.since_ms as f64, report.until_ms as f64),
+        FULL,
+    )
+    .map_err(|problem| MonitorError::Chart {
+        chart: "alerts timeline".to_owned(),
+        problem,
+    })?;
+    let fired = alerts.rules.iter().filter(|r| !r.firing.is_empty()).count();
+    let conditions: Vec<String> = alerts
+        .rules
+        .iter()
+        .map(|r| format!("{}: {}", r.rule, r.condition))
+        .collect();
+    let note = format!(
+        "{fired} of {} rules fired. Bars: firing (red critical, orange warning, blue info). \
+         Source: {}. Rules: {}.",
+        alerts.rules.len(),
+        alerts.source,
+        conditions.join("; ")
+    );
+    card(html, "Alerts timeline", &svg, &note);
+    Ok(())
 }
 
 fn card(html: &mut String, title: &str, svg: &str, note: &str) {

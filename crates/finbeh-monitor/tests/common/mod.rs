@@ -224,6 +224,18 @@ pub fn shift_columns(source: &Path, columns: &[&str], out: &Path) {
 }
 
 /// The [`ModelInfo`] finbeh-serve reports for `artifact`.
+/// `raw` with its texts owned, for a [`PredictionRecord`]'s inputs.
+pub fn owned_values(raw: &[RawValue<'_>]) -> Vec<RawValue<'static>> {
+    raw.iter()
+        .map(|value| match value {
+            RawValue::Missing => RawValue::Missing,
+            RawValue::Number(n) => RawValue::Number(*n),
+            RawValue::Bool(b) => RawValue::Bool(*b),
+            RawValue::Text(t) => RawValue::Text(t.to_string().into()),
+        })
+        .collect()
+}
+
 pub fn artifact_model(artifact: &ModelArtifact) -> Arc<ModelInfo> {
     Arc::new(ModelInfo::of_artifact(artifact))
 }
@@ -271,15 +283,7 @@ pub fn log_rows(
         artifact
             .score_record(&raw, &mut features, &mut proba)
             .unwrap();
-        let inputs: Vec<RawValue<'static>> = raw
-            .iter()
-            .map(|value| match value {
-                RawValue::Missing => RawValue::Missing,
-                RawValue::Number(n) => RawValue::Number(*n),
-                RawValue::Bool(b) => RawValue::Bool(*b),
-                RawValue::Text(t) => RawValue::Text(t.to_string().into()),
-            })
-            .collect();
+        let inputs = owned_values(&raw);
         scored_rows.push((inputs, artifact.predict_class(&proba), proba.clone()));
     }
     let mut n = 0;
