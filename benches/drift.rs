@@ -6,6 +6,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use finbeh_data::Rng;
 use finbeh_monitor::{ColumnSample, DriftParams, DriftReport, feature_drift};
 
 const REFERENCE_ROWS: usize = 10_000;
@@ -14,38 +15,27 @@ const NUMERIC: usize = 16;
 const CATEGORICAL: usize = 4;
 const CATEGORIES: [&str; 5] = ["branch", "online", "atm", "phone", "pos"];
 
-/// A 64-bit LCG mapped to [0, 1): enough spread for a benchmark, no dependency.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 11) as f64 / (1_u64 << 53) as f64
-    }
-}
-
 struct Columns {
     numeric: Vec<Vec<f64>>,
     categorical: Vec<Vec<Option<&'static str>>>,
 }
 
 fn columns(rows: usize, seed: u64, shift: f64) -> Columns {
-    let mut rng = Lcg(seed);
+    let mut rng = Rng::seed_from_u64(seed);
     Columns {
         numeric: (0..NUMERIC)
             .map(|i| {
                 (0..rows)
-                    .map(|_| (rng.next() + rng.next() + rng.next() + shift) * (i + 1) as f64)
+                    .map(|_| {
+                        (rng.gen_f64() + rng.gen_f64() + rng.gen_f64() + shift) * (i + 1) as f64
+                    })
                     .collect()
             })
             .collect(),
         categorical: (0..CATEGORICAL)
             .map(|_| {
                 (0..rows)
-                    .map(|_| Some(CATEGORIES[(rng.next() * rng.next() * 5.0) as usize]))
+                    .map(|_| Some(CATEGORIES[(rng.gen_f64() * rng.gen_f64() * 5.0) as usize]))
                     .collect()
             })
             .collect(),

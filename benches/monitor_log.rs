@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use finbeh_config::{ModelSettings, MonitorSettings};
-use finbeh_data::{DataParams, DataValidParams, load_dataset, load_records};
+use finbeh_data::{DataParams, DataValidParams, Rng, load_dataset, load_records};
 use finbeh_monitor::{
     BATCH_LOG_ROWS_PER_REQUEST, DriftParams, LogDriftInput, LogIdentity, LogPeriod, LoggedValues,
     PredictionLog, PredictionLogParams, ReportInput, build_report, category_quality,
@@ -31,19 +31,6 @@ const NUMERIC: usize = 16;
 const CATEGORICAL: usize = 4;
 const CATEGORIES: [&str; 5] = ["branch", "online", "atm", "phone", "pos"];
 
-/// A 64-bit LCG mapped to [0, 1): enough spread for a benchmark, no dependency.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 11) as f64 / (1_u64 << 53) as f64
-    }
-}
-
 /// Writes `rows` rows of 20 features and a label; `shift` moves the first two numeric columns.
 fn write_csv(path: &Path, rows: usize, seed: u64, shift: f64) -> std::io::Result<()> {
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
@@ -53,12 +40,12 @@ fn write_csv(path: &Path, rows: usize, seed: u64, shift: f64) -> std::io::Result
         .chain(std::iter::once("label".to_owned()))
         .collect();
     writeln!(out, "{}", header.join(","))?;
-    let mut rng = Lcg(seed);
+    let mut rng = Rng::seed_from_u64(seed);
     for _ in 0..rows {
         let mut sum = 0.0;
         for i in 0..NUMERIC {
             let moved = if i < 2 { shift } else { 0.0 };
-            let value = (rng.next() + rng.next() + rng.next() + moved) * (i + 1) as f64;
+            let value = (rng.gen_f64() + rng.gen_f64() + rng.gen_f64() + moved) * (i + 1) as f64;
             sum += value / (i + 1) as f64;
             write!(out, "{value:.4},")?;
         }
@@ -66,10 +53,10 @@ fn write_csv(path: &Path, rows: usize, seed: u64, shift: f64) -> std::io::Result
             write!(
                 out,
                 "{},",
-                CATEGORIES[(rng.next() * rng.next() * 5.0) as usize]
+                CATEGORIES[(rng.gen_f64() * rng.gen_f64() * 5.0) as usize]
             )?;
         }
-        let label = u8::from(sum / NUMERIC as f64 + 0.3 * (rng.next() - 0.5) > 1.55);
+        let label = u8::from(sum / NUMERIC as f64 + 0.3 * (rng.gen_f64() - 0.5) > 1.55);
         writeln!(out, "{label}")?;
     }
     out.flush()

@@ -3,7 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::example_binary;
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -12,19 +15,6 @@ use finbeh_config::MonitorSettings;
 use finbeh_data::{ColumnKind, InputColumn, RawValue};
 use finbeh_monitor::{LogIdentity, PredictionLog, PredictionLogParams};
 use finbeh_serve::{ModelInfo, PredictionRecord, PredictionSink};
-
-fn example_binary() -> PathBuf {
-    // target/<profile>/deps/<this test> → target/<profile>/examples/monitor
-    let test = std::env::current_exe().unwrap();
-    let profile_dir = test.parent().and_then(Path::parent).unwrap();
-    let binary = profile_dir.join("examples").join("monitor");
-    assert!(
-        binary.exists(),
-        "{} is missing: run `cargo test`",
-        binary.display()
-    );
-    binary
-}
 
 /// 20 requests in the last seconds, 5 of them answered 500: an error rate of 25 %.
 fn write_log(path: &Path) {
@@ -81,7 +71,7 @@ fn write_log(path: &Path) {
 }
 
 fn monitor(args: &[&str], config: &Path) -> Output {
-    Command::new(example_binary())
+    Command::new(example_binary("monitor"))
         .args(args)
         .arg("--config")
         .arg(config)

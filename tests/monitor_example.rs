@@ -5,21 +5,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::example_binary;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn example_binary() -> PathBuf {
-    // target/<profile>/deps/<this test> → target/<profile>/examples/monitor
-    let test = std::env::current_exe().unwrap();
-    let profile_dir = test.parent().and_then(Path::parent).unwrap();
-    let binary = profile_dir.join("examples").join("monitor");
-    assert!(
-        binary.exists(),
-        "{} is missing: run `cargo test` (which builds examples) or `cargo build --example monitor`",
-        binary.display()
-    );
-    binary
-}
 
 /// A real trained artifact over banking data, committed by finbeh-train (an older format
 /// version, which must keep loading).
@@ -36,7 +26,7 @@ fn banking_csv(dir: &Path) -> PathBuf {
 }
 
 fn drift(args: &[&Path], flags: &[&str]) -> Output {
-    let mut command = Command::new(example_binary());
+    let mut command = Command::new(example_binary("monitor"));
     command.arg("drift");
     for (flag, path) in ["--model", "--current", "--reference"].iter().zip(args) {
         command.arg(flag).arg(path);
@@ -82,7 +72,7 @@ fn drift_prints_one_json_object_or_a_table_and_refuses_a_missing_reference() {
 }
 
 fn labels(file: &Path, database: &Path, flags: &[&str]) -> Output {
-    Command::new(example_binary())
+    Command::new(example_binary("monitor"))
         .arg("labels")
         .arg("--file")
         .arg(file)
@@ -150,7 +140,10 @@ fn report_and_drift_take_database_and_still_accept_the_old_log_flag() {
     let missing = dir.path().join("missing.sqlite");
     let out = dir.path().join("report.html");
     let run = |args: &[&std::ffi::OsStr]| {
-        let output = Command::new(example_binary()).args(args).output().unwrap();
+        let output = Command::new(example_binary("monitor"))
+            .args(args)
+            .output()
+            .unwrap();
         (
             output.status.code(),
             String::from_utf8_lossy(&output.stderr).into_owned(),
@@ -177,7 +170,7 @@ fn report_and_drift_take_database_and_still_accept_the_old_log_flag() {
             assert!(stderr.contains("missing.sqlite"), "{flag}: {stderr}");
         }
     }
-    let help = Command::new(example_binary())
+    let help = Command::new(example_binary("monitor"))
         .args(["report", "--help"])
         .output()
         .unwrap();

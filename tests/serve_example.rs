@@ -4,6 +4,9 @@
 //! as `cargo test` builds it.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
+mod common;
+
+use common::example_binary;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -20,19 +23,6 @@ impl Drop for Server {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn example_binary() -> PathBuf {
-    // target/<profile>/deps/<this test> → target/<profile>/examples/serve
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let binary = profile_dir.join("examples").join("serve");
-    assert!(
-        binary.is_file(),
-        "{} is missing: run `cargo test` (which builds examples) or `cargo build --example serve`",
-        binary.display()
-    );
-    binary
 }
 
 fn free_port() -> u16 {
@@ -56,7 +46,7 @@ fn start_logged(env: &[(&str, &str)]) -> (Server, u16, String) {
     let workdir = tempfile::tempdir().unwrap(); // no finbeh.toml there
     let port = free_port();
     let mut server = Server(
-        Command::new(example_binary())
+        Command::new(example_binary("serve"))
             .args([
                 "--model",
                 model.to_str().unwrap(),
