@@ -8,6 +8,7 @@
 //! ```text
 //! finbeh-config  <-  finbeh-data  <-  finbeh-train  <-  finbeh-serve
 //!                                                   <-  finbeh-monitor, finbeh-deploy
+//!                                                   <-  finbeh-workflow (on all of them)
 //! ```
 //!
 //! * [`config`]: typed settings (defaults < TOML file < environment).
@@ -17,6 +18,7 @@
 //! * [`monitor`]: the prediction log, live metrics windows, drift and data quality, the health
 //!   checker and the HTML report (alerts, export and ground truth: not built yet).
 //! * [`deploy`]: model registry and deployment targets.
+//! * [`workflow`]: the one-command workflow, deployment checks and the troubleshooter.
 
 #![deny(missing_docs)]
 
@@ -26,3 +28,4 @@ pub use finbeh_deploy as deploy;
 pub use finbeh_monitor as monitor;
 pub use finbeh_serve as serve;
 pub use finbeh_train as train;
+pub use finbeh_workflow as workflow;

@@ -1,0 +1,10 @@
+//! finbeh-workflow: the one-command job from a CSV file to a monitored endpoint, the checks a
+//! deployed endpoint must pass (`test_deployments`), and the troubleshooter that maps symptoms to
+//! fixes. It sits on top of every other finbeh crate; the `workflow_runner`, `test_deployments`
+//! and `troubleshoot` examples are thin glue over it.
+
+#![deny(missing_docs)]
+
+mod error;
+
+pub use error::{Result, WorkflowError};
