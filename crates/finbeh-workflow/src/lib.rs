@@ -8,3 +8,11 @@
 mod error;
 
 pub use error::{Result, WorkflowError};
+
+mod checks;
+
+pub use checks::{
+    CHECK_REPORT_VERSION, CheckLevel, CheckOutcome, CheckReport, DeploymentCheckParams,
+    DeploymentCheckValidParams, EndpointUnderTest, Versions, run_checks, run_target_checks,
+    settings_refused,
+};
