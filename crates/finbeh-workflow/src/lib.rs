@@ -13,6 +13,6 @@ mod checks;
 
 pub use checks::{
     CHECK_REPORT_VERSION, CheckLevel, CheckOutcome, CheckReport, DeploymentCheckParams,
-    DeploymentCheckValidParams, EndpointUnderTest, Versions, run_checks, run_target_checks,
-    settings_refused,
+    DeploymentCheckValidParams, EndpointUnderTest, Versions, find_model, run_checks,
+    run_target_checks, settings_refused,
 };

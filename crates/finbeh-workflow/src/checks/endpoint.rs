@@ -47,9 +47,9 @@ pub(crate) fn endpoint_checks(
 ) -> Vec<CheckOutcome> {
     let key = endpoint.primary_key.as_ref().map(Secret::expose);
     let mut checks = vec![
-        probe(transport, "liveness", "/health/live"),
-        probe(transport, "readiness", "/health/ready"),
-        swagger(transport, golden),
+        probe(transport, "liveness", "/health/live", key),
+        probe(transport, "readiness", "/health/ready", key),
+        swagger(transport, golden, key),
     ];
     checks.extend(score_every_form(LEVEL, transport, golden, key));
     checks.extend(auth_checks(transport, endpoint, golden));
@@ -58,11 +58,11 @@ pub(crate) fn endpoint_checks(
     checks
 }
 
-/// `GET path` must answer 200. Azure ML does not route the probes to clients (404): that is
+/// `GET path` (with the key: a router or Azure ML may require it everywhere) must answer 200. Azure ML does not route the probes to clients (404): that is
 /// reported, not failed, since the platform itself probes them.
-fn probe(transport: &dyn Transport, name: &str, path: &str) -> CheckOutcome {
+fn probe(transport: &dyn Transport, name: &str, path: &str, key: Option<&str>) -> CheckOutcome {
     let started = Instant::now();
-    let outcome = match transport.send(&Call::get(path)) {
+    let outcome = match transport.send(&Call::get(path, key)) {
         Ok(answer) if answer.status == 200 => {
             CheckOutcome::pass(LEVEL, name, format!("{path}: 200"))
         }
@@ -82,10 +82,10 @@ fn probe(transport: &dyn Transport, name: &str, path: &str) -> CheckOutcome {
 }
 
 /// `/swagger.json`'s `Record` schema must list exactly the artifact's input columns.
-fn swagger(transport: &dyn Transport, golden: &Golden) -> CheckOutcome {
+fn swagger(transport: &dyn Transport, golden: &Golden, key: Option<&str>) -> CheckOutcome {
     let started = Instant::now();
     let name = "swagger columns";
-    let answer = match transport.send(&Call::get("/swagger.json")) {
+    let answer = match transport.send(&Call::get("/swagger.json", key)) {
         Ok(answer) if answer.status == 200 => answer,
         Ok(answer) => {
             return CheckOutcome::fail(

@@ -55,12 +55,12 @@ pub fn settings_refused(error: &ConfigError) -> CheckOutcome {
 fn settings_summary(settings: &ValidSettings) -> String {
     let serve = settings.serve();
     let keys = match (&serve.primary_key, &serve.secondary_key) {
-        (Some(_), Some(_)) => "primary and secondary keys set",
-        (Some(_), None) | (None, Some(_)) => "one key set",
-        (None, None) => "no keys (the local server accepts anyone)",
+        (Some(_), Some(_)) => "primary and secondary",
+        (Some(_), None) | (None, Some(_)) => "one",
+        (None, None) => "none",
     };
     format!(
-        "valid: deploy.target = {}, serve.{keys}, monitor.enabled = {}",
+        "valid: deploy.target = {}, [serve] keys: {keys}, monitor.enabled = {}",
         match settings.deploy().target {
             DeployTarget::Azure => "azure",
             _ => "local",

@@ -7,6 +7,7 @@ mod deployments;
 mod endpoint;
 mod environment;
 mod golden;
+mod model_path;
 mod params;
 mod report;
 mod scoring;
@@ -20,6 +21,7 @@ use finbeh_deploy::DeploymentTarget;
 
 pub use endpoint::EndpointUnderTest;
 pub use environment::settings_refused;
+pub use model_path::find_model;
 pub use params::{DeploymentCheckParams, DeploymentCheckValidParams};
 pub use report::{CHECK_REPORT_VERSION, CheckLevel, CheckOutcome, CheckReport};
 pub use versions::Versions;

@@ -156,8 +156,12 @@ impl CheckReport {
 }
 
 impl fmt::Display for CheckReport {
-    /// `PASS  level        name                      seconds  detail`, then the verdict line.
+    /// `endpoint URL`, then `PASS  level        check    seconds  detail` per check, then the
+    /// verdict line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(endpoint) = &self.endpoint {
+            writeln!(f, "endpoint {endpoint}")?;
+        }
         let width = self
             .checks
             .iter()
@@ -166,22 +170,19 @@ impl fmt::Display for CheckReport {
             .unwrap_or(0);
         writeln!(
             f,
-            "{:<6}{:<13}{:<width$}  {:>8}  detail",
-            "result", "level", "check", "seconds"
+            "{:<4}  {:<11}  {:<width$}  {:>7}  detail",
+            "", "level", "check", "seconds"
         )?;
         for check in &self.checks {
             writeln!(
                 f,
-                "{:<6}{:<13}{:<width$}  {:>8.3}  {}",
+                "{:<4}  {:<11}  {:<width$}  {:>7.3}  {}",
                 if check.passed { "PASS" } else { "FAIL" },
                 check.level.as_str(),
                 check.name,
                 check.seconds,
                 check.detail
             )?;
-        }
-        if let Some(endpoint) = &self.endpoint {
-            writeln!(f, "endpoint {endpoint}")?;
         }
         let failed = self.failures().count();
         if self.passed() {

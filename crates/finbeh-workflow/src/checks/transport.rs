@@ -31,10 +31,10 @@ pub(crate) struct Call<'a> {
 }
 
 impl<'a> Call<'a> {
-    pub(crate) fn get(path: &'a str) -> Self {
+    pub(crate) fn get(path: &'a str, key: Option<&'a str>) -> Self {
         Self {
             path,
-            key: None,
+            key,
             body: None,
             deployment: None,
         }
