@@ -1,5 +1,6 @@
 //! test_deployments' checks against real artifacts and a real finbeh server on a free port:
 //! everything passes on a good deployment, and each check fails on its staged fault.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 mod common;
 

@@ -11,6 +11,7 @@ mod model_path;
 mod params;
 mod report;
 mod scoring;
+mod target;
 mod transport;
 mod versions;
 
@@ -24,12 +25,13 @@ pub use environment::settings_refused;
 pub use model_path::find_model;
 pub use params::{DeploymentCheckParams, DeploymentCheckValidParams};
 pub use report::{CHECK_REPORT_VERSION, CheckLevel, CheckOutcome, CheckReport};
+pub use target::EndpointTarget;
 pub use versions::Versions;
 
-use artifact::artifact_checks;
-use transport::{HttpTransport, base_url};
+pub(crate) use artifact::artifact_checks;
+pub(crate) use golden::{Golden, error_code, excerpt};
+pub(crate) use transport::{Call, HttpTransport, Transport, base_url};
 
-use golden::Golden;
 use report::CheckLevel as Level;
 use transport::InProcess;
 
