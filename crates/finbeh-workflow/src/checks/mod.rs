@@ -39,6 +39,22 @@ use transport::InProcess;
 /// `model`, then, with an `endpoint`, the endpoint checks over HTTP. Call it outside an async
 /// context (it runs finbeh-serve's router in process on a runtime of its own); from async code
 /// use [`run_target_checks`] or a thread.
+///
+/// ```
+/// use finbeh_config::Settings;
+/// use finbeh_workflow::{CheckLevel, run_checks};
+///
+/// let settings = Settings::default().check()?;
+/// let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+///     .join("../finbeh-train/tests/fixtures/model-v1.3.0.finbeh");
+/// let report = run_checks(&settings, &model, None);
+/// assert!(report.passed(), "{report}");
+/// let golden = report.check(CheckLevel::Artifact, "golden set").unwrap();
+/// assert!(golden.detail.contains("re-scored bit for bit"));
+/// // Every input form, scored in process by finbeh-serve's own router.
+/// assert!(report.level(CheckLevel::Local).all(|check| check.passed));
+/// # Ok::<(), finbeh_config::ConfigError>(())
+/// ```
 pub fn run_checks(
     settings: &ValidSettings,
     model: &Path,

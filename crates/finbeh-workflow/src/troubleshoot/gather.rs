@@ -42,6 +42,21 @@ pub struct TroubleshootOptions {
 /// Troubleshoots the artifact, the monitor's logs and, with `options.endpoint`, an endpoint
 /// given by URL. Blocking (HTTP probes with a timeout of
 /// `testing.deployments.request_timeout_ms`).
+///
+/// ```
+/// use finbeh_config::Settings;
+/// use finbeh_workflow::{TroubleshootOptions, troubleshoot};
+///
+/// let dir = tempfile::tempdir()?;
+/// let mut settings = Settings::default();
+/// settings.serve.model_path = Some(dir.path().join("missing.finbeh"));
+/// settings.monitor.database_path = dir.path().join("monitor.sqlite");
+/// let report = troubleshoot(&settings.check()?, &TroubleshootOptions::default());
+/// let hint = &report.hints[0];
+/// assert_eq!(hint.symptom, "model_not_found");
+/// assert!(hint.fix[0].contains("missing.finbeh"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn troubleshoot(settings: &ValidSettings, options: &TroubleshootOptions) -> TroubleshootReport {
     let mut report = gather(settings, options);
     report.hints = hints(&report, settings);

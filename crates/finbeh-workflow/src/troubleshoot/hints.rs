@@ -97,7 +97,7 @@ fn not_ready(
 ) -> Option<Hint> {
     let readiness = endpoint
         .probe("GET /health/ready")
-        .filter(|p| p.status == Some(503));
+        .filter(|p| matches!(p.status, Some(502..=504)));
     let down: Vec<String> = endpoint
         .deployments
         .iter()
@@ -121,7 +121,10 @@ fn not_ready(
         return None;
     }
     let mut seen: Vec<String> = readiness
-        .map(|p| format!("{} → 503 {}", p.request, p.detail))
+        .map(|p| {
+            let status = p.status.unwrap_or_default();
+            format!("{} → {status} {}", p.request, p.detail)
+        })
         .into_iter()
         .collect();
     seen.extend(down);
@@ -276,7 +279,7 @@ fn alert_hints(report: &TroubleshootReport) -> Vec<Hint> {
                         "requests are failing: 4xx are clients sending what the model does not accept, 5xx are server faults",
                         vec![
                             format!(
-                                "the last errors (below) by status and code: {}",
+                                "the last errors (above) by status and code: {}",
                                 if codes.is_empty() { "none logged".to_owned() } else { codes.join(", ") }
                             ),
                             "4xx: compare the clients' records with /swagger.json (docs/api.md lists each error code)".to_owned(),
