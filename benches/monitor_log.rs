@@ -233,6 +233,7 @@ fn run_task(task: &str, files: &Files) -> Result<(), Box<dyn std::error::Error>>
                 reference: None,
                 estimate: None,
                 alerts: None,
+                attribution: None,
             };
             let report = build_report(&input, &data, &drift)?;
             let html = files.dir.join("report.html");

@@ -75,3 +75,5 @@ pub use validate::{Problem, ValidSettings, thousands_separator_problem};
 pub use settings::{
     AlertComparison, AlertMetric, AlertRule, AlertSettings, AlertSeverity, AlertWindow,
 };
+
+pub use settings::{AlertLogMetricSettings, AttributionSettings};

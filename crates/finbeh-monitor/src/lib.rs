@@ -144,6 +144,13 @@ pub use export::{
     export_log,
 };
 
+mod attribution;
+pub use attribution::{
+    ATTRIBUTION_REPORT_VERSION, AttributionParams, AttributionReport, AttributionValidParams,
+    ColumnImportance, LogDriftWithAttribution, attribution_report, drift_from_log_with_attribution,
+    ndcg,
+};
+
 mod alerts;
 pub use alerts::{
     ALERT_STATE_VERSION, AlertEvaluator, AlertEvent, AlertLoop, AlertParams, AlertSinks,
@@ -151,6 +158,7 @@ pub use alerts::{
     WebhookPayload, WebhookTotals, WindowSource, metric_name, metric_value, prometheus_rules,
     rfc3339, severity_name,
 };
+pub use alerts::{LogMetrics, LogSource, ModelLocation, is_log_metric};
 pub use time_spec::{now_ms, parse_since};
 pub use windows::{
     Aggregate, LATENCY_HIGHEST_US, LATENCY_SIGNIFICANT_DIGITS, LatencySummary, MAX_SERIES_POINTS,
