@@ -76,4 +76,4 @@ pub use settings::{
     AlertComparison, AlertMetric, AlertRule, AlertSettings, AlertSeverity, AlertWindow,
 };
 
-pub use settings::{AlertLogMetricSettings, AttributionSettings};
+pub use settings::{AlertLogMetricSettings, AttributionSettings, WebhookTlsSettings};

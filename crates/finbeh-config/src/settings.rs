@@ -914,6 +914,8 @@ pub struct AlertSettings {
     /// `[monitor.alerts.log_metrics]`: how the rule metrics read from logged rows (drift share,
     /// feature-attribution NDCG) are computed.
     pub log_metrics: AlertLogMetricSettings,
+    /// `[monitor.alerts.webhook_tls]`: which certificates an https:// webhook trusts.
+    pub webhook_tls: WebhookTlsSettings,
 }
 
 impl Default for AlertSettings {
@@ -932,6 +934,7 @@ impl Default for AlertSettings {
             webhook_queue_capacity: 1_024,
             rules: AlertRule::defaults(),
             log_metrics: AlertLogMetricSettings::default(),
+            webhook_tls: WebhookTlsSettings::default(),
         }
     }
 }
@@ -1269,4 +1272,14 @@ impl Default for AlertLogMetricSettings {
             max_rows: 10_000,
         }
     }
+}
+
+/// `[monitor.alerts.webhook_tls]`: the roots an https:// alert webhook trusts (Alertmanager's
+/// `tls_config.ca_file`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookTlsSettings {
+    /// PEM file of the certificate authorities to trust instead of Mozilla's roots (a private
+    /// CA, a self-signed receiver); unset trusts Mozilla's roots.
+    pub ca_file: Option<PathBuf>,
 }

@@ -1026,6 +1026,15 @@ fn check_alerts(alerts: &AlertSettings, out: &mut Problems) {
         out.within(&key("cooldown_minutes"), rule.cooldown_minutes, 0, 10_080);
     }
     check_alert_log_metrics(&alerts.log_metrics, out);
+    if let Some(ca_file) = &alerts.webhook_tls.ca_file
+        && ca_file.as_os_str().is_empty()
+    {
+        out.push(
+            "monitor.alerts.webhook_tls.ca_file",
+            "\"\"",
+            "must name a PEM file",
+        );
+    }
 }
 
 /// Prometheus's metric-name rule, which it also applies to alert names.

@@ -108,6 +108,11 @@ impl AlertValidParams {
         self.0.webhook_queue_capacity
     }
 
+    /// The PEM file of roots an https webhook trusts, when set.
+    pub fn webhook_ca_file(&self) -> Option<&Path> {
+        self.0.webhook_tls.ca_file.as_deref()
+    }
+
     /// How long a log metric's value is reused (`[monitor.alerts.log_metrics]`).
     pub fn log_metric_interval(&self) -> Duration {
         Duration::from_secs(self.0.log_metrics.interval_s)
