@@ -33,14 +33,15 @@ pub(crate) fn persist_dropped(
     now_ms: i64,
 ) {
     let connection = store.connection();
-    let Some(last) = *seen else {
-        match connection.execute_batch(CREATE_DROPPED_ROWS) {
-            Ok(()) => *seen = Some(0),
-            Err(error) => tracing::error!(path = %store.path().display(), %error,
-                "prediction log: cannot create the dropped_rows table"),
+    if seen.is_none() {
+        if let Err(error) = connection.execute_batch(CREATE_DROPPED_ROWS) {
+            tracing::error!(path = %store.path().display(), %error,
+                "prediction log: cannot create the dropped_rows table; retried with the next batch");
+            return;
         }
-        return;
-    };
+        *seen = Some(0);
+    }
+    let last = seen.unwrap_or(0);
     let total = counter.load(Ordering::Relaxed);
     let fresh = total.saturating_sub(last);
     if fresh == 0 {
