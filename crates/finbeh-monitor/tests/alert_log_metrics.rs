@@ -11,8 +11,7 @@ mod common;
 
 use common::{data_params, log_rows, open_log, record, reference_and_model, set_to_median};
 use finbeh_config::{
-    AlertComparison, AlertLogMetricSettings, AlertMetric, AlertRule, AlertSettings, AlertSeverity,
-    AlertWindow, Backpressure,
+    AlertComparison, AlertLogMetricSettings, AlertMetric, AlertRule, AlertSettings, Backpressure,
 };
 use finbeh_monitor::{
     AlertEvaluator, AlertParams, AlertStatus, AlertValidParams, AttributionParams, DriftParams,
@@ -24,18 +23,7 @@ use rusqlite::Connection;
 
 const MINUTE: i64 = 60_000;
 
-fn rule(name: &str, metric: AlertMetric, comparison: AlertComparison, threshold: f64) -> AlertRule {
-    AlertRule {
-        name: name.to_owned(),
-        metric,
-        window: AlertWindow::FiveMinutes,
-        comparison,
-        threshold,
-        severity: AlertSeverity::Warning,
-        for_minutes: 0,
-        cooldown_minutes: 0,
-    }
-}
+use common::alert_rule as rule;
 
 fn params(dir: &Path, rules: Vec<AlertRule>) -> AlertValidParams {
     AlertParams(AlertSettings {

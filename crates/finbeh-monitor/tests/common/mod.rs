@@ -261,6 +261,25 @@ pub fn set_to_median(source: &Path, columns: &[&str], out: &Path) {
     std::fs::write(out, written).unwrap();
 }
 
+/// A 5-minute rule that fires at once and has no cool-down.
+pub fn alert_rule(
+    name: &str,
+    metric: finbeh_config::AlertMetric,
+    comparison: finbeh_config::AlertComparison,
+    threshold: f64,
+) -> finbeh_config::AlertRule {
+    finbeh_config::AlertRule {
+        name: name.to_owned(),
+        metric,
+        window: finbeh_config::AlertWindow::FiveMinutes,
+        comparison,
+        threshold,
+        severity: finbeh_config::AlertSeverity::Warning,
+        for_minutes: 0,
+        cooldown_minutes: 0,
+    }
+}
+
 /// The [`ModelInfo`] finbeh-serve reports for `artifact`.
 /// `raw` with its texts owned, for a [`PredictionRecord`]'s inputs.
 pub fn owned_values(raw: &[RawValue<'_>]) -> Vec<RawValue<'static>> {
