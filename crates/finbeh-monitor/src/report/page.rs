@@ -442,6 +442,9 @@ fn card(html: &mut String, title: &str, svg: &str, note: &str) {
     );
 }
 
+/// Most columns in the global-importance chart (the table lists them all).
+const ATTRIBUTION_CHART_COLUMNS: usize = 15;
+
 /// Global importance side by side (chart and table, columns by training importance) and the
 /// feature-attribution-drift verdict.
 fn attribution_card(
@@ -460,8 +463,11 @@ fn attribution_card(
         }
     };
     let (training_rank, production_rank) = (rank(|c| c.training), rank(|c| c.production));
+    // The chart keeps the columns that matter on either side, the table every column.
     let rows: Vec<BarRow<'_>> = order
         .iter()
+        .filter(|c| c.training > 0.0 || c.production > 0.0)
+        .take(ATTRIBUTION_CHART_COLUMNS)
         .map(|c| BarRow {
             label: &c.column,
             values: vec![c.training, c.production],
@@ -493,12 +499,18 @@ fn attribution_card(
         None => "NDCG not defined: every column has a training importance of 0.".to_owned(),
     };
     let note = format!(
-        "{verdict} Mean |contribution| per raw input column from exact TreeSHAP, for {} rows of          the artifact's {} (training) and {} of the period's {} logged rows (production), both          samples drawn with seed {}. NDCG ranks the columns by production importance and          weighs each by its training importance (Azure ML's feature-attribution drift); 1 means          the same ranking.",
+        "{verdict} Mean |contribution| per raw input column from exact TreeSHAP, for {} rows of \
+         the artifact's {} (training) and {} of the period's {} logged rows (production), both \
+         samples drawn with seed {}. The chart shows the {} columns the model leans on most in \
+         training; the table lists every column. NDCG ranks the columns by production \
+         importance and weighs each by its training importance (Azure ML's feature-attribution \
+         drift); 1 means the same ranking.",
         attribution.training_rows,
         attribution.training_sample,
         attribution.production_rows,
         attribution.production_rows_logged,
-        attribution.seed
+        attribution.seed,
+        rows.len()
     );
     let _ = write!(
         html,
