@@ -8,13 +8,16 @@
 //! prediction log (`monitor.database_path`, or `--database`) instead, with the model from `--model`,
 //! else the artifact the log names (searched in `serve.model_path`, else `model.output_dir`),
 //! against `--reference CSV`, else the artifact's binned training profile; it adds prediction
-//! drift and the type-error rate. `--json` prints the report as one JSON object; without it, a
-//! table and a summary line. Exits 0 whether or not drift was found.
+//! drift, the type-error rate and feature-attribution drift (`[monitor.attribution]`; the
+//! `feature_attribution_drift` key). `--json` prints the report as one JSON object; without it,
+//! a table and a summary line. Exits 0 whether or not drift was found.
 //!
 //! `alerts` evaluates the `[monitor.alerts]` rules over the prediction log (several replicas'
 //! databases with `--database` repeated) now, sends new events to the sinks, keeps the rules'
 //! state in `monitor.alerts.state_path`, and prints the events and every rule's phase
-//! (`--json`: one object). `prometheus-rules` writes the same rules as a Prometheus rule file.
+//! (`--json`: one object); rules on `drift_share` and `feature_attribution_ndcg` read the first
+//! database with `--model` (else the artifact the log names). `prometheus-rules` writes the same
+//! rules as a Prometheus rule file.
 //!
 //! `labels` writes ground-truth labels (CSV `request_id,row,label`) to the prediction log at
 //! `monitor.database_path` (or `--database`), all or nothing, and says how many matched a
@@ -22,7 +25,7 @@
 //!
 //! `cargo run --release --example monitor -- drift --model ART --current CSV [--reference CSV] [--json] [--config FILE]`
 //! `cargo run --release --example monitor -- labels --file CSV [--database DB] [--json] [--config FILE]`
-//! `cargo run --release --example monitor -- alerts [--database DB]... [--json] [--config FILE]`
+//! `cargo run --release --example monitor -- alerts [--database DB]... [--model ART] [--json] [--config FILE]`
 //! `cargo run --release --example monitor -- prometheus-rules --out FILE [--config FILE]`
 //! `cargo run --release --example monitor -- export --format jsonl|csv|azureml [--since 24h] --out DIR [--database DB]... [--config FILE]`
 //! `cargo run --release --example monitor -- drift --since 1h [--model ART] [--reference CSV] [--database DB] [--json]`

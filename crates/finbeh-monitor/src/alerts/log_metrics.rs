@@ -21,6 +21,11 @@ use crate::log_drift::{LogDriftInput, choose_model, drift_from_log};
 use crate::log_read::{LogPeriod, logged_model, open_read_only, read_logged_inputs};
 use crate::windows::{MetricsReader, TrafficFilter, WindowStats};
 
+/// A cached value's key: (metric name, window minutes).
+type CacheKey = (&'static str, u64);
+/// A cached value: (computed for `until_ms`, value).
+type Computed = (i64, Option<f64>);
+
 /// Computes `drift_share` and `feature_attribution_ndcg` over a prediction log, cached.
 #[derive(Debug)]
 pub struct LogMetrics {
@@ -32,8 +37,7 @@ pub struct LogMetrics {
     attribution: AttributionValidParams,
     interval_ms: i64,
     max_rows: usize,
-    /// (metric, window minutes) → (computed at, value).
-    cache: Mutex<BTreeMap<(&'static str, u64), (i64, Option<f64>)>>,
+    cache: Mutex<BTreeMap<CacheKey, Computed>>,
     /// The training importance of the model last explained (name, version).
     training: Mutex<Option<((String, String), TrainingImportance)>>,
 }
