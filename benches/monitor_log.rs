@@ -162,16 +162,16 @@ fn run_task(task: &str, files: &Files) -> Result<(), Box<dyn std::error::Error>>
     let period = LogPeriod::parse_since("24h", now_ms())?;
     let data = data_params();
     let drift = DriftParams::default().check()?;
+    let input = LogDriftInput {
+        log: &files.log,
+        period,
+        model: Some(&files.model),
+        model_search: None,
+        reference: None,
+    };
     let started = Instant::now();
     let detail = match task {
         "drift" => {
-            let input = LogDriftInput {
-                log: &files.log,
-                period,
-                model: Some(&files.model),
-                model_search: None,
-                reference: None,
-            };
             let report = drift_from_log(&input, &data, &drift)?;
             let flagged: Vec<&str> = report
                 .drift
@@ -245,13 +245,6 @@ fn run_task(task: &str, files: &Files) -> Result<(), Box<dyn std::error::Error>>
             format!("{} bytes of HTML", std::fs::metadata(&html)?.len())
         }
         "attribution" => {
-            let input = LogDriftInput {
-                log: &files.log,
-                period,
-                model: Some(&files.model),
-                model_search: None,
-                reference: None,
-            };
             let attribution = AttributionParams::default().check()?;
             let result = drift_from_log_with_attribution(&input, &data, &drift, &attribution)?;
             let explained = result
