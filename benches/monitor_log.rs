@@ -4,7 +4,10 @@
 //! Each task runs in its own child process, so its peak RSS (`VmHWM`) is its own:
 //! - `drift`: drift over the log (`drift_from_log`, every statistic and prediction drift);
 //! - `quality`: data quality over the log (null, out-of-range and type-error rates);
-//! - `report`: the whole HTML report and its JSON twin (`build_report` + `write`).
+//! - `report`: the whole HTML report and its JSON twin (`build_report` + `write`);
+//! - `attribution`: drift over the log plus global importance and feature-attribution drift
+//!   (`drift_from_log_with_attribution`, default `[monitor.attribution]`: 1,000 rows explained
+//!   per side); its time minus `drift`'s is what explaining costs.
 //!
 //! The log, the model and the CSVs for Evidently are generated once into
 //! `target/monitor-bench/` (about 700 MB; delete the directory when done).
@@ -19,9 +22,10 @@ use std::time::Instant;
 use finbeh_config::{ModelSettings, MonitorSettings};
 use finbeh_data::{DataParams, DataValidParams, Rng, load_dataset, load_records};
 use finbeh_monitor::{
-    BATCH_LOG_ROWS_PER_REQUEST, DriftParams, LogDriftInput, LogIdentity, LogPeriod, LoggedValues,
-    PredictionLog, PredictionLogParams, ReportInput, build_report, category_quality,
-    drift_from_log, log_batch_scores, now_ms, numeric_quality, read_logged_inputs,
+    AttributionParams, BATCH_LOG_ROWS_PER_REQUEST, DriftParams, LogDriftInput, LogIdentity,
+    LogPeriod, LoggedValues, PredictionLog, PredictionLogParams, ReportInput, build_report,
+    category_quality, drift_from_log, drift_from_log_with_attribution, log_batch_scores, now_ms,
+    numeric_quality, read_logged_inputs,
 };
 use finbeh_train::{ModelArtifact, TrainingJob};
 
@@ -158,16 +162,16 @@ fn run_task(task: &str, files: &Files) -> Result<(), Box<dyn std::error::Error>>
     let period = LogPeriod::parse_since("24h", now_ms())?;
     let data = data_params();
     let drift = DriftParams::default().check()?;
+    let input = LogDriftInput {
+        log: &files.log,
+        period,
+        model: Some(&files.model),
+        model_search: None,
+        reference: None,
+    };
     let started = Instant::now();
     let detail = match task {
         "drift" => {
-            let input = LogDriftInput {
-                log: &files.log,
-                period,
-                model: Some(&files.model),
-                model_search: None,
-                reference: None,
-            };
             let report = drift_from_log(&input, &data, &drift)?;
             let flagged: Vec<&str> = report
                 .drift
@@ -233,11 +237,27 @@ fn run_task(task: &str, files: &Files) -> Result<(), Box<dyn std::error::Error>>
                 reference: None,
                 estimate: None,
                 alerts: None,
+                attribution: None,
             };
             let report = build_report(&input, &data, &drift)?;
             let html = files.dir.join("report.html");
             report.write(&html)?;
             format!("{} bytes of HTML", std::fs::metadata(&html)?.len())
+        }
+        "attribution" => {
+            let attribution = AttributionParams::default().check()?;
+            let result = drift_from_log_with_attribution(&input, &data, &drift, &attribution)?;
+            let explained = result
+                .feature_attribution_drift
+                .ok_or("the bench model could not be explained")?;
+            format!(
+                "{} rows, {} + {} explained, NDCG {:?}, attribution drift: {}",
+                result.report.rows,
+                explained.training_rows,
+                explained.production_rows,
+                explained.ndcg,
+                explained.drifted
+            )
         }
         other => return Err(format!("unknown task {other}").into()),
     };
@@ -262,7 +282,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         NUMERIC + CATEGORICAL
     );
     let me = std::env::current_exe()?;
-    for task in ["drift", "quality", "report"] {
+    for task in ["drift", "quality", "report", "attribution"] {
         let status = std::process::Command::new(&me)
             .args(["--task", task])
             .status()?;

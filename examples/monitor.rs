@@ -8,13 +8,16 @@
 //! prediction log (`monitor.database_path`, or `--database`) instead, with the model from `--model`,
 //! else the artifact the log names (searched in `serve.model_path`, else `model.output_dir`),
 //! against `--reference CSV`, else the artifact's binned training profile; it adds prediction
-//! drift and the type-error rate. `--json` prints the report as one JSON object; without it, a
-//! table and a summary line. Exits 0 whether or not drift was found.
+//! drift, the type-error rate and feature-attribution drift (`[monitor.attribution]`; the
+//! `feature_attribution_drift` key). `--json` prints the report as one JSON object; without it,
+//! a table and a summary line. Exits 0 whether or not drift was found.
 //!
 //! `alerts` evaluates the `[monitor.alerts]` rules over the prediction log (several replicas'
 //! databases with `--database` repeated) now, sends new events to the sinks, keeps the rules'
 //! state in `monitor.alerts.state_path`, and prints the events and every rule's phase
-//! (`--json`: one object). `prometheus-rules` writes the same rules as a Prometheus rule file.
+//! (`--json`: one object); rules on `drift_share` and `feature_attribution_ndcg` read the first
+//! database with `--model` (else the artifact the log names). `prometheus-rules` writes the same
+//! rules as a Prometheus rule file.
 //!
 //! `labels` writes ground-truth labels (CSV `request_id,row,label`) to the prediction log at
 //! `monitor.database_path` (or `--database`), all or nothing, and says how many matched a
@@ -22,7 +25,7 @@
 //!
 //! `cargo run --release --example monitor -- drift --model ART --current CSV [--reference CSV] [--json] [--config FILE]`
 //! `cargo run --release --example monitor -- labels --file CSV [--database DB] [--json] [--config FILE]`
-//! `cargo run --release --example monitor -- alerts [--database DB]... [--json] [--config FILE]`
+//! `cargo run --release --example monitor -- alerts [--database DB]... [--model ART] [--json] [--config FILE]`
 //! `cargo run --release --example monitor -- prometheus-rules --out FILE [--config FILE]`
 //! `cargo run --release --example monitor -- export --format jsonl|csv|azureml [--since 24h] --out DIR [--database DB]... [--config FILE]`
 //! `cargo run --release --example monitor -- drift --since 1h [--model ART] [--reference CSV] [--database DB] [--json]`
@@ -45,12 +48,14 @@ use clap::{Parser, Subcommand};
 use finbeh_config::{Loader, ValidSettings};
 use finbeh_data::{DataParams, DataValidParams};
 use finbeh_monitor::{
-    AlertEvaluator, AlertParams, AlertSinks, EstimateParams, MetricsReader, TrafficFilter,
-    prometheus_rules,
+    AlertEvaluator, AlertParams, AlertSinks, EstimateParams, MetricsReader, prometheus_rules,
+};
+use finbeh_monitor::{
+    AttributionParams, LogMetrics, LogSource, ModelLocation, drift_from_log_with_attribution,
 };
 use finbeh_monitor::{
     DriftParams, DriftValidParams, GoldenRecord, HealthTarget, LogDriftInput, LogPeriod,
-    ReportInput, build_report, check_health, drift_from_csv, drift_from_log, import_labels, now_ms,
+    ReportInput, build_report, check_health, drift_from_csv, import_labels, now_ms,
 };
 use finbeh_monitor::{ExportFormat, ExportRequest, azure_source_prefix, export_log, parse_since};
 use finbeh_serve::model_path_or_output_dir;
@@ -99,6 +104,10 @@ enum Command {
         /// monitor.database_path).
         #[arg(long = "database")]
         databases: Vec<PathBuf>,
+        /// The model artifact for the drift_share and feature_attribution_ndcg rules (default:
+        /// the one the log names, found where `serve` looks).
+        #[arg(long)]
+        model: Option<PathBuf>,
         /// Print the evaluation as one JSON object.
         #[arg(long)]
         json: bool,
@@ -228,6 +237,7 @@ fn try_main() -> anyhow::Result<ExitCode> {
             };
             let estimate = EstimateParams::from(&settings.monitor().estimate).check()?;
             let alerts = AlertParams::from(&settings.monitor().alerts).check()?;
+            let attribution = AttributionParams::from(&settings.monitor().attribution).check()?;
             let now = now_ms();
             let input = ReportInput {
                 logs: &logs,
@@ -238,6 +248,7 @@ fn try_main() -> anyhow::Result<ExitCode> {
                 reference: reference.as_deref(),
                 estimate: Some(&estimate),
                 alerts: Some(&alerts),
+                attribution: Some(&attribution),
             };
             let spinner = spinner("reading the prediction log and drawing the report");
             let report = build_report(&input, &data, &drift)?;
@@ -257,9 +268,10 @@ fn try_main() -> anyhow::Result<ExitCode> {
         } => return health(&url, key.as_deref(), model.as_deref(), timeout_secs, json),
         Command::Alerts {
             databases,
+            model,
             json,
             config,
-        } => alerts(databases, json, config.as_deref())?,
+        } => alerts(databases, model, json, config.as_deref())?,
         Command::PrometheusRules { out, config } => prometheus(&out, config.as_deref())?,
         Command::Export {
             format,
@@ -354,13 +366,32 @@ fn drift(args: DriftArgs) -> anyhow::Result<()> {
             model_search: search.as_deref(),
             reference: reference.as_deref(),
         };
-        let spinner = spinner("reading the prediction log");
-        let report = drift_from_log(&input, &data, &drift)?;
+        let attribution = AttributionParams::from(&settings.monitor().attribution).check()?;
+        let spinner = spinner("reading the prediction log and explaining a sample of its rows");
+        let result = drift_from_log_with_attribution(&input, &data, &drift, &attribution)?;
         spinner.inspect(ProgressBar::finish_and_clear);
         if json {
-            println!("{}", serde_json::to_string(&report)?);
+            println!("{}", serde_json::to_string(&result)?);
         } else {
-            print!("{}", report.table());
+            print!("{}", result.report.table());
+            match (&result.feature_attribution_drift, &result.attribution_note) {
+                (Some(a), _) => println!(
+                    "feature-attribution drift: {} (NDCG {} < {} over the top {} columns; {} \
+                     training and {} production rows explained)",
+                    if a.drifted { "yes" } else { "no" },
+                    a.ndcg
+                        .map_or_else(|| "undefined".to_owned(), |v| format!("{v:.4}")),
+                    a.threshold,
+                    a.top_k,
+                    a.training_rows,
+                    a.production_rows
+                ),
+                (None, Some(note)) => println!("feature-attribution drift not measured: {note}"),
+                (None, None) => {}
+            }
+        }
+        if let (true, Some(note)) = (json, &result.attribution_note) {
+            eprintln!("feature-attribution drift not measured: {note}");
         }
         return Ok(());
     }
@@ -376,15 +407,30 @@ fn drift(args: DriftArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn alerts(mut databases: Vec<PathBuf>, json: bool, config: Option<&Path>) -> anyhow::Result<()> {
-    let settings = load_settings(config)?;
+fn alerts(
+    mut databases: Vec<PathBuf>,
+    model: Option<PathBuf>,
+    json: bool,
+    config: Option<&Path>,
+) -> anyhow::Result<()> {
+    let (settings, data, drift, search) = load(config)?;
     let params = AlertParams::from(&settings.monitor().alerts).check()?;
+    let attribution = AttributionParams::from(&settings.monitor().attribution).check()?;
     if databases.is_empty() {
         databases.push(settings.monitor().database_path.clone());
     }
-    let reader = MetricsReader::open(&databases)?;
+    let location = ModelLocation { model, search };
+    let log_metrics = LogMetrics::new(
+        &databases[0],
+        location,
+        &data,
+        &drift,
+        &attribution,
+        &params,
+    );
+    let source = LogSource::new(MetricsReader::open(&databases)?, Some(log_metrics));
     let mut evaluator = AlertEvaluator::open(&params, &settings.deploy().azure.endpoint_name)?;
-    let evaluation = evaluator.evaluate(now_ms(), &(&reader, &TrafficFilter::default()))?;
+    let evaluation = evaluator.evaluate(now_ms(), &source)?;
     let sinks = AlertSinks::new(&params)?;
     sinks.deliver(&evaluation.events)?;
     evaluator.save()?;

@@ -8,14 +8,16 @@
 //! With `monitor.enabled = true` (`FINBEH__MONITOR__ENABLED=true`) every scored request is
 //! recorded in the prediction log at `monitor.database_path` (see docs/monitoring.md).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Parser;
 use finbeh_config::{Loader, init_logging};
+use finbeh_data::DataParams;
 use finbeh_monitor::{AlertLoop, AlertParams, LogIdentity, PredictionLog, PredictionLogParams};
+use finbeh_monitor::{AttributionParams, DriftParams, LogMetrics, ModelLocation};
 use finbeh_serve::{
     AZUREML_MODEL_DIR_ENV, AppState, ServerParams, artifact_loader, model_path_or_output_dir, run,
 };
@@ -98,7 +100,7 @@ fn try_main(started: Instant) -> anyhow::Result<()> {
         since_start_ms = started.elapsed().as_secs_f64() * 1e3,
         "ready: model verified, starting to listen"
     );
-    let mut alert_loop = alerts_while_serving(&settings, prediction_log.as_deref())?;
+    let mut alert_loop = alerts_while_serving(&settings, prediction_log.as_deref(), &path)?;
     run(config, state)?;
     if let Some(alerts) = alert_loop.as_mut() {
         alerts.stop();
@@ -111,17 +113,32 @@ fn try_main(started: Instant) -> anyhow::Result<()> {
 }
 
 /// With a prediction log and `monitor.alerts.evaluation_interval_s` > 0, the alert rules are
-/// evaluated over the log on a background thread (docs/monitoring.md, Alerts).
+/// evaluated over the log on a background thread (docs/monitoring.md, Alerts); rules on
+/// `drift_share` and `feature_attribution_ndcg` compare the log with the served artifact.
 fn alerts_while_serving(
     settings: &finbeh_config::ValidSettings,
     log: Option<&PredictionLog>,
+    model: &Path,
 ) -> anyhow::Result<Option<AlertLoop>> {
     let params = AlertParams::from(&settings.monitor().alerts).check()?;
     let (Some(log), Some(interval)) = (log, params.evaluation_interval()) else {
         return Ok(None);
     };
     let service = &settings.deploy().azure.endpoint_name;
-    let alerts = AlertLoop::start(&params, &[log.path().to_path_buf()], service, interval)?;
+    let monitor = settings.monitor();
+    let log_metrics = LogMetrics::new(
+        log.path(),
+        ModelLocation {
+            model: Some(model.to_path_buf()),
+            search: None,
+        },
+        &DataParams::from(settings.data()).check()?,
+        &DriftParams::from(&monitor.drift).check()?,
+        &AttributionParams::from(&monitor.attribution).check()?,
+        &params,
+    );
+    let databases = [log.path().to_path_buf()];
+    let alerts = AlertLoop::start_with(&params, &databases, service, interval, Some(log_metrics))?;
     tracing::info!(
         rules = params.rules().len(),
         every_s = interval.as_secs(),

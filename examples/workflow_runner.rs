@@ -227,6 +227,7 @@ fn monitor_stage(
         reference: None,
         estimate: None,
         alerts: None,
+        attribution: None,
     };
     let drift = DriftParams::from(&settings.monitor().drift).check()?;
     let report = build_report(&input, data, &drift)?;

@@ -185,6 +185,7 @@ impl Settings {
         let alerts = &mut full.monitor.alerts;
         alerts.jsonl_path = Some(PathBuf::from("alerts.jsonl"));
         alerts.webhook_url = Some("http://localhost:9093/hook".to_owned());
+        alerts.webhook_tls.ca_file = Some(PathBuf::from("ca.pem"));
         azure.access_token = Some(Secret::new("t".to_owned()));
         azure.image = Some("i".to_owned());
         azure.blob_url = Some("http://b".to_owned());

@@ -77,3 +77,5 @@ pub use settings::DeploymentChecksSettings;
 pub use settings::{
     AlertComparison, AlertMetric, AlertRule, AlertSettings, AlertSeverity, AlertWindow,
 };
+
+pub use settings::{AlertLogMetricSettings, AttributionSettings, WebhookTlsSettings};

@@ -504,6 +504,8 @@ pub struct MonitorSettings {
     pub estimate: EstimateSettings,
     /// `[monitor.alerts]`: alert rules over the live windows, and where alerts go.
     pub alerts: AlertSettings,
+    /// `[monitor.attribution]`: global importance and feature-attribution drift (NDCG).
+    pub attribution: AttributionSettings,
 }
 
 impl Default for MonitorSettings {
@@ -522,6 +524,7 @@ impl Default for MonitorSettings {
             drift: DriftSettings::default(),
             estimate: EstimateSettings::default(),
             alerts: AlertSettings::default(),
+            attribution: AttributionSettings::default(),
         }
     }
 }
@@ -892,7 +895,7 @@ pub struct AlertSettings {
     pub state_path: PathBuf,
     /// Append every alert event (firing, resolved) as one JSON line to this file.
     pub jsonl_path: Option<PathBuf>,
-    /// POST Alertmanager's webhook payload (version 4) to this http:// URL.
+    /// POST Alertmanager's webhook payload (version 4) to this http:// or https:// URL.
     pub webhook_url: Option<String>,
     /// The `receiver` named in webhook payloads.
     pub webhook_receiver: String,
@@ -911,6 +914,11 @@ pub struct AlertSettings {
     /// The rules (`[[monitor.alerts.rules]]`); the defaults are the original's two and stricter
     /// ones that fit finbeh's speed.
     pub rules: Vec<AlertRule>,
+    /// `[monitor.alerts.log_metrics]`: how the rule metrics read from logged rows (drift share,
+    /// feature-attribution NDCG) are computed.
+    pub log_metrics: AlertLogMetricSettings,
+    /// `[monitor.alerts.webhook_tls]`: which certificates an https:// webhook trusts.
+    pub webhook_tls: WebhookTlsSettings,
 }
 
 impl Default for AlertSettings {
@@ -928,6 +936,8 @@ impl Default for AlertSettings {
             webhook_timeout_ms: 5_000,
             webhook_queue_capacity: 1_024,
             rules: AlertRule::defaults(),
+            log_metrics: AlertLogMetricSettings::default(),
+            webhook_tls: WebhookTlsSettings::default(),
         }
     }
 }
@@ -1035,6 +1045,15 @@ pub enum AlertMetric {
     PositiveRate,
     /// Mean positive-class probability, in [0, 1].
     MeanProbability,
+    /// Rows the prediction log dropped in the window (channel full under `backpressure =
+    /// "drop"`).
+    DroppedRows,
+    /// Share of model input columns that drifted in the window against the reference, in
+    /// [0, 1] (computed every `[monitor.alerts.log_metrics]` `interval_s`).
+    DriftShare,
+    /// NDCG of the window's ranking of input columns by mean |contribution| against the
+    /// training ranking, in [0, 1]; low means drift (Azure ML's feature-attribution drift).
+    FeatureAttributionNdcg,
 }
 
 /// An alert rule's window.
@@ -1139,6 +1158,9 @@ deserialize_by_name!(AlertMetric {
     "throughput_rps" => ThroughputRps,
     "positive_rate" => PositiveRate,
     "mean_probability" => MeanProbability,
+    "dropped_rows" => DroppedRows,
+    "drift_share" => DriftShare,
+    "feature_attribution_ndcg" => FeatureAttributionNdcg,
 });
 deserialize_by_name!(AlertWindow { "1m" => OneMinute, "5m" => FiveMinutes, "1h" => OneHour, "24h" => OneDay });
 deserialize_by_name!(AlertComparison { ">" => Above, ">=" => AtLeast, "<" => Below, "<=" => AtMost });
@@ -1227,4 +1249,62 @@ impl Default for DeploymentChecksSettings {
             request_timeout_ms: 10_000,
         }
     }
+}
+
+/// `[monitor.attribution]`: the mean |contribution| per input column (global importance) of the
+/// training reference and of production, and feature-attribution drift: the NDCG of the
+/// production ranking against the training one (Azure ML's signal).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AttributionSettings {
+    /// Rows explained per side (the reference sample, the period's logged rows), drawn with
+    /// `seed` when there are more.
+    pub sample_rows: usize,
+    /// Seed of the row samples.
+    pub seed: u64,
+    /// Feature-attribution drift when the NDCG is below this, in (0, 1] (Azure ML's default 0.9).
+    pub ndcg_threshold: f64,
+    /// Columns of the production ranking the NDCG sums over; 0 takes every column.
+    pub top_k: usize,
+}
+
+impl Default for AttributionSettings {
+    fn default() -> Self {
+        Self {
+            sample_rows: 1_000,
+            seed: 42,
+            ndcg_threshold: 0.9,
+            top_k: 0,
+        }
+    }
+}
+
+/// `[monitor.alerts.log_metrics]`: the alert metrics computed from logged rows rather than the
+/// per-minute aggregates (`drift_share`, `feature_attribution_ndcg`), bounded and cached.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertLogMetricSettings {
+    /// Seconds a computed value is reused before the window is read again.
+    pub interval_s: u64,
+    /// At most this many of the window's newest rows are compared with the reference.
+    pub max_rows: usize,
+}
+
+impl Default for AlertLogMetricSettings {
+    fn default() -> Self {
+        Self {
+            interval_s: 300,
+            max_rows: 10_000,
+        }
+    }
+}
+
+/// `[monitor.alerts.webhook_tls]`: the roots an https:// alert webhook trusts (Alertmanager's
+/// `tls_config.ca_file`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookTlsSettings {
+    /// PEM file of the certificate authorities to trust instead of Mozilla's roots (a private
+    /// CA, a self-signed receiver); unset trusts Mozilla's roots.
+    pub ca_file: Option<PathBuf>,
 }

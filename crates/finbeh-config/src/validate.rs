@@ -5,7 +5,7 @@ use std::ops::Deref;
 
 use crate::error::ConfigError;
 use crate::secret::REDACTED;
-use crate::settings::{AlertMetric, AlertSettings};
+use crate::settings::{AlertLogMetricSettings, AlertMetric, AlertSettings, AttributionSettings};
 use crate::settings::{AzureDeploySettings, CredentialKind, PORT_EXPECTATION};
 use crate::settings::{
     DataSettings, DeploySettings, DeployTarget, DeriveRuleKind, DeriveValue, DriftSettings,
@@ -629,6 +629,7 @@ fn check_monitor(monitor: &MonitorSettings, out: &mut Problems) {
     check_drift(&monitor.drift, out);
     check_estimate(&monitor.estimate, out);
     check_alerts(&monitor.alerts, out);
+    check_attribution(&monitor.attribution, out);
 }
 
 impl DriftSettings {
@@ -977,12 +978,12 @@ fn check_alerts(alerts: &AlertSettings, out: &mut Problems) {
         out.push("monitor.alerts.state_path", "\"\"", "must name a file");
     }
     if let Some(url) = &alerts.webhook_url
-        && !url.starts_with("http://")
+        && !(url.starts_with("http://") || url.starts_with("https://"))
     {
         out.push(
             "monitor.alerts.webhook_url",
             quoted(url),
-            "must be an http:// URL (for https, point it at a TLS-terminating proxy)",
+            "must be an http:// or https:// URL",
         );
     }
     out.non_empty("monitor.alerts.webhook_receiver", &alerts.webhook_receiver);
@@ -1038,6 +1039,8 @@ fn check_alerts(alerts: &AlertSettings, out: &mut Problems) {
                 | AlertMetric::ServerErrorRate
                 | AlertMetric::PositiveRate
                 | AlertMetric::MeanProbability
+                | AlertMetric::DriftShare
+                | AlertMetric::FeatureAttributionNdcg
         );
         if !rule.threshold.is_finite() {
             out.push(key("threshold"), rule.threshold, "must be a finite number");
@@ -1052,6 +1055,16 @@ fn check_alerts(alerts: &AlertSettings, out: &mut Problems) {
         }
         out.within(&key("for_minutes"), rule.for_minutes, 0, 10_080);
         out.within(&key("cooldown_minutes"), rule.cooldown_minutes, 0, 10_080);
+    }
+    check_alert_log_metrics(&alerts.log_metrics, out);
+    if let Some(ca_file) = &alerts.webhook_tls.ca_file
+        && ca_file.as_os_str().is_empty()
+    {
+        out.push(
+            "monitor.alerts.webhook_tls.ca_file",
+            "\"\"",
+            "must name a PEM file",
+        );
     }
 }
 
@@ -1106,5 +1119,51 @@ fn check_rollout(rollout: &RolloutSettings, out: &mut Problems) {
             rollout.max_p99_ms,
             "must be a number of milliseconds above 0",
         );
+    }
+}
+
+/// Most rows explained per side by `[monitor.attribution]`, and read by an alert log metric.
+const MAX_ATTRIBUTION_ROWS: usize = 100_000;
+
+fn check_attribution(attribution: &AttributionSettings, out: &mut Problems) {
+    out.within(
+        "monitor.attribution.sample_rows",
+        attribution.sample_rows,
+        1,
+        MAX_ATTRIBUTION_ROWS,
+    );
+    if !(attribution.ndcg_threshold > 0.0 && attribution.ndcg_threshold <= 1.0) {
+        out.push(
+            "monitor.attribution.ndcg_threshold",
+            attribution.ndcg_threshold,
+            "must be in (0, 1]",
+        );
+    }
+    out.within("monitor.attribution.top_k", attribution.top_k, 0, 100_000);
+}
+
+fn check_alert_log_metrics(metrics: &AlertLogMetricSettings, out: &mut Problems) {
+    out.within(
+        "monitor.alerts.log_metrics.interval_s",
+        metrics.interval_s,
+        1,
+        86_400,
+    );
+    out.within(
+        "monitor.alerts.log_metrics.max_rows",
+        metrics.max_rows,
+        1,
+        MAX_ATTRIBUTION_ROWS,
+    );
+}
+
+impl AttributionSettings {
+    /// Validates `[monitor.attribution]` alone, with the same rules as [`Settings::check`]
+    /// (finbeh-monitor's `AttributionParams::check`).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] listing every problem (keys are `monitor.attribution.<setting>`).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        check_section(self, check_attribution)
     }
 }

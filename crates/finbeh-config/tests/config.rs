@@ -906,7 +906,7 @@ fn alert_rules_in_a_file_replace_the_default_list_and_bad_ones_are_named() {
     assert_eq!((rules[0].for_minutes, rules[0].cooldown_minutes), (0, 0));
 
     let found = problems(
-        "[monitor.alerts]\nwebhook_url = \"https://hooks.example\"\n\
+        "[monitor.alerts]\nwebhook_url = \"ftp://hooks.example\"\n\
          [[monitor.alerts.rules]]\nname = \"9lives\"\nmetric = \"error_rate\"\nwindow = \"5m\"\n\
          comparison = \">\"\nthreshold = 5.0\nseverity = \"critical\"\n\
          [[monitor.alerts.rules]]\nname = \"A\"\nmetric = \"requests\"\nwindow = \"5m\"\n\
@@ -915,7 +915,7 @@ fn alert_rules_in_a_file_replace_the_default_list_and_bad_ones_are_named() {
     );
     let text: Vec<String> = found.iter().map(ToString::to_string).collect();
     for expected in [
-        "monitor.alerts.webhook_url = \"https://hooks.example\": must be an http:// URL",
+        "monitor.alerts.webhook_url = \"ftp://hooks.example\": must be an http:// or https:// URL",
         "monitor.alerts.rules[0].name = \"9lives\": must be a Prometheus alert name",
         "monitor.alerts.rules[0].threshold = 5: must be in [0, 1] for a rate",
         "monitor.alerts.rules[1].for_minutes = 20000: must be 0..=10080",
@@ -925,6 +925,38 @@ fn alert_rules_in_a_file_replace_the_default_list_and_bad_ones_are_named() {
             "{expected} not in {text:#?}"
         );
     }
+}
+
+#[test]
+fn attribution_and_alert_log_metric_settings_are_checked() {
+    let settings = load(
+        "[monitor.alerts]\nwebhook_url = \"https://hooks.example/a\"\n\
+         [[monitor.alerts.rules]]\nname = \"Attr\"\nmetric = \"feature_attribution_ndcg\"\n\
+         window = \"1h\"\ncomparison = \"<\"\nthreshold = 0.9\nseverity = \"warning\"\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        settings.monitor().alerts.rules[0].metric,
+        finbeh_config::AlertMetric::FeatureAttributionNdcg
+    );
+    let found = problems(
+        "[monitor.attribution]\nsample_rows = 0\nndcg_threshold = 1.5\n\
+         [monitor.alerts.log_metrics]\ninterval_s = 0\nmax_rows = 0\n\
+         [[monitor.alerts.rules]]\nname = \"D\"\nmetric = \"drift_share\"\nwindow = \"1h\"\n\
+         comparison = \">\"\nthreshold = 2.0\nseverity = \"info\"\n",
+        &[],
+    );
+    for key in [
+        "monitor.attribution.sample_rows",
+        "monitor.attribution.ndcg_threshold",
+        "monitor.alerts.log_metrics.interval_s",
+        "monitor.alerts.log_metrics.max_rows",
+        "monitor.alerts.rules[0].threshold",
+    ] {
+        problem_for(&found, key);
+    }
+    assert_eq!(found.len(), 5, "{found:?}");
 }
 
 // ---- [deploy.rollout] and the local endpoint ----

@@ -39,6 +39,13 @@
 //! [`prometheus_rules`] writes the same rules for Prometheus. [`export_log`] writes the log as
 //! JSONL, CSV or Azure ML's data-collector layout.
 //!
+//! **Explanations in the monitor** ([`attribution_report`]): the mean |contribution| per input
+//! column (exact TreeSHAP) of a seeded sample of the artifact's reference and of the logged rows,
+//! and feature-attribution drift, the [`ndcg`] of the production ranking against the training
+//! one (Azure ML's signal), in the report and in `monitor drift --since --json`
+//! ([`drift_from_log_with_attribution`]). Alert rules can also watch rows the log dropped, the
+//! drift share and that NDCG ([`LogSource`], [`LogMetrics`]).
+//!
 //! **The health checker**, [`check_health`]: liveness, readiness, `/swagger.json` and one
 //! scored golden record of a finbeh server or an Azure ML scoring URI, each timed.
 //!
@@ -144,6 +151,13 @@ pub use export::{
     export_log,
 };
 
+mod attribution;
+pub use attribution::{
+    ATTRIBUTION_REPORT_VERSION, AttributionParams, AttributionReport, AttributionValidParams,
+    ColumnImportance, LogDriftWithAttribution, attribution_report, drift_from_log_with_attribution,
+    ndcg,
+};
+
 mod alerts;
 pub use alerts::{
     ALERT_STATE_VERSION, AlertEvaluator, AlertEvent, AlertLoop, AlertParams, AlertSinks,
@@ -151,6 +165,7 @@ pub use alerts::{
     WebhookPayload, WebhookTotals, WindowSource, metric_name, metric_value, prometheus_rules,
     rfc3339, severity_name,
 };
+pub use alerts::{LogMetrics, LogSource, ModelLocation, is_log_metric};
 pub use time_spec::{now_ms, parse_since};
 pub use windows::{
     Aggregate, LATENCY_HIGHEST_US, LATENCY_SIGNIFICANT_DIGITS, LatencySummary, MAX_SERIES_POINTS,

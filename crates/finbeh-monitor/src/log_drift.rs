@@ -189,6 +189,9 @@ pub(crate) struct LogDriftParts {
     pub(crate) reference: Option<Vec<f64>>,
     /// The artifact compared with (the report's label-free estimate uses its calibration).
     pub(crate) artifact: ModelArtifact,
+    /// The period's logged inputs (probabilities moved to `production`): explained for global
+    /// importance and feature-attribution drift.
+    pub(crate) logged: LoggedInputs,
 }
 
 pub(crate) fn log_drift_parts(
@@ -235,6 +238,7 @@ pub(crate) fn log_drift_parts(
         production: std::mem::take(&mut logged.positive_probability),
         reference: reference_scores,
         artifact,
+        logged,
     })
 }
 

@@ -63,9 +63,17 @@ impl Writer {
         let mut batch: Vec<PredictionRecord> = Vec::new();
         let mut labels: Vec<(Vec<LabelRecord>, i64)> = Vec::new();
         let mut next_batch = Instant::now() + self.config.batch_interval();
+        let mut dropped_seen = None;
         loop {
             let (closing, full) = self.drain(receiver, &mut batch, &mut labels);
             self.commit(&mut batch);
+            crate::windows::persist_dropped(
+                &self.store,
+                &self.identity,
+                &self.counters.dropped,
+                &mut dropped_seen,
+                crate::time_spec::now_ms(),
+            );
             self.commit_labels(&mut labels);
             if closing {
                 self.retain();

@@ -7,9 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use finbeh_config::{
-    AlertComparison, AlertMetric, AlertRule, AlertSettings, AlertSeverity, AlertWindow,
-};
+use finbeh_config::{AlertComparison, AlertMetric, AlertRule, AlertSettings};
 use finbeh_monitor::{
     AlertEvaluator, AlertParams, AlertSinks, AlertStatus, AlertValidParams, LatencySummary,
     MonitorError, RulePhase, WindowSource, WindowStats,
@@ -50,18 +48,7 @@ fn stats(requests: u64) -> WindowStats {
     }
 }
 
-fn rule(name: &str, metric: AlertMetric, comparison: AlertComparison, threshold: f64) -> AlertRule {
-    AlertRule {
-        name: name.to_owned(),
-        metric,
-        window: AlertWindow::FiveMinutes,
-        comparison,
-        threshold,
-        severity: AlertSeverity::Warning,
-        for_minutes: 0,
-        cooldown_minutes: 0,
-    }
-}
+use common::alert_rule as rule;
 
 fn params(dir: &Path, rules: Vec<AlertRule>) -> AlertValidParams {
     AlertParams(AlertSettings {

@@ -16,9 +16,9 @@ use finbeh_config::{
 };
 use finbeh_data::{generate_banking_csv, load_records};
 use finbeh_monitor::{
-    AlertParams, AlertValidParams, DriftParams, EstimateParams, EstimateValidParams, LogPeriod,
-    MAX_REPORT_POINTS, MINUTE_MS, MONITOR_REPORT_VERSION, MonitorReport, PerformanceMetric,
-    ReportInput, build_report, import_labels, minute_of, now_ms,
+    AlertParams, AlertValidParams, AttributionParams, DriftParams, EstimateParams,
+    EstimateValidParams, LogPeriod, MAX_REPORT_POINTS, MINUTE_MS, MONITOR_REPORT_VERSION,
+    MonitorReport, PerformanceMetric, ReportInput, build_report, import_labels, minute_of, now_ms,
 };
 use finbeh_serve::PredictionRecord;
 use finbeh_train::ModelArtifact;
@@ -64,6 +64,7 @@ fn a_large_log_gives_one_self_contained_page_under_2_mb_and_its_json_twin() {
     );
     let estimate = EstimateParams::default().check().unwrap();
     let alerts = AlertParams::default().check().unwrap();
+    let attribution = AttributionParams::default().check().unwrap();
     let input = ReportInput {
         logs: &logs,
         period: LogPeriod::parse_since("4d", now).unwrap(),
@@ -73,6 +74,7 @@ fn a_large_log_gives_one_self_contained_page_under_2_mb_and_its_json_twin() {
         reference: None,
         estimate: Some(&estimate),
         alerts: Some(&alerts),
+        attribution: Some(&attribution),
     };
     let report = build_report(
         &input,
@@ -111,6 +113,18 @@ fn a_large_log_gives_one_self_contained_page_under_2_mb_and_its_json_twin() {
         .unwrap()
         .reason;
     assert!(why.contains("1.3.0"), "{why}");
+    // Nor node cover: global importance is left out with a sentence that says why.
+    assert!(report.attribution.is_none());
+    let why = &report
+        .left_out
+        .iter()
+        .find(|l| l.section == "global importance and feature-attribution drift")
+        .unwrap()
+        .reason;
+    assert!(
+        why.contains("format 1.2.0") && why.contains("no node cover") && why.contains("1.3.0"),
+        "{why}"
+    );
     // The default rules replayed over the period: one timeline row per rule.
     let timeline = report.alerts.as_ref().expect("alerts timeline");
     assert_eq!(timeline.rules.len(), alerts.rules().len());
@@ -146,6 +160,7 @@ fn a_report_without_a_reachable_model_leaves_drift_out_and_says_why() {
         reference: None,
         estimate: None,
         alerts: None,
+        attribution: None,
     };
     let report = build_report(
         &input,
@@ -244,6 +259,7 @@ fn report_of_last_2h(
         reference: None,
         estimate,
         alerts,
+        attribution: None,
     };
     let drift = DriftParams::default().check().unwrap();
     build_report(&input, &data_params(), &drift).unwrap()

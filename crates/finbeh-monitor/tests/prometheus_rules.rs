@@ -36,6 +36,9 @@ fn the_default_rules_and_every_metric_pass_promtool() {
         AlertMetric::ThroughputRps,
         AlertMetric::PositiveRate,
         AlertMetric::MeanProbability,
+        AlertMetric::DroppedRows,
+        AlertMetric::DriftShare,
+        AlertMetric::FeatureAttributionNdcg,
     ];
     let comparisons = [
         AlertComparison::AtLeast,
@@ -62,13 +65,18 @@ fn the_default_rules_and_every_metric_pass_promtool() {
     let (yaml, skipped) = prometheus_rules(&rules);
     let (ok, text) = promtool_check(&yaml);
     assert!(ok, "promtool refused the file:\n{text}\n{yaml}");
-    assert!(text.contains("SUCCESS: 9 rules found"), "{text}");
+    assert!(text.contains("SUCCESS: 10 rules found"), "{text}");
     assert_eq!(
         skipped
             .iter()
             .map(|(name, _)| name.as_str())
             .collect::<Vec<_>>(),
-        ["Extra_5", "Extra_6"]
+        ["Extra_5", "Extra_6", "Extra_8", "Extra_9"]
+    );
+    // Dropped rows are exported by /metrics, so they map to PromQL.
+    assert!(
+        yaml.contains("expr: \"sum(increase(finbeh_monitor_dropped_rows_total[1h])) < 0.5\""),
+        "{yaml}"
     );
     assert!(yaml.contains(
         "expr: \"histogram_quantile(0.95, sum by (le) (rate(finbeh_http_request_duration_seconds_bucket{route=\\\"/score\\\"}[5m]))) * 1000 > 5000\""

@@ -26,12 +26,52 @@ pub trait WindowSource {
     /// # Errors
     /// Whatever reading the metrics fails with.
     fn window(&self, until_ms: i64, length: Duration) -> Result<WindowStats, MonitorError>;
+
+    /// A metric that is not in the window's aggregates ([`is_log_metric`]: dropped rows, the
+    /// drift share, the feature-attribution NDCG) over the window of `length` ending at
+    /// `until_ms`; `None` when this source cannot tell (then no rule on it holds).
+    ///
+    /// # Errors
+    /// Whatever reading the log fails with.
+    fn log_metric(
+        &self,
+        metric: AlertMetric,
+        until_ms: i64,
+        length: Duration,
+    ) -> Result<Option<f64>, MonitorError> {
+        let _ = (metric, until_ms, length);
+        Ok(None)
+    }
 }
 
 impl WindowSource for (&MetricsReader, &TrafficFilter) {
     fn window(&self, until_ms: i64, length: Duration) -> Result<WindowStats, MonitorError> {
         self.0.window(until_ms, length, self.1)
     }
+
+    fn log_metric(
+        &self,
+        metric: AlertMetric,
+        until_ms: i64,
+        length: Duration,
+    ) -> Result<Option<f64>, MonitorError> {
+        match metric {
+            AlertMetric::DroppedRows => Ok(self
+                .0
+                .dropped_rows(until_ms, length)?
+                .map(|rows| rows as f64)),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Whether a metric is read through [`WindowSource::log_metric`] rather than from the window's
+/// aggregates.
+pub fn is_log_metric(metric: AlertMetric) -> bool {
+    matches!(
+        metric,
+        AlertMetric::DroppedRows | AlertMetric::DriftShare | AlertMetric::FeatureAttributionNdcg
+    )
 }
 
 /// A metric's value in a window; `None` when the window has no data for it (no requests, or
@@ -50,6 +90,9 @@ pub fn metric_value(metric: AlertMetric, stats: &WindowStats) -> Option<f64> {
         AlertMetric::ThroughputRps => Some(stats.throughput_rps),
         AlertMetric::PositiveRate => stats.positive_rate,
         AlertMetric::MeanProbability => stats.mean_probability,
+        AlertMetric::DroppedRows
+        | AlertMetric::DriftShare
+        | AlertMetric::FeatureAttributionNdcg => None,
     }
 }
 
@@ -151,8 +194,11 @@ impl AlertEvaluator {
         let mut kept = BTreeMap::new();
         for rule in self.params.rules() {
             let length = Duration::from_secs(rule.window.minutes().saturating_mul(60));
-            let stats = source.window(now_ms, length)?;
-            let value = metric_value(rule.metric, &stats);
+            let value = if is_log_metric(rule.metric) {
+                source.log_metric(rule.metric, now_ms, length)?
+            } else {
+                metric_value(rule.metric, &source.window(now_ms, length)?)
+            };
             let holds = value.is_some_and(|v| rule.comparison.holds(v, rule.threshold));
             let mut state = self.states.remove(&rule.name).unwrap_or_default();
             if let Some(status) = step(rule, &mut state, holds, now_ms) {

@@ -115,6 +115,9 @@ pub fn metric_name(metric: AlertMetric) -> &'static str {
         AlertMetric::ThroughputRps => "throughput_rps",
         AlertMetric::PositiveRate => "positive_rate",
         AlertMetric::MeanProbability => "mean_probability",
+        AlertMetric::DroppedRows => "dropped_rows",
+        AlertMetric::DriftShare => "drift_share",
+        AlertMetric::FeatureAttributionNdcg => "feature_attribution_ndcg",
     }
 }
 

@@ -8,11 +8,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::evaluate::AlertEvaluator;
+use super::log_metrics::{LogMetrics, LogSource};
 use super::params::AlertValidParams;
 use super::sinks::AlertSinks;
 use crate::error::MonitorError;
 use crate::time_spec::now_ms;
-use crate::windows::{MetricsReader, TrafficFilter};
+use crate::windows::MetricsReader;
 
 /// The alert thread of a serving process; [`stop`](Self::stop) (or drop) ends it.
 #[derive(Debug)]
@@ -34,7 +35,22 @@ impl AlertLoop {
         service: &str,
         interval: Duration,
     ) -> Result<Self, MonitorError> {
-        let reader = MetricsReader::open(databases)?;
+        Self::start_with(params, databases, service, interval, None)
+    }
+
+    /// As [`start`](Self::start), with `log_metrics` computing the rules on `drift_share` and
+    /// `feature_attribution_ndcg` (without it they have no data; `dropped_rows` needs nothing).
+    ///
+    /// # Errors
+    /// As [`start`](Self::start).
+    pub fn start_with(
+        params: &AlertValidParams,
+        databases: &[PathBuf],
+        service: &str,
+        interval: Duration,
+        log_metrics: Option<LogMetrics>,
+    ) -> Result<Self, MonitorError> {
+        let source = LogSource::new(MetricsReader::open(databases)?, log_metrics);
         let mut evaluator = AlertEvaluator::open(params, service)?;
         let sinks = AlertSinks::new(params)?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -51,7 +67,7 @@ impl AlertLoop {
                     }
                     next = now + interval;
                     let result = evaluator
-                        .evaluate(now_ms(), &(&reader, &TrafficFilter::default()))
+                        .evaluate(now_ms(), &source)
                         .and_then(|evaluation| {
                             sinks.deliver(&evaluation.events)?;
                             evaluator.save()

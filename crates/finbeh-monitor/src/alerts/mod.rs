@@ -6,6 +6,7 @@ mod alertmanager;
 mod evaluate;
 mod event;
 mod live;
+mod log_metrics;
 mod params;
 mod prometheus;
 mod sinks;
@@ -13,9 +14,12 @@ mod text;
 mod webhook;
 
 pub use alertmanager::{WebhookAlert, WebhookPayload, rfc3339};
-pub use evaluate::{ALERT_STATE_VERSION, AlertEvaluator, Evaluation, WindowSource, metric_value};
+pub use evaluate::{
+    ALERT_STATE_VERSION, AlertEvaluator, Evaluation, WindowSource, is_log_metric, metric_value,
+};
 pub use event::{AlertEvent, AlertStatus, RulePhase, RuleStatus, metric_name, severity_name};
 pub use live::AlertLoop;
+pub use log_metrics::{LogMetrics, LogSource, ModelLocation};
 pub use params::{AlertParams, AlertValidParams};
 pub use prometheus::prometheus_rules;
 pub use sinks::AlertSinks;

@@ -68,7 +68,7 @@ impl AlertValidParams {
         self.0.jsonl_path.as_deref()
     }
 
-    /// The webhook URL, when set (validated `http://`).
+    /// The webhook URL, when set (validated `http://` or `https://`).
     pub fn webhook_url(&self) -> Option<&str> {
         self.0.webhook_url.as_deref()
     }
@@ -106,5 +106,20 @@ impl AlertValidParams {
     /// Payloads the webhook queue holds.
     pub fn queue_capacity(&self) -> usize {
         self.0.webhook_queue_capacity
+    }
+
+    /// The PEM file of roots an https webhook trusts, when set.
+    pub fn webhook_ca_file(&self) -> Option<&Path> {
+        self.0.webhook_tls.ca_file.as_deref()
+    }
+
+    /// How long a log metric's value is reused (`[monitor.alerts.log_metrics]`).
+    pub fn log_metric_interval(&self) -> Duration {
+        Duration::from_secs(self.0.log_metrics.interval_s)
+    }
+
+    /// Most of a window's newest rows a log metric reads.
+    pub fn log_metric_max_rows(&self) -> usize {
+        self.0.log_metrics.max_rows
     }
 }

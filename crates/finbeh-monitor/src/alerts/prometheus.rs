@@ -12,7 +12,9 @@ use super::event::{metric_name, severity_name};
 pub const RULE_GROUP: &str = "finbeh";
 
 /// The rule file (YAML), and the rules left out with the reason (metrics that `/metrics` does
-/// not export: the positive rate and the mean probability live in the prediction log only).
+/// not export: the positive rate, the mean probability, the drift share and the
+/// feature-attribution NDCG are computed from the prediction log only; a drift statistic per
+/// scrape would cost far more than a scrape should).
 pub fn prometheus_rules(rules: &[AlertRule]) -> (String, Vec<(String, &'static str)>) {
     let mut out = String::new();
     let mut skipped = Vec::new();
@@ -92,7 +94,13 @@ fn promql(metric: AlertMetric, window: &str) -> Option<String> {
             format!("sum(increase(finbeh_http_requests_total{{{score}}}[{window}]))")
         }
         AlertMetric::ThroughputRps => requests,
-        AlertMetric::PositiveRate | AlertMetric::MeanProbability => return None,
+        AlertMetric::DroppedRows => {
+            format!("sum(increase(finbeh_monitor_dropped_rows_total[{window}]))")
+        }
+        AlertMetric::PositiveRate
+        | AlertMetric::MeanProbability
+        | AlertMetric::DriftShare
+        | AlertMetric::FeatureAttributionNdcg => return None,
     })
 }
 

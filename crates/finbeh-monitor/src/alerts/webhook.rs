@@ -1,15 +1,12 @@
-//! The webhook sink: a background thread POSTs each payload, retrying with exponential
-//! back-off, fed by a bounded queue that never blocks the caller.
+//! The webhook sink: a background thread POSTs each payload over http or https (ureq with
+//! rustls), retrying with exponential back-off, fed by a bounded queue that never blocks the
+//! caller.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
-
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 
 use super::params::AlertValidParams;
 use crate::error::MonitorError;
@@ -39,12 +36,11 @@ struct Counters {
 /// Where and how to deliver.
 #[derive(Debug, Clone)]
 struct Target {
-    url: hyper::Uri,
-    authority: String,
+    url: String,
+    agent: ureq::Agent,
     max_attempts: u32,
     initial_backoff: Duration,
     max_backoff: Duration,
-    timeout: Duration,
 }
 
 /// POSTs JSON payloads to one URL from a background thread.
@@ -60,29 +56,32 @@ impl Webhook {
     /// Starts the delivery thread for `url`.
     ///
     /// # Errors
-    /// [`MonitorError::Webhook`] for a URL that is not `http://host[:port]/path`,
-    /// [`MonitorError::Spawn`].
+    /// [`MonitorError::Webhook`] for a URL that is not `http(s)://host[:port]/path` or a
+    /// `webhook_tls.ca_file` that cannot be read, [`MonitorError::Spawn`].
     pub fn start(url: &str, params: &AlertValidParams) -> Result<Self, MonitorError> {
         let bad = |detail: &str| MonitorError::Webhook {
             url: url.to_owned(),
             detail: detail.to_owned(),
         };
-        let uri: hyper::Uri = url.parse().map_err(|_| bad("not a valid URL"))?;
-        if uri.scheme_str() != Some("http") {
-            return Err(bad("only http:// is supported"));
+        let scheme_end = url
+            .find("://")
+            .ok_or_else(|| bad("not a URL (no scheme)"))?;
+        if !matches!(&url[..scheme_end], "http" | "https") {
+            return Err(bad("only http:// and https:// are supported"));
         }
-        let authority = uri
-            .authority()
-            .ok_or_else(|| bad("no host"))?
-            .as_str()
-            .to_owned();
+        let host = url[scheme_end + 3..]
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or("");
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
         let target = Target {
-            url: uri,
-            authority,
+            url: url.to_owned(),
+            agent: agent(url, params)?,
             max_attempts: params.max_attempts(),
             initial_backoff: params.initial_backoff(),
             max_backoff: params.max_backoff(),
-            timeout: params.timeout(),
         };
         let (sender, receiver) = sync_channel(params.queue_capacity());
         let counters = Arc::new(Counters::default());
@@ -160,21 +159,10 @@ impl Drop for Webhook {
 
 /// Delivers payloads until every sender is gone.
 fn deliver_all(target: &Target, receiver: &Receiver<Vec<u8>>, counters: &Counters) {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            tracing::error!(%error, "alert webhook: cannot start its runtime; alerts are not sent");
-            return;
-        }
-    };
     while let Ok(payload) = receiver.recv() {
-        let payload = Bytes::from(payload);
         let mut backoff = target.initial_backoff;
         for attempt in 1..=target.max_attempts {
-            match runtime.block_on(post(target, payload.clone())) {
+            match post(target, &payload) {
                 Ok(status) if (200..300).contains(&status) => {
                     counters.delivered.fetch_add(1, Ordering::Relaxed);
                     break;
@@ -208,36 +196,51 @@ fn deliver_all(target: &Target, receiver: &Receiver<Vec<u8>>, counters: &Counter
 }
 
 /// One POST; the status answered, or why there was none.
-async fn post(target: &Target, payload: Bytes) -> Result<u16, String> {
-    let attempt = async {
-        let stream = tokio::net::TcpStream::connect(target.authority.as_str())
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("handshake: {e}"))?;
-        let driver = tokio::spawn(connection);
-        let path = target
-            .url
-            .path_and_query()
-            .map_or("/", hyper::http::uri::PathAndQuery::as_str);
-        let request = hyper::Request::post(path)
-            .header(hyper::header::HOST, target.authority.as_str())
-            .header(hyper::header::CONTENT_TYPE, "application/json")
-            .header(hyper::header::USER_AGENT, "finbeh-monitor")
-            .body(Full::new(payload))
-            .map_err(|e| format!("request: {e}"))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| format!("send: {e}"))?;
-        let status = response.status().as_u16();
-        // Read the answer so the connection ends cleanly; its content is not needed.
-        let _ = response.into_body().collect().await;
-        driver.abort();
-        Ok(status)
-    };
-    tokio::time::timeout(target.timeout, attempt)
-        .await
-        .map_err(|_| format!("no answer within {} ms", target.timeout.as_millis()))?
+fn post(target: &Target, payload: &[u8]) -> Result<u16, String> {
+    let response = target
+        .agent
+        .post(&target.url)
+        .header("Content-Type", "application/json")
+        .header("User-Agent", "finbeh-monitor")
+        .send(payload)
+        .map_err(|error| match error {
+            ureq::Error::Timeout(_) => "no answer in time (timed out)".to_owned(),
+            other => other.to_string(),
+        })?;
+    let status = response.status().as_u16();
+    // Read the answer so the connection can be reused; its content is not needed.
+    let _ = response.into_body().read_to_vec();
+    Ok(status)
+}
+
+/// The HTTP client of one webhook: its timeout per request, and for https the roots it trusts
+/// (`webhook_tls.ca_file`, else Mozilla's).
+fn agent(url: &str, params: &AlertValidParams) -> Result<ureq::Agent, MonitorError> {
+    let mut config = ureq::Agent::config_builder()
+        .timeout_global(Some(params.timeout()))
+        .http_status_as_error(false);
+    if let Some(ca_file) = params.webhook_ca_file() {
+        let bad = |detail: String| MonitorError::Webhook {
+            url: url.to_owned(),
+            detail: format!("webhook_tls.ca_file {}: {detail}", ca_file.display()),
+        };
+        let pem = std::fs::read(ca_file).map_err(|e| bad(e.to_string()))?;
+        let roots = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(certificate)) => Some(Ok(certificate)),
+                Ok(_) => None,
+                Err(error) => Some(Err(error)),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(format!("not PEM: {e}")))?;
+        if roots.is_empty() {
+            return Err(bad("holds no certificate".to_owned()));
+        }
+        config = config.tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::new_with_certs(&roots))
+                .build(),
+        );
+    }
+    Ok(config.build().into())
 }

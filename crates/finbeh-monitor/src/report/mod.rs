@@ -17,10 +17,11 @@ use finbeh_data::DataValidParams;
 use serde::{Deserialize, Serialize};
 
 use crate::alerts::AlertValidParams;
+use crate::attribution::{AttributionReport, AttributionValidParams, attribution_report};
 use crate::drift::DriftValidParams;
 use crate::error::MonitorError;
 use crate::estimate::EstimateValidParams;
-use crate::log_drift::{LogDriftInput, LogDriftReport, log_drift_parts};
+use crate::log_drift::{LogDriftInput, LogDriftParts, LogDriftReport, log_drift_parts};
 use crate::log_read::{LogPeriod, open_read_only};
 use crate::windows::{MINUTE_MS, MetricsReader, TrafficFilter, WindowStats};
 
@@ -145,6 +146,11 @@ pub struct MonitorReport {
     /// reports written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerts: Option<AlertTimeline>,
+    /// Global importance (mean |contribution| per input column) of training and production,
+    /// and feature-attribution drift (the first log's rows). Absent from version-1 reports
+    /// written before it existed, and for artifacts that cannot be explained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<AttributionReport>,
     /// Sections left out, with their reasons.
     pub left_out: Vec<LeftOut>,
 }
@@ -170,6 +176,9 @@ pub struct ReportInput<'a> {
     /// `[monitor.alerts]`, validated: the alerts timeline replays its rules (`None` leaves
     /// the timeline out).
     pub alerts: Option<&'a AlertValidParams>,
+    /// `[monitor.attribution]`, validated: global importance and feature-attribution drift
+    /// need it (`None` leaves the section out).
+    pub attribution: Option<&'a AttributionValidParams>,
 }
 
 /// Reads the period from the logs: live metrics from the per-minute aggregates (merged across
@@ -202,6 +211,8 @@ pub fn build_report(
     let step_ms = i64::try_from(step_minutes).unwrap_or(i64::MAX / MINUTE_MS) * MINUTE_MS;
     let mut left_out = Vec::new();
     let performance_section = "labelled metrics against the label-free estimate";
+    let attribution_section = "global importance and feature-attribution drift";
+    let mut attribution = None;
     let (drift, scores, performance) = match input.logs.first() {
         Some(log) => {
             let drift_input = LogDriftInput {
@@ -251,6 +262,7 @@ pub fn build_report(
                             None
                         }
                     };
+                    attribution = attribution_section_of(&parts, input.attribution, &mut left_out);
                     (Some(parts.report), scores, performance)
                 }
                 Err(error) => {
@@ -259,6 +271,7 @@ pub fn build_report(
                         "data quality",
                         "score distribution",
                         performance_section,
+                        attribution_section,
                     ] {
                         left_out.push(LeftOut {
                             section: section.to_owned(),
@@ -314,8 +327,40 @@ pub fn build_report(
         scores,
         performance,
         alerts,
+        attribution,
         left_out,
     })
+}
+
+/// Global importance of the period's rows against the reference, or the reason it is left out
+/// (an artifact before format 1.3.0 stores no node cover, so nothing can be explained).
+fn attribution_section_of(
+    parts: &LogDriftParts,
+    params: Option<&AttributionValidParams>,
+    left_out: &mut Vec<LeftOut>,
+) -> Option<AttributionReport> {
+    let section = "global importance and feature-attribution drift".to_owned();
+    let Some(params) = params else {
+        left_out.push(LeftOut {
+            section,
+            reason: "no [monitor.attribution] parameters were given".to_owned(),
+        });
+        return None;
+    };
+    match attribution_report(&parts.artifact, &parts.logged, params) {
+        Ok(report) => Some(report),
+        Err(error) => {
+            let reason = match parts.artifact.forest().node_cover() {
+                None => format!(
+                    "the model artifact (format {}) stores no node cover, which exact TreeSHAP                      needs: per-column contributions, global importance and feature-attribution                      drift need an artifact of format 1.3.0 or later (retrain with this finbeh)",
+                    parts.artifact.metadata().format_version
+                ),
+                Some(_) => error.to_string(),
+            };
+            left_out.push(LeftOut { section, reason });
+            None
+        }
+    }
 }
 
 /// The first and last logged times within `period` over all logs, as a period (so a long

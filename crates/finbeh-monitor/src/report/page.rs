@@ -224,6 +224,10 @@ pub(super) fn render(report: &MonitorReport) -> Result<String, MonitorError> {
         card(&mut html, "Data quality", &svg, &note);
     }
 
+    if let Some(attribution) = &report.attribution {
+        attribution_card(&mut html, attribution)?;
+    }
+
     if !report.left_out.is_empty() {
         html.push_str("<section><h2>Left out</h2><ul class=\"left-out\">");
         for left in &report.left_out {
@@ -436,6 +440,98 @@ fn card(html: &mut String, title: &str, svg: &str, note: &str) {
         escape(title),
         escape(note)
     );
+}
+
+/// Most columns in the global-importance chart (the table lists them all).
+const ATTRIBUTION_CHART_COLUMNS: usize = 15;
+
+/// Global importance side by side (chart and table, columns by training importance) and the
+/// feature-attribution-drift verdict.
+fn attribution_card(
+    html: &mut String,
+    attribution: &crate::AttributionReport,
+) -> Result<(), MonitorError> {
+    let mut order: Vec<&crate::ColumnImportance> = attribution.columns.iter().collect();
+    order.sort_by(|a, b| b.training.total_cmp(&a.training));
+    let rank = |pick: fn(&crate::ColumnImportance) -> f64| {
+        let mut by: Vec<&crate::ColumnImportance> = attribution.columns.iter().collect();
+        by.sort_by(|a, b| pick(b).total_cmp(&pick(a)));
+        move |column: &str| {
+            by.iter()
+                .position(|c| c.column == column)
+                .map_or(0, |i| i + 1)
+        }
+    };
+    let (training_rank, production_rank) = (rank(|c| c.training), rank(|c| c.production));
+    // The chart keeps the columns that matter on either side, the table every column.
+    let rows: Vec<BarRow<'_>> = order
+        .iter()
+        .filter(|c| c.training > 0.0 || c.production > 0.0)
+        .take(ATTRIBUTION_CHART_COLUMNS)
+        .map(|c| BarRow {
+            label: &c.column,
+            values: vec![c.training, c.production],
+            flagged: false,
+        })
+        .collect();
+    let svg = horizontal_bars(
+        &["training", "production"],
+        &rows,
+        None,
+        "mean |contribution| to the probability",
+        FULL,
+    )
+    .map_err(|problem| MonitorError::Chart {
+        chart: "global importance".to_owned(),
+        problem,
+    })?;
+    let verdict = match attribution.ndcg {
+        Some(ndcg) => format!(
+            "NDCG {ndcg:.4} against the threshold {} over the top {} columns: {}.",
+            attribution.threshold,
+            attribution.top_k,
+            if attribution.drifted {
+                "feature-attribution drift"
+            } else {
+                "no feature-attribution drift"
+            }
+        ),
+        None => "NDCG not defined: every column has a training importance of 0.".to_owned(),
+    };
+    let note = format!(
+        "{verdict} Mean |contribution| per raw input column from exact TreeSHAP, for {} rows of \
+         the artifact's {} (training) and {} of the period's {} logged rows (production), both \
+         samples drawn with seed {}. The chart shows the {} columns the model leans on most in \
+         training; the table lists every column. NDCG ranks the columns by production \
+         importance and weighs each by its training importance (Azure ML's feature-attribution \
+         drift); 1 means the same ranking.",
+        attribution.training_rows,
+        attribution.training_sample,
+        attribution.production_rows,
+        attribution.production_rows_logged,
+        attribution.seed,
+        rows.len()
+    );
+    let _ = write!(
+        html,
+        "<section><h2>Global importance and feature-attribution drift</h2>{svg}\
+         <p class=\"note\">{}</p><table><tr><th>column</th><th>training</th>\
+         <th>training rank</th><th>production</th><th>production rank</th></tr>",
+        escape(&note)
+    );
+    for c in order {
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{:.5}</td><td>{}</td><td>{:.5}</td><td>{}</td></tr>",
+            escape(&c.column),
+            c.training,
+            training_rank(&c.column),
+            c.production,
+            production_rank(&c.column)
+        );
+    }
+    html.push_str("</table></section>");
+    Ok(())
 }
 
 fn step_note(report: &MonitorReport) -> String {

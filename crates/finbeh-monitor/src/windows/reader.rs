@@ -64,6 +64,10 @@ impl MetricsReader {
         self.logs.iter().map(LogStore::path).collect()
     }
 
+    pub(crate) fn logs(&self) -> &[LogStore] {
+        &self.logs
+    }
+
     /// Every minute whose start is in `[since_ms, until_ms)`, merged over all databases.
     ///
     /// # Errors

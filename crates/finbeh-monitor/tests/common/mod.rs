@@ -223,6 +223,63 @@ pub fn shift_columns(source: &Path, columns: &[&str], out: &Path) {
     std::fs::write(out, shifted).unwrap();
 }
 
+/// `source` with every cell of each of `columns` set to that column's median.
+pub fn set_to_median(source: &Path, columns: &[&str], out: &Path) {
+    let text = std::fs::read_to_string(source).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let names: Vec<&str> = header.split(',').collect();
+    let chosen: Vec<usize> = columns
+        .iter()
+        .map(|c| names.iter().position(|n| n == c).unwrap())
+        .collect();
+    let rows: Vec<&str> = lines.collect();
+    let medians: Vec<String> = chosen
+        .iter()
+        .map(|&i| {
+            let mut values: Vec<f64> = rows
+                .iter()
+                .filter_map(|r| r.split(',').nth(i).and_then(|c| c.parse().ok()))
+                .collect();
+            values.sort_by(f64::total_cmp);
+            values[values.len() / 2].to_string()
+        })
+        .collect();
+    let mut written = format!("{header}\n");
+    for line in rows {
+        let cells: Vec<&str> = line
+            .split(',')
+            .enumerate()
+            .map(|(i, cell)| match chosen.iter().position(|&b| b == i) {
+                Some(k) => medians[k].as_str(),
+                None => cell,
+            })
+            .collect();
+        written.push_str(&cells.join(","));
+        written.push('\n');
+    }
+    std::fs::write(out, written).unwrap();
+}
+
+/// A 5-minute rule that fires at once and has no cool-down.
+pub fn alert_rule(
+    name: &str,
+    metric: finbeh_config::AlertMetric,
+    comparison: finbeh_config::AlertComparison,
+    threshold: f64,
+) -> finbeh_config::AlertRule {
+    finbeh_config::AlertRule {
+        name: name.to_owned(),
+        metric,
+        window: finbeh_config::AlertWindow::FiveMinutes,
+        comparison,
+        threshold,
+        severity: finbeh_config::AlertSeverity::Warning,
+        for_minutes: 0,
+        cooldown_minutes: 0,
+    }
+}
+
 /// The [`ModelInfo`] finbeh-serve reports for `artifact`.
 /// `raw` with its texts owned, for a [`PredictionRecord`]'s inputs.
 pub fn owned_values(raw: &[RawValue<'_>]) -> Vec<RawValue<'static>> {
