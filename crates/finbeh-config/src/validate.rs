@@ -13,6 +13,7 @@ use crate::settings::{
     RolloutSettings, SETTINGS_VERSION, ServeSettings, Settings, TestingSettings, ThresholdRule,
 };
 use crate::settings::{EstimateSettings, MAX_ESTIMATE_CHUNK_ROWS, MAX_REFERENCE_SAMPLE_ROWS};
+use crate::settings::WorkflowSettings;
 
 /// One thing wrong with the settings: which key, what value it had and what was expected.
 ///
@@ -67,6 +68,10 @@ impl ValidSettings {
     /// `[testing]`.
     pub fn testing(&self) -> &TestingSettings {
         &self.0.testing
+    }
+    /// `[workflow]`.
+    pub fn workflow(&self) -> &WorkflowSettings {
+        &self.0.workflow
     }
     /// Every section.
     pub fn settings(&self) -> &Settings {
@@ -126,6 +131,7 @@ impl Settings {
         check_deploy(&self.deploy, &mut out);
         check_logging(&self.logging, &mut out);
         check_testing(&self.testing, &mut out);
+        check_workflow(&self.workflow, &mut out);
         out.0
     }
 }
@@ -1076,4 +1082,39 @@ fn check_rollout(rollout: &RolloutSettings, out: &mut Problems) {
             "must be a number of milliseconds above 0",
         );
     }
+}
+
+/// Most held-out records one traffic stage sends.
+const MAX_WORKFLOW_TRAFFIC_RECORDS: usize = 1_000_000;
+
+fn check_workflow(workflow: &WorkflowSettings, out: &mut Problems) {
+    if workflow.output_dir.as_os_str().is_empty() {
+        out.push("workflow.output_dir", "\"\"", "must name a directory");
+    }
+    let soak = workflow.rollout_soak_seconds;
+    if !(soak.is_finite() && (0.0..=86_400.0).contains(&soak)) {
+        out.push(
+            "workflow.rollout_soak_seconds",
+            soak,
+            "must be between 0 and 86400 seconds",
+        );
+    }
+    out.within(
+        "workflow.traffic_records",
+        workflow.traffic_records,
+        1,
+        MAX_WORKFLOW_TRAFFIC_RECORDS,
+    );
+    out.within(
+        "workflow.traffic_rows_per_request",
+        workflow.traffic_rows_per_request,
+        1,
+        10_000,
+    );
+    out.within(
+        "workflow.traffic_concurrency",
+        workflow.traffic_concurrency,
+        1,
+        256,
+    );
 }
