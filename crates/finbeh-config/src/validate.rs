@@ -5,6 +5,7 @@ use std::ops::Deref;
 
 use crate::error::ConfigError;
 use crate::secret::REDACTED;
+use crate::settings::WorkflowSettings;
 use crate::settings::{AlertMetric, AlertSettings};
 use crate::settings::{AzureDeploySettings, CredentialKind, PORT_EXPECTATION};
 use crate::settings::{
@@ -13,7 +14,6 @@ use crate::settings::{
     RolloutSettings, SETTINGS_VERSION, ServeSettings, Settings, TestingSettings, ThresholdRule,
 };
 use crate::settings::{EstimateSettings, MAX_ESTIMATE_CHUNK_ROWS, MAX_REFERENCE_SAMPLE_ROWS};
-use crate::settings::WorkflowSettings;
 
 /// One thing wrong with the settings: which key, what value it had and what was expected.
 ///

@@ -978,6 +978,12 @@ fn workflow_rules_are_checked() {
         problem_for(&found, "workflow.traffic_records").to_string(),
         "workflow.traffic_records = 0: must be 1..=1000000"
     );
-    assert_eq!(problem_for(&found, "workflow.traffic_concurrency").value, "1000");
-    assert_eq!(problem_for(&found, "workflow.rollout_soak_seconds").value, "-1");
+    assert_eq!(
+        problem_for(&found, "workflow.traffic_concurrency").value,
+        "1000"
+    );
+    assert_eq!(
+        problem_for(&found, "workflow.rollout_soak_seconds").value,
+        "-1"
+    );
 }
