@@ -72,6 +72,7 @@ pub use settings::{
 pub use settings::{EstimateSettings, MAX_ESTIMATE_CHUNK_ROWS, MAX_REFERENCE_SAMPLE_ROWS};
 pub use validate::{Problem, ValidSettings, thousands_separator_problem};
 
+pub use settings::DeploymentChecksSettings;
 pub use settings::WorkflowSettings;
 
 pub use settings::{

@@ -798,6 +798,8 @@ pub struct TestingSettings {
     pub load_test_requests: usize,
     /// Concurrent clients in a load test.
     pub load_test_concurrency: usize,
+    /// `[testing.deployments]`: the checks `test_deployments` runs against an endpoint.
+    pub deployments: DeploymentChecksSettings,
 }
 
 impl Default for TestingSettings {
@@ -807,6 +809,7 @@ impl Default for TestingSettings {
             smoke_rows: 200,
             load_test_requests: 1_000,
             load_test_concurrency: 32,
+            deployments: DeploymentChecksSettings::default(),
         }
     }
 }
@@ -1235,6 +1238,28 @@ impl Default for WorkflowSettings {
             traffic_records: 2_000,
             traffic_rows_per_request: 10,
             traffic_concurrency: 4,
+        }
+    }
+}
+
+/// `[testing.deployments]`: what `test_deployments` asks of an endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeploymentChecksSettings {
+    /// Scoring requests (one golden record each, one after the other) timed by the latency check.
+    pub latency_requests: usize,
+    /// Highest 99th-percentile latency of those requests, in milliseconds.
+    pub max_p99_ms: u64,
+    /// Longest wait for one answer, in milliseconds.
+    pub request_timeout_ms: u64,
+}
+
+impl Default for DeploymentChecksSettings {
+    fn default() -> Self {
+        Self {
+            latency_requests: 200,
+            max_p99_ms: 250,
+            request_timeout_ms: 10_000,
         }
     }
 }

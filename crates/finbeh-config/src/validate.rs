@@ -15,6 +15,8 @@ use crate::settings::{
 };
 use crate::settings::{EstimateSettings, MAX_ESTIMATE_CHUNK_ROWS, MAX_REFERENCE_SAMPLE_ROWS};
 
+use crate::settings::DeploymentChecksSettings;
+
 /// One thing wrong with the settings: which key, what value it had and what was expected.
 ///
 /// Displays as `serve.port = 99999: must be 1..=65535`. Secret values show as `***`.
@@ -912,6 +914,35 @@ fn check_testing(testing: &TestingSettings, out: &mut Problems) {
         "testing.load_test_concurrency",
         testing.load_test_concurrency,
         1,
+    );
+    check_deployment_checks(&testing.deployments, out);
+}
+
+impl DeploymentChecksSettings {
+    /// Validates `[testing.deployments]` alone, with the same rules as [`Settings::check`]
+    /// (finbeh-workflow's `DeploymentCheckParams::check`).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] listing every problem (keys are `testing.deployments.<setting>`).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        check_section(self, check_deployment_checks)
+    }
+}
+
+fn check_deployment_checks(checks: &DeploymentChecksSettings, out: &mut Problems) {
+    let key = |name: &str| format!("testing.deployments.{name}");
+    out.within(
+        &key("latency_requests"),
+        checks.latency_requests,
+        1,
+        100_000,
+    );
+    out.within(&key("max_p99_ms"), checks.max_p99_ms, 1, 600_000);
+    out.within(
+        &key("request_timeout_ms"),
+        checks.request_timeout_ms,
+        1,
+        600_000,
     );
 }
 

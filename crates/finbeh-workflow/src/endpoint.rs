@@ -89,6 +89,22 @@ impl Endpoint {
         })
     }
 
+    /// The deployment checks (`test_deployments`) against the endpoint and each deployment.
+    pub(crate) async fn checks(
+        &self,
+        settings: &ValidSettings,
+        model: &Path,
+    ) -> crate::checks::CheckReport {
+        match self {
+            Endpoint::Local(_, target) => {
+                crate::checks::run_target_checks(settings, model, target).await
+            }
+            Endpoint::Azure(_, target) => {
+                crate::checks::run_target_checks(settings, model, target).await
+            }
+        }
+    }
+
     pub(crate) async fn keys(&self) -> Result<EndpointKeys> {
         Ok(match self {
             Endpoint::Local(_, target) => target.list_keys().await?,

@@ -54,3 +54,11 @@ pub use state::{
     WORKFLOW_STATE_VERSION, WorkflowState,
 };
 pub use summary::RunSummary;
+
+mod checks;
+
+pub use checks::{
+    CHECK_REPORT_VERSION, CheckLevel, CheckOutcome, CheckReport, DeploymentCheckParams,
+    DeploymentCheckValidParams, EndpointUnderTest, Versions, find_model, run_checks,
+    run_target_checks, settings_refused,
+};

@@ -51,11 +51,24 @@ fn other_versions_and_garbage_are_refused_with_the_file_named() {
     let path = dir.path().join("state.json");
     std::fs::write(&path, r#"{"version": 2}"#).unwrap();
     let error = WorkflowState::read(&path).unwrap_err().to_string();
-    assert!(error.contains("state.json") && error.contains("version"), "{error}");
+    assert!(
+        error.contains("state.json") && error.contains("version"),
+        "{error}"
+    );
     std::fs::write(&path, "not json").unwrap();
-    assert!(WorkflowState::read(&path).unwrap_err().to_string().contains("not JSON"));
+    assert!(
+        WorkflowState::read(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("not JSON")
+    );
     std::fs::write(&path, vec![b' '; 2 << 20]).unwrap();
-    assert!(WorkflowState::read(&path).unwrap_err().to_string().contains("bytes"));
+    assert!(
+        WorkflowState::read(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("bytes")
+    );
 }
 
 fn report(stage: Stage, result: StageResult) -> StageReport {
@@ -68,9 +81,7 @@ fn report(stage: Stage, result: StageResult) -> StageReport {
 
 #[test]
 fn json_line_has_the_documented_keys_in_order_and_ok_needs_every_asked_stage_to_pass() {
-    let passed = || StageResult::Passed {
-        figure: "x".into(),
-    };
+    let passed = || StageResult::Passed { figure: "x".into() };
     let mut summary = RunSummary {
         stages: vec![
             report(Stage::Config, passed()),
