@@ -1,0 +1,302 @@
+//! The whole workflow offline, through the `workflow_runner` example binary, on small generated
+//! data: train, register, a local rollout, test_deployments, traffic from the held-out rows with
+//! their labels, and the monitor report; then a second run rolls out over the running endpoint
+//! (blue → green). Asserts on results (the `--json` line, the state file, the report JSON, the
+//! registry manifest, the endpoint's answer), never on the printout. Every process it starts is
+//! stopped (`deploy delete-endpoint`, then checked by pid). Needs the examples built, as
+//! `cargo test` builds them.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Held-out records the traffic stage sends (of 600 held out: 3000 rows, test_size 0.2).
+const TRAFFIC_RECORDS: u64 = 400;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A temp directory holding every file of the run (data, model, registry, endpoint state,
+/// report); on every path out of the test the endpoint is deleted and any process whose command
+/// line names the directory is killed.
+struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name).display().to_string();
+        let config = format!(
+            "[data]\nsynthetic_rows = 3000\n\n\
+             [model]\nn_estimators = 8\ncv_folds = 2\noutput_dir = \"{model}\"\n\n\
+             [deploy.local]\nregistry_dir = \"{registry}\"\nstate_dir = \"{state}\"\n\
+             port = {port}\nblue_port = {blue}\ngreen_port = {green}\nhealth_timeout_ms = 30000\n\n\
+             [deploy.rollout]\nsteps = [50, 100]\nmax_p99_ms = 60000.0\n\n\
+             [testing.deployments]\nlatency_requests = 20\nmax_p99_ms = 60000\n\n\
+             [workflow]\noutput_dir = \"{workflow}\"\nrollout_soak_seconds = 0.2\n\
+             traffic_records = {TRAFFIC_RECORDS}\ntraffic_rows_per_request = 8\n\n\
+             [logging]\nformat = \"json\"\nlevel = \"warn\"\n",
+            model = path("model"),
+            registry = path("registry"),
+            state = path("endpoint"),
+            workflow = path("workflow"),
+            port = free_port(),
+            blue = free_port(),
+            green = free_port(),
+        );
+        std::fs::write(dir.path().join("finbeh.toml"), config).unwrap();
+        Self { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn run(&self, binary: &str, args: &[&str]) -> Output {
+        Command::new(common::example_binary(binary))
+            .arg("--config")
+            .arg(self.path("finbeh.toml"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap()
+    }
+
+    /// Runs workflow_runner with `--json`: its exit success and its last stdout line.
+    fn workflow(&self, args: &[&str]) -> (bool, Value) {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.run("workflow_runner", &all);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let last = stdout.lines().last().unwrap_or_default();
+        let value: Value = serde_json::from_str(last).unwrap_or_else(|e| {
+            panic!(
+                "workflow_runner {args:?}: {e}\nstdout: {stdout}\nstderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        assert_eq!(
+            out.status.success(),
+            value["ok"].as_bool().unwrap(),
+            "exit code and ok agree\nstdout: {stdout}"
+        );
+        (out.status.success(), value)
+    }
+
+    fn json_file(&self, path: &Path) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    /// Processes whose command line names this directory (daemon and deployments), zombies
+    /// left out.
+    fn processes(&self) -> Vec<(i32, String)> {
+        let needle = self.dir.path().to_str().unwrap().to_owned();
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                continue;
+            };
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
+                s.rsplit_once(')')
+                    .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+            });
+            if cmdline.contains(&needle) && !zombie {
+                found.push((pid, cmdline));
+            }
+        }
+        found
+    }
+
+    fn wait_for_no_process(&self) -> Vec<(i32, String)> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = self.processes();
+            if left.is_empty() || Instant::now() > deadline {
+                return left;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        let _ = self.run("deploy", &["delete-endpoint"]);
+        for (pid, _) in self.wait_for_no_process() {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
+    }
+}
+
+fn stage_results(line: &Value) -> Vec<(String, String)> {
+    line["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                s["result"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Labelled rows of the report's performance section (the live deployment's log).
+fn labelled(report: &Value) -> u64 {
+    report["performance"]["series"][0]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["labelled"].as_u64().unwrap())
+        .sum()
+}
+
+#[test]
+fn workflow_runs_end_to_end_then_rolls_out_blue_to_green_and_leaves_no_process() {
+    let ws = Workspace::new();
+
+    // First run: every stage, on a fresh directory.
+    let (ok, line) = ws.workflow(&[]);
+    let names = [
+        "config",
+        "data",
+        "validation",
+        "train",
+        "evaluate",
+        "package",
+        "register",
+        "rollout",
+        "test_deployments",
+        "traffic",
+        "report",
+    ];
+    let expected: Vec<(String, String)> = names
+        .iter()
+        .map(|n| ((*n).to_owned(), "passed".to_owned()))
+        .collect();
+    assert_eq!(stage_results(&line), expected, "{line}");
+    assert!(ok);
+    let url = line["endpoint"].as_str().unwrap().to_owned();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/score"),
+        "{url}"
+    );
+    let html = PathBuf::from(line["report"].as_str().unwrap());
+    assert!(html.is_file());
+
+    let state = ws.json_file(&ws.path("workflow/state.json"));
+    assert_eq!(state["version"], 1);
+    assert_eq!(state["endpoint"]["deployment"], "blue");
+    assert_eq!(state["traffic"]["records"], TRAFFIC_RECORDS);
+    assert_eq!(state["traffic"]["labels"]["blue"], TRAFFIC_RECORDS);
+
+    // The report's JSON twin: the burst's requests and rows, and every label joined.
+    let report = ws.json_file(&html.with_extension("json"));
+    let requests = TRAFFIC_RECORDS.div_ceil(8);
+    assert!(
+        report["summary"]["requests"].as_u64().unwrap() >= requests,
+        "{report}"
+    );
+    assert!(report["summary"]["rows"].as_u64().unwrap() >= TRAFFIC_RECORDS);
+    assert_eq!(labelled(&report), TRAFFIC_RECORDS);
+    let realized = report["performance"]["series"][0]["points"][0]["realized"]
+        .as_f64()
+        .unwrap();
+    assert!((0.0..=1.0).contains(&realized));
+
+    // The test_deployments report: every check passed.
+    let checks = ws.json_file(&ws.path("workflow/test_deployments.json"));
+    let checks = checks["checks"].as_array().unwrap();
+    assert!(!checks.is_empty());
+    assert!(checks.iter().all(|c| c["passed"] == true), "{checks:?}");
+
+    // The registry manifest holds version 1 of the artifact the run packaged.
+    let manifest = ws.json_file(&ws.path("registry/manifest.json"));
+    let models = manifest["models"].as_array().unwrap();
+    assert_eq!(models.len(), 1);
+    assert_eq!(models[0]["version"], "1");
+    assert_eq!(models[0]["tags"]["source"], "workflow_runner");
+
+    // The endpoint answers the sample request the run wrote, through `deploy`.
+    let body = ws.path("workflow/request.json");
+    let out = ws.run("deploy", &["invoke", "--body", body.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["probabilities"].as_array().unwrap().len(), 8);
+
+    // Second run over the running endpoint, reusing the packaged model: blue → green.
+    let (ok, line) = ws.workflow(&[
+        "--steps",
+        "register,rollout,test_deployments,traffic,report",
+    ]);
+    assert!(ok, "{line}");
+    let results = stage_results(&line);
+    assert_eq!(results[1], ("data".to_owned(), "skipped".to_owned()));
+    assert_eq!(results[7], ("rollout".to_owned(), "passed".to_owned()));
+    assert_eq!(results[10], ("report".to_owned(), "passed".to_owned()));
+    assert_eq!(line["endpoint"].as_str().unwrap(), url);
+    let state = ws.json_file(&ws.path("workflow/state.json"));
+    assert_eq!(state["endpoint"]["deployment"], "green");
+    assert_eq!(state["registered"]["version"], "2");
+    assert_eq!(state["traffic"]["labels"]["green"], TRAFFIC_RECORDS);
+    let out = ws.run("deploy", &["--json", "status"]);
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["traffic"]["green"], 100, "{status}");
+    let report = ws.json_file(&ws.path("workflow/report.json"));
+    assert_eq!(report["logs"].as_array().unwrap().len(), 2, "{report}");
+    assert_eq!(labelled(&report), TRAFFIC_RECORDS);
+
+    // `deploy delete-endpoint` stops what workflow_runner started: no process is left.
+    let out = ws.run("deploy", &["delete-endpoint"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(ws.wait_for_no_process(), Vec::new());
+}
+
+#[test]
+fn a_failing_stage_names_its_cause_and_fix_and_exits_non_zero() {
+    let ws = Workspace::new();
+    let out = ws.run(
+        "workflow_runner",
+        &["--data", "missing.csv", "--target", "label", "--json"],
+    );
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(line["ok"], false);
+    let results = stage_results(&line);
+    assert_eq!(results[0].1, "passed");
+    assert_eq!(results[1], ("data".to_owned(), "failed".to_owned()));
+    assert!(
+        results[2..].iter().all(|(_, r)| r == "skipped"),
+        "{results:?}"
+    );
+    assert_eq!(line["endpoint"], Value::Null);
+    assert!(stdout.contains("stage data failed: ") && stdout.contains("missing.csv"));
+    assert!(stdout.contains("  fix: "));
+    assert!(ws.processes().is_empty());
+}
