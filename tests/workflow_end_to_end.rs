@@ -9,139 +9,46 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 
+use common::local_endpoint::LocalEndpoint;
 use serde_json::Value;
 
 /// Held-out records the traffic stage sends (of 600 held out: 3000 rows, test_size 0.2).
 const TRAFFIC_RECORDS: u64 = 400;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A local endpoint's directory (free ports, `deploy delete-endpoint` and a pid check on drop)
+/// that also holds the run's data, model and report (relative paths: the runs' working
+/// directory is the endpoint's directory).
+fn workspace() -> LocalEndpoint {
+    let extra = format!(
+        "[data]\nsynthetic_rows = 3000\n\n\
+         [model]\nn_estimators = 8\ncv_folds = 2\noutput_dir = \"model\"\n\n\
+         [testing.deployments]\nlatency_requests = 20\nmax_p99_ms = 60000\n\n\
+         [workflow]\noutput_dir = \"workflow\"\nrollout_soak_seconds = 0.2\n\
+         traffic_records = {TRAFFIC_RECORDS}\ntraffic_rows_per_request = 8\n"
+    );
+    LocalEndpoint::new("steps = [50, 100]\nmax_p99_ms = 60000.0", &extra)
 }
 
-/// A temp directory holding every file of the run (data, model, registry, endpoint state,
-/// report); on every path out of the test the endpoint is deleted and any process whose command
-/// line names the directory is killed.
-struct Workspace {
-    dir: tempfile::TempDir,
+fn path(ws: &LocalEndpoint, name: &str) -> PathBuf {
+    ws.dir.path().join(name)
 }
 
-impl Workspace {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let path = |name: &str| dir.path().join(name).display().to_string();
-        let config = format!(
-            "[data]\nsynthetic_rows = 3000\n\n\
-             [model]\nn_estimators = 8\ncv_folds = 2\noutput_dir = \"{model}\"\n\n\
-             [deploy.local]\nregistry_dir = \"{registry}\"\nstate_dir = \"{state}\"\n\
-             port = {port}\nblue_port = {blue}\ngreen_port = {green}\nhealth_timeout_ms = 30000\n\n\
-             [deploy.rollout]\nsteps = [50, 100]\nmax_p99_ms = 60000.0\n\n\
-             [testing.deployments]\nlatency_requests = 20\nmax_p99_ms = 60000\n\n\
-             [workflow]\noutput_dir = \"{workflow}\"\nrollout_soak_seconds = 0.2\n\
-             traffic_records = {TRAFFIC_RECORDS}\ntraffic_rows_per_request = 8\n\n\
-             [logging]\nformat = \"json\"\nlevel = \"warn\"\n",
-            model = path("model"),
-            registry = path("registry"),
-            state = path("endpoint"),
-            workflow = path("workflow"),
-            port = free_port(),
-            blue = free_port(),
-            green = free_port(),
-        );
-        std::fs::write(dir.path().join("finbeh.toml"), config).unwrap();
-        Self { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn run(&self, binary: &str, args: &[&str]) -> Output {
-        Command::new(common::example_binary(binary))
-            .arg("--config")
-            .arg(self.path("finbeh.toml"))
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap()
-    }
-
-    /// Runs workflow_runner with `--json`: its exit success and its last stdout line.
-    fn workflow(&self, args: &[&str]) -> (bool, Value) {
-        let mut all = args.to_vec();
-        all.push("--json");
-        let out = self.run("workflow_runner", &all);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let last = stdout.lines().last().unwrap_or_default();
-        let value: Value = serde_json::from_str(last).unwrap_or_else(|e| {
-            panic!(
-                "workflow_runner {args:?}: {e}\nstdout: {stdout}\nstderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-        assert_eq!(
-            out.status.success(),
-            value["ok"].as_bool().unwrap(),
-            "exit code and ok agree\nstdout: {stdout}"
-        );
-        (out.status.success(), value)
-    }
-
-    fn json_file(&self, path: &Path) -> Value {
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    }
-
-    /// Processes whose command line names this directory (daemon and deployments), zombies
-    /// left out.
-    fn processes(&self) -> Vec<(i32, String)> {
-        let needle = self.dir.path().to_str().unwrap().to_owned();
-        let mut found = Vec::new();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-                continue;
-            };
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
-                s.rsplit_once(')')
-                    .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-            });
-            if cmdline.contains(&needle) && !zombie {
-                found.push((pid, cmdline));
-            }
-        }
-        found
-    }
-
-    fn wait_for_no_process(&self) -> Vec<(i32, String)> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let left = self.processes();
-            if left.is_empty() || Instant::now() > deadline {
-                return left;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
+/// Runs workflow_runner with `--json`: its exit success (which must agree with `ok`) and its
+/// last stdout line.
+fn workflow(ws: &LocalEndpoint, args: &[&str]) -> (bool, Value) {
+    let (ok, line) = ws.json("workflow_runner", args);
+    assert_eq!(
+        ok,
+        line["ok"].as_bool().unwrap(),
+        "exit code and ok agree: {line}"
+    );
+    (ok, line)
 }
 
-impl Drop for Workspace {
-    fn drop(&mut self) {
-        let _ = self.run("deploy", &["delete-endpoint"]);
-        for (pid, _) in self.wait_for_no_process() {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-        }
-    }
+fn json_file(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 fn stage_results(line: &Value) -> Vec<(String, String)> {
@@ -170,10 +77,10 @@ fn labelled(report: &Value) -> u64 {
 
 #[test]
 fn workflow_runs_end_to_end_then_rolls_out_blue_to_green_and_leaves_no_process() {
-    let ws = Workspace::new();
+    let ws = workspace();
 
     // First run: every stage, on a fresh directory.
-    let (ok, line) = ws.workflow(&[]);
+    let (ok, line) = workflow(&ws, &[]);
     let names = [
         "config",
         "data",
@@ -198,17 +105,18 @@ fn workflow_runs_end_to_end_then_rolls_out_blue_to_green_and_leaves_no_process()
         url.starts_with("http://127.0.0.1:") && url.ends_with("/score"),
         "{url}"
     );
-    let html = PathBuf::from(line["report"].as_str().unwrap());
+    // Relative paths are relative to the run's working directory.
+    let html = path(&ws, line["report"].as_str().unwrap());
     assert!(html.is_file());
 
-    let state = ws.json_file(&ws.path("workflow/state.json"));
+    let state = json_file(&path(&ws, "workflow/state.json"));
     assert_eq!(state["version"], 1);
     assert_eq!(state["endpoint"]["deployment"], "blue");
     assert_eq!(state["traffic"]["records"], TRAFFIC_RECORDS);
     assert_eq!(state["traffic"]["labels"]["blue"], TRAFFIC_RECORDS);
 
     // The report's JSON twin: the burst's requests and rows, and every label joined.
-    let report = ws.json_file(&html.with_extension("json"));
+    let report = json_file(&html.with_extension("json"));
     let requests = TRAFFIC_RECORDS.div_ceil(8);
     assert!(
         report["summary"]["requests"].as_u64().unwrap() >= requests,
@@ -222,20 +130,20 @@ fn workflow_runs_end_to_end_then_rolls_out_blue_to_green_and_leaves_no_process()
     assert!((0.0..=1.0).contains(&realized));
 
     // The test_deployments report: every check passed.
-    let checks = ws.json_file(&ws.path("workflow/test_deployments.json"));
+    let checks = json_file(&path(&ws, "workflow/test_deployments.json"));
     let checks = checks["checks"].as_array().unwrap();
     assert!(!checks.is_empty());
     assert!(checks.iter().all(|c| c["passed"] == true), "{checks:?}");
 
     // The registry manifest holds version 1 of the artifact the run packaged.
-    let manifest = ws.json_file(&ws.path("registry/manifest.json"));
+    let manifest = json_file(&path(&ws, "registry/manifest.json"));
     let models = manifest["models"].as_array().unwrap();
     assert_eq!(models.len(), 1);
     assert_eq!(models[0]["version"], "1");
     assert_eq!(models[0]["tags"]["source"], "workflow_runner");
 
     // The endpoint answers the sample request the run wrote, through `deploy`.
-    let body = ws.path("workflow/request.json");
+    let body = path(&ws, "workflow/request.json");
     let out = ws.run("deploy", &["invoke", "--body", body.to_str().unwrap()]);
     assert!(
         out.status.success(),
@@ -246,24 +154,26 @@ fn workflow_runs_end_to_end_then_rolls_out_blue_to_green_and_leaves_no_process()
     assert_eq!(answer["probabilities"].as_array().unwrap().len(), 8);
 
     // Second run over the running endpoint, reusing the packaged model: blue → green.
-    let (ok, line) = ws.workflow(&[
-        "--steps",
-        "register,rollout,test_deployments,traffic,report",
-    ]);
+    let (ok, line) = workflow(
+        &ws,
+        &[
+            "--steps",
+            "register,rollout,test_deployments,traffic,report",
+        ],
+    );
     assert!(ok, "{line}");
     let results = stage_results(&line);
     assert_eq!(results[1], ("data".to_owned(), "skipped".to_owned()));
     assert_eq!(results[7], ("rollout".to_owned(), "passed".to_owned()));
     assert_eq!(results[10], ("report".to_owned(), "passed".to_owned()));
     assert_eq!(line["endpoint"].as_str().unwrap(), url);
-    let state = ws.json_file(&ws.path("workflow/state.json"));
+    let state = json_file(&path(&ws, "workflow/state.json"));
     assert_eq!(state["endpoint"]["deployment"], "green");
     assert_eq!(state["registered"]["version"], "2");
     assert_eq!(state["traffic"]["labels"]["green"], TRAFFIC_RECORDS);
-    let out = ws.run("deploy", &["--json", "status"]);
-    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, status) = ws.json("deploy", &["status"]);
     assert_eq!(status["traffic"]["green"], 100, "{status}");
-    let report = ws.json_file(&ws.path("workflow/report.json"));
+    let report = json_file(&path(&ws, "workflow/report.json"));
     assert_eq!(report["logs"].as_array().unwrap().len(), 2, "{report}");
     assert_eq!(labelled(&report), TRAFFIC_RECORDS);
 
@@ -274,12 +184,12 @@ fn workflow_runs_end_to_end_then_rolls_out_blue_to_green_and_leaves_no_process()
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(ws.wait_for_no_process(), Vec::new());
+    assert_eq!(ws.delete(), Vec::<i32>::new());
 }
 
 #[test]
 fn a_failing_stage_names_its_cause_and_fix_and_exits_non_zero() {
-    let ws = Workspace::new();
+    let ws = workspace();
     let out = ws.run(
         "workflow_runner",
         &["--data", "missing.csv", "--target", "label", "--json"],

@@ -1118,6 +1118,17 @@ fn check_rollout(rollout: &RolloutSettings, out: &mut Problems) {
 /// Most held-out records one traffic stage sends.
 const MAX_WORKFLOW_TRAFFIC_RECORDS: usize = 1_000_000;
 
+impl WorkflowSettings {
+    /// Validates `[workflow]` alone, with the same rules as [`Settings::check`]
+    /// (finbeh-workflow's `WorkflowParams::check`).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] listing every problem (keys are `workflow.<setting>`).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        check_section(self, check_workflow)
+    }
+}
+
 fn check_workflow(workflow: &WorkflowSettings, out: &mut Problems) {
     if workflow.output_dir.as_os_str().is_empty() {
         out.push("workflow.output_dir", "\"\"", "must name a directory");

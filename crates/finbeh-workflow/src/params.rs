@@ -22,9 +22,7 @@ impl WorkflowParams {
     /// # Errors
     /// [`WorkflowError::Settings`](crate::WorkflowError::Settings).
     pub fn check(self) -> Result<WorkflowValidParams> {
-        let mut settings = finbeh_config::Settings::default();
-        settings.workflow = self.0.clone();
-        settings.check()?;
+        self.0.check()?;
         Ok(WorkflowValidParams(self.0))
     }
 }
