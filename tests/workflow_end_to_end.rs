@@ -4,10 +4,14 @@
 //! (blue → green). Asserts on results (the `--json` line, the state file, the report JSON, the
 //! registry manifest, the endpoint's answer), never on the printout. Every process it starts is
 //! stopped (`deploy delete-endpoint`, then checked by pid). Needs the examples built, as
-//! `cargo test` builds them.
+//! `cargo test` builds them. `--target azure` registers and rolls out to the in-process fake ARM
+//! and Azurite of finbeh-deploy's tests (as tests/deploy_azure.rs does).
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 mod common;
+
+#[path = "../crates/finbeh-deploy/tests/support/mod.rs"]
+mod support;
 
 use std::path::{Path, PathBuf};
 
@@ -209,4 +213,62 @@ fn a_failing_stage_names_its_cause_and_fix_and_exits_non_zero() {
     assert!(stdout.contains("stage data failed: ") && stdout.contains("missing.csv"));
     assert!(stdout.contains("  fix: "));
     assert!(ws.processes().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn target_azure_registers_and_rolls_out_through_the_azure_registry_and_target() {
+    use support::azurite::Azurite;
+    use support::fake_arm::{self, FakeArm};
+    let azurite = Azurite::start();
+    azurite.create_container(fake_arm::CONTAINER).await;
+    let (fake, server) = FakeArm::start(&azurite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("finbeh.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[data]\nsynthetic_rows = 2000\n[model]\nn_estimators = 4\ncv_folds = 2\n\
+             output_dir = \"model\"\n[deploy.local]\nstate_dir = \"state\"\n\
+             registry_dir = \"registry\"\n[deploy.azure]\nsubscription_id = \"{sub}\"\n\
+             resource_group = \"{group}\"\nworkspace_name = \"{ws}\"\narm_base_url = \"{arm}\"\n\
+             credential = \"access_token\"\nblob_url = \"{blob}\"\n\
+             image = \"registry.example/finbeh-serve:1\"\npoll_interval_ms = 10\n\
+             operation_timeout_s = 60\n[deploy.rollout]\nsteps = [50, 100]\nmax_p99_ms = 5000.0\n\
+             [workflow]\noutput_dir = \"workflow\"\nrollout_soak_seconds = 0.0\n",
+            sub = fake_arm::SUBSCRIPTION,
+            group = fake_arm::GROUP,
+            ws = fake_arm::WORKSPACE,
+            arm = fake.base_url(),
+            blob = azurite.service_url(),
+        ),
+    )
+    .unwrap();
+    let mut command = std::process::Command::new(common::example_binary("workflow_runner"));
+    command
+        .arg("--config")
+        .arg(&config)
+        .args(["--target", "azure", "--json", "--steps"])
+        .arg("data,validation,train,evaluate,package,register,rollout")
+        .current_dir(dir.path())
+        .env("FINBEH__DEPLOY__AZURE__ACCESS_TOKEN", fake_arm::TOKEN)
+        .env("FINBEH__LOGGING__LEVEL", "warn");
+    // Off the test's runtime threads: the fake ARM serves on them.
+    let out = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    assert!(out.status.success(), "{line}\n{stdout}");
+    let results = stage_results(&line);
+    assert_eq!(results[7], ("rollout".to_owned(), "passed".to_owned()));
+    assert!(line["endpoint"].as_str().unwrap().ends_with("/score/finbeh-endpoint"), "{line}");
+    let state = json_file(&dir.path().join("workflow/state.json"));
+    assert_eq!(state["endpoint"]["target"], "azure");
+    assert_eq!(state["registered"]["version"], "1");
+    // Nothing was registered or started locally (the state dir holds the rollback record only).
+    assert!(!dir.path().join("registry").exists());
+    assert!(dir.path().join("state/last_rollout.json").is_file());
+    assert!(!dir.path().join("state/daemon.json").exists());
+    server.abort();
 }
