@@ -262,7 +262,13 @@ async fn target_azure_registers_and_rolls_out_through_the_azure_registry_and_tar
     assert!(out.status.success(), "{line}\n{stdout}");
     let results = stage_results(&line);
     assert_eq!(results[7], ("rollout".to_owned(), "passed".to_owned()));
-    assert!(line["endpoint"].as_str().unwrap().ends_with("/score/finbeh-endpoint"), "{line}");
+    assert!(
+        line["endpoint"]
+            .as_str()
+            .unwrap()
+            .ends_with("/score/finbeh-endpoint"),
+        "{line}"
+    );
     let state = json_file(&dir.path().join("workflow/state.json"));
     assert_eq!(state["endpoint"]["target"], "azure");
     assert_eq!(state["registered"]["version"], "1");

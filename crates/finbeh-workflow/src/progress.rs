@@ -28,6 +28,7 @@ impl Progress {
     /// Names the stage now running.
     pub(crate) fn stage(&self, text: String) {
         if let Some(bar) = &self.bar {
+            bar.reset_elapsed();
             bar.set_message(text);
         }
     }
@@ -37,6 +38,14 @@ impl Progress {
         match &self.bar {
             Some(bar) => bar.suspend(|| println!("{line}")),
             None => println!("{line}"),
+        }
+    }
+
+    /// Runs `work` with the spinner hidden (for work that draws a progress bar of its own).
+    pub(crate) fn suspend<T>(&self, work: impl FnOnce() -> T) -> T {
+        match &self.bar {
+            Some(bar) => bar.suspend(work),
+            None => work(),
         }
     }
 

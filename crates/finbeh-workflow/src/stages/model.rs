@@ -17,7 +17,13 @@ pub(crate) fn train(context: &mut Context<'_>) -> StageRun {
         .as_ref()
         .and_then(|d| d.path.file_name())
         .map(|n| n.to_string_lossy().into_owned());
-    let (dataset, params) = ensure_dataset(context)?;
+    ensure_dataset(context)?;
+    let Some((dataset, params)) = &context.dataset else {
+        return Err(StageFailure::new(
+            "the data set did not load",
+            "see the data stage",
+        ));
+    };
     let job = TrainingJob {
         data_params: params,
         model: settings.model(),
@@ -25,7 +31,8 @@ pub(crate) fn train(context: &mut Context<'_>) -> StageRun {
         data_file_name,
         progress,
     };
-    let outcome = job.run(dataset)?;
+    // The training's own progress bar draws while the stage spinner is hidden.
+    let outcome = context.progress.suspend(|| job.run(dataset))?;
     let s = &outcome.summary;
     let search = match &outcome.search {
         Some(_) => format!(", search {} iterations", settings.model().search_iterations),
