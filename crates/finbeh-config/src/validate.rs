@@ -5,6 +5,7 @@ use std::ops::Deref;
 
 use crate::error::ConfigError;
 use crate::secret::REDACTED;
+use crate::settings::WorkflowSettings;
 use crate::settings::{AlertLogMetricSettings, AlertMetric, AlertSettings, AttributionSettings};
 use crate::settings::{AzureDeploySettings, CredentialKind, PORT_EXPECTATION};
 use crate::settings::{
@@ -70,6 +71,10 @@ impl ValidSettings {
     pub fn testing(&self) -> &TestingSettings {
         &self.0.testing
     }
+    /// `[workflow]`.
+    pub fn workflow(&self) -> &WorkflowSettings {
+        &self.0.workflow
+    }
     /// Every section.
     pub fn settings(&self) -> &Settings {
         &self.0
@@ -128,6 +133,7 @@ impl Settings {
         check_deploy(&self.deploy, &mut out);
         check_logging(&self.logging, &mut out);
         check_testing(&self.testing, &mut out);
+        check_workflow(&self.workflow, &mut out);
         out.0
     }
 }
@@ -1166,4 +1172,48 @@ impl AttributionSettings {
     pub fn check(&self) -> Result<(), ConfigError> {
         check_section(self, check_attribution)
     }
+/// Most held-out records one traffic stage sends.
+const MAX_WORKFLOW_TRAFFIC_RECORDS: usize = 1_000_000;
+
+impl WorkflowSettings {
+    /// Validates `[workflow]` alone, with the same rules as [`Settings::check`]
+    /// (finbeh-workflow's `WorkflowParams::check`).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] listing every problem (keys are `workflow.<setting>`).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        check_section(self, check_workflow)
+    }
+}
+
+fn check_workflow(workflow: &WorkflowSettings, out: &mut Problems) {
+    if workflow.output_dir.as_os_str().is_empty() {
+        out.push("workflow.output_dir", "\"\"", "must name a directory");
+    }
+    let soak = workflow.rollout_soak_seconds;
+    if !(soak.is_finite() && (0.0..=86_400.0).contains(&soak)) {
+        out.push(
+            "workflow.rollout_soak_seconds",
+            soak,
+            "must be between 0 and 86400 seconds",
+        );
+    }
+    out.within(
+        "workflow.traffic_records",
+        workflow.traffic_records,
+        1,
+        MAX_WORKFLOW_TRAFFIC_RECORDS,
+    );
+    out.within(
+        "workflow.traffic_rows_per_request",
+        workflow.traffic_rows_per_request,
+        1,
+        10_000,
+    );
+    out.within(
+        "workflow.traffic_concurrency",
+        workflow.traffic_concurrency,
+        1,
+        256,
+    );
 }
