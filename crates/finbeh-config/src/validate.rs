@@ -1172,6 +1172,8 @@ impl AttributionSettings {
     pub fn check(&self) -> Result<(), ConfigError> {
         check_section(self, check_attribution)
     }
+}
+
 /// Most held-out records one traffic stage sends.
 const MAX_WORKFLOW_TRAFFIC_RECORDS: usize = 1_000_000;
 
