@@ -6,8 +6,13 @@
 //! - `quality`: data quality over the log (null, out-of-range and type-error rates);
 //! - `report`: the whole HTML report and its JSON twin (`build_report` + `write`).
 //!
-//! The log, the model and the CSVs for Evidently are generated once into
-//! `target/monitor-bench/` (about 700 MB; delete the directory when done).
+//! Side by side, each task reads two copies of the same log: `blocks` (layout 4, the inputs'
+//! typed blocks) and `json` (the same file with its blocks deleted, so the reader parses every
+//! row's JSON as layout 3 did). `ROUNDS` rounds (default 3) alternate the two; the medians and
+//! their ratio are printed last, with the load average before and after.
+//!
+//! The logs, the model and the CSVs for Evidently are generated once into
+//! `target/monitor-bench/` (about 1.5 GB; delete the directory when done).
 //!
 //! `cargo bench --bench monitor_log` (figures in docs/performance.md);
 //! `benches/python/drift_vs_evidently.sh` runs this and Evidently side by side.
@@ -73,6 +78,8 @@ struct Files {
     dir: PathBuf,
     model: PathBuf,
     log: PathBuf,
+    /// The same log without its input blocks (read from the rows' JSON).
+    json_log: PathBuf,
 }
 
 fn files() -> Files {
@@ -80,8 +87,31 @@ fn files() -> Files {
     Files {
         model: dir.join("model.finbeh"),
         log: dir.join("log.sqlite"),
+        json_log: dir.join("log-json.sqlite"),
         dir,
     }
+}
+
+/// Copies the log and deletes the copy's input blocks, unless already there.
+fn prepare_json_log(files: &Files) -> Result<(), Box<dyn std::error::Error>> {
+    if files.json_log.exists() {
+        return Ok(());
+    }
+    let partial = files.dir.join("log-json.partial");
+    std::fs::copy(&files.log, &partial)?;
+    let connection = rusqlite::Connection::open(&partial)?;
+    connection.execute("DELETE FROM input_blocks", [])?;
+    connection.execute_batch("VACUUM")?;
+    drop(connection);
+    std::fs::rename(&partial, &files.json_log)?;
+    Ok(())
+}
+
+/// The 1-, 5- and 15-minute load averages.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 /// Generates the reference CSV, trains the model (its reference sample is the 10,000 rows),
@@ -153,8 +183,8 @@ fn peak_rss_mb() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-/// Runs one task in this process and prints `task seconds peak_mb detail`.
-fn run_task(task: &str, files: &Files) -> Result<(), Box<dyn std::error::Error>> {
+/// Runs one task in this process over `log` and prints `task seconds peak_mb detail`.
+fn run_task(task: &str, log: &Path, files: &Files) -> Result<(), Box<dyn std::error::Error>> {
     let period = LogPeriod::parse_since("24h", now_ms())?;
     let data = data_params();
     let drift = DriftParams::default().check()?;
@@ -162,7 +192,7 @@ fn run_task(task: &str, files: &Files) -> Result<(), Box<dyn std::error::Error>>
     let detail = match task {
         "drift" => {
             let input = LogDriftInput {
-                log: &files.log,
+                log,
                 period,
                 model: Some(&files.model),
                 model_search: None,
@@ -183,7 +213,7 @@ fn run_task(task: &str, files: &Files) -> Result<(), Box<dyn std::error::Error>>
             let sample = artifact
                 .reference_sample()
                 .ok_or("the bench model has no reference sample")?;
-            let logged = read_logged_inputs(&files.log, period, artifact.input_columns())?;
+            let logged = read_logged_inputs(log, period, artifact.input_columns())?;
             let mut worst = 0.0_f64;
             for (name, values) in &logged.columns {
                 let cells = sample.column_named(name).ok_or("sample column")?;
@@ -223,7 +253,7 @@ fn run_task(task: &str, files: &Files) -> Result<(), Box<dyn std::error::Error>>
             )
         }
         "report" => {
-            let logs = vec![files.log.clone()];
+            let logs = vec![log.to_path_buf()];
             let input = ReportInput {
                 logs: &logs,
                 period,
@@ -254,21 +284,62 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if let Some(index) = args.iter().position(|a| a == "--task") {
         let task = args.get(index + 1).ok_or("--task needs a name")?;
-        return run_task(task, &files);
+        let log = match args.get(index + 2).map(String::as_str) {
+            Some("json") => &files.json_log,
+            _ => &files.log,
+        };
+        return run_task(task, log, &files);
     }
     prepare(&files)?;
+    prepare_json_log(&files)?;
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
     println!(
-        "monitor over {LOGGED_ROWS} logged rows x {} features, reference sample {REFERENCE_ROWS} rows",
-        NUMERIC + CATEGORICAL
+        "monitor over {LOGGED_ROWS} logged rows x {} features, reference sample {REFERENCE_ROWS} rows; {rounds} rounds; load average {}",
+        NUMERIC + CATEGORICAL,
+        load_average()
     );
     let me = std::env::current_exe()?;
-    for task in ["drift", "quality", "report"] {
-        let status = std::process::Command::new(&me)
-            .args(["--task", task])
-            .status()?;
-        if !status.success() {
-            return Err(format!("task {task} failed").into());
+    let tasks = ["drift", "quality", "report"];
+    let variants = ["blocks", "json"];
+    let mut seconds: Vec<Vec<f64>> = vec![Vec::new(); tasks.len() * variants.len()];
+    for _ in 0..rounds {
+        for (t, task) in tasks.iter().enumerate() {
+            for (v, variant) in variants.iter().enumerate() {
+                let output = std::process::Command::new(&me)
+                    .args(["--task", task, variant])
+                    .output()?;
+                if !output.status.success() {
+                    std::io::stderr().write_all(&output.stderr)?;
+                    return Err(format!("task {task} ({variant}) failed").into());
+                }
+                let line = String::from_utf8_lossy(&output.stdout);
+                let line = line.trim();
+                println!("{variant:<6} {line}");
+                if let Some(s) = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()) {
+                    seconds[t * variants.len() + v].push(s);
+                }
+            }
         }
+    }
+    let median = |values: &[f64]| {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    println!(
+        "median wall seconds (blocks / json, ratio); load average {}",
+        load_average()
+    );
+    for (t, task) in tasks.iter().enumerate() {
+        let blocks = median(&seconds[t * variants.len()]);
+        let json = median(&seconds[t * variants.len() + 1]);
+        println!(
+            "median {task:<8} {blocks:>6.2} s  {json:>6.2} s  {:>5.1}x",
+            json / blocks
+        );
     }
     Ok(())
 }
