@@ -183,6 +183,21 @@ fn peak_rss_mb() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// User + system CPU time of this process so far, in seconds (`/proc/self/stat`, 100 ticks/s).
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            // Fields after the command name (which is in parentheses): utime is the 12th, stime the 13th.
+            let rest = stat.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let utime: f64 = fields.get(11)?.parse().ok()?;
+            let stime: f64 = fields.get(12)?.parse().ok()?;
+            Some((utime + stime) / 100.0)
+        })
+        .unwrap_or(f64::NAN)
+}
+
 /// Runs one task in this process over `log` and prints `task seconds peak_mb detail`.
 fn run_task(task: &str, log: &Path, files: &Files) -> Result<(), Box<dyn std::error::Error>> {
     let period = LogPeriod::parse_since("24h", now_ms())?;
@@ -272,8 +287,9 @@ fn run_task(task: &str, log: &Path, files: &Files) -> Result<(), Box<dyn std::er
         other => return Err(format!("unknown task {other}").into()),
     };
     println!(
-        "{task:<8} {:>6.2} s  {:>6.0} MB peak RSS  {detail}",
+        "{task:<8} {:>6.2} s  {:>6.2} s CPU  {:>6.0} MB peak RSS  {detail}",
         started.elapsed().as_secs_f64(),
+        cpu_seconds(),
         peak_rss_mb()
     );
     Ok(())

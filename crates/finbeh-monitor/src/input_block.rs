@@ -70,7 +70,9 @@ pub(crate) enum BlockCell<'a> {
     Unsupported,
 }
 
-/// Appends a row's head to `out`.
+/// Appends a row's head to `out`, and reserves room for `cells` numbers after it (the writer
+/// runs this per logged row: one copy of the head, no reallocation per cell).
+#[inline]
 pub(crate) fn push_row_head(
     out: &mut Vec<u8>,
     id: i64,
@@ -78,27 +80,62 @@ pub(crate) fn push_row_head(
     schema: u32,
     kind: RowKind,
     positive: Option<f64>,
+    cells: usize,
 ) {
-    out.extend_from_slice(&id.to_le_bytes());
-    out.extend_from_slice(&time_ms.to_le_bytes());
-    out.extend_from_slice(&schema.to_le_bytes());
-    out.push(kind as u8);
-    out.extend_from_slice(&positive.unwrap_or(f64::NAN).to_le_bytes());
+    let mut head = [0u8; ROW_HEAD];
+    head[0..8].copy_from_slice(&id.to_le_bytes());
+    head[8..16].copy_from_slice(&time_ms.to_le_bytes());
+    head[16..20].copy_from_slice(&schema.to_le_bytes());
+    head[20] = kind as u8;
+    head[21..29].copy_from_slice(&positive.unwrap_or(f64::NAN).to_le_bytes());
+    out.reserve(ROW_HEAD + cells.saturating_mul(NUMBER_CELL));
+    out.extend_from_slice(&head);
 }
+
+/// Bytes of a number cell.
+const NUMBER_CELL: usize = 9;
 
 /// Appends one served input cell, as the row's JSON would read back: a number that is not
 /// finite is a null (JSON has none).
+#[inline]
 pub(crate) fn push_raw_cell(out: &mut Vec<u8>, value: &RawValue<'_>) {
     match value {
-        RawValue::Missing => out.push(tag::NULL),
         RawValue::Number(n) if n.is_finite() => {
-            out.push(tag::NUMBER);
-            out.extend_from_slice(&n.to_le_bytes());
+            let mut cell = [tag::NUMBER; NUMBER_CELL];
+            cell[1..].copy_from_slice(&n.to_le_bytes());
+            out.extend_from_slice(&cell);
         }
-        RawValue::Number(_) => out.push(tag::NULL),
+        RawValue::Missing | RawValue::Number(_) => out.push(tag::NULL),
         RawValue::Bool(b) => out.push(if *b { tag::TRUE } else { tag::FALSE }),
         RawValue::Text(text) => push_text(out, text),
     }
+}
+
+/// Appends a row's served input cells. Numbers, the common case, are written in place into
+/// room made once for the row; the first other cell hands the rest to [`push_raw_cell`].
+pub(crate) fn push_raw_cells(out: &mut Vec<u8>, cells: &[RawValue<'_>]) {
+    let start = out.len();
+    out.resize(start + cells.len() * NUMBER_CELL, 0);
+    let mut at = start;
+    for (i, value) in cells.iter().enumerate() {
+        match value {
+            RawValue::Number(n) if n.is_finite() => {
+                if let Some(slot) = out.get_mut(at..at + NUMBER_CELL) {
+                    slot[0] = tag::NUMBER;
+                    slot[1..].copy_from_slice(&n.to_le_bytes());
+                }
+                at += NUMBER_CELL;
+            }
+            _ => {
+                out.truncate(at);
+                for value in &cells[i..] {
+                    push_raw_cell(out, value);
+                }
+                return;
+            }
+        }
+    }
+    out.truncate(at);
 }
 
 /// Appends a decoded cell (a migrated row's).
@@ -236,7 +273,7 @@ mod tests {
     #[test]
     fn rows_and_cells_read_back_as_written() {
         let mut block = vec![BLOCK_FORMAT];
-        push_row_head(&mut block, 7, 1_000, 2, RowKind::Scored, Some(0.25));
+        push_row_head(&mut block, 7, 1_000, 2, RowKind::Scored, Some(0.25), 5);
         for value in [
             RawValue::Number(1.5),
             RawValue::Number(f64::NAN),
@@ -246,7 +283,23 @@ mod tests {
         ] {
             push_raw_cell(&mut block, &value);
         }
-        push_row_head(&mut block, 8, 1_001, 0, RowKind::RefusedInput, None);
+        // The row writer's path gives the same bytes, numbers first or not.
+        let cells = [
+            RawValue::Number(1.5),
+            RawValue::Number(f64::NAN),
+            RawValue::Missing,
+            RawValue::Bool(true),
+            RawValue::Text(Cow::Borrowed("Oslo")),
+        ];
+        let mut one_by_one = Vec::new();
+        cells.iter().for_each(|c| push_raw_cell(&mut one_by_one, c));
+        let mut together = Vec::new();
+        push_raw_cells(&mut together, &cells);
+        assert_eq!(together, one_by_one);
+        let mut numbers = Vec::new();
+        push_raw_cells(&mut numbers, &cells[..1]);
+        assert_eq!(numbers, one_by_one[..9]);
+        push_row_head(&mut block, 8, 1_001, 0, RowKind::RefusedInput, None, 0);
         let mut reader = BlockReader::new(&block).unwrap();
         let head = reader.next_row().unwrap().unwrap();
         assert_eq!(
@@ -275,7 +328,7 @@ mod tests {
     #[test]
     fn a_damaged_block_is_an_error_not_a_panic() {
         let mut block = vec![BLOCK_FORMAT];
-        push_row_head(&mut block, 1, 1, 1, RowKind::Scored, None);
+        push_row_head(&mut block, 1, 1, 1, RowKind::Scored, None, 1);
         push_raw_cell(&mut block, &RawValue::Text(Cow::Borrowed("long text")));
         for cut in 0..block.len() {
             let Ok(mut reader) = BlockReader::new(&block[..cut]) else {
@@ -286,7 +339,7 @@ mod tests {
         }
         // A length far past the end asks for no allocation.
         let mut huge = vec![BLOCK_FORMAT];
-        push_row_head(&mut huge, 1, 1, 1, RowKind::Scored, None);
+        push_row_head(&mut huge, 1, 1, 1, RowKind::Scored, None, 0);
         huge.push(tag::TEXT);
         huge.extend_from_slice(&u32::MAX.to_le_bytes());
         let mut reader = BlockReader::new(&huge).unwrap();

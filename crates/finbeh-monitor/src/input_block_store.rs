@@ -15,7 +15,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use crate::input_block::{
-    BLOCK_FORMAT, BlockCell, BlockReader, RowKind, push_cell, push_raw_cell, push_row_head,
+    BLOCK_FORMAT, BlockCell, BlockReader, RowKind, push_cell, push_raw_cells, push_row_head,
 };
 use crate::log_read::{REFUSED_INPUT_CODE, binary_positive};
 
@@ -152,7 +152,7 @@ impl BlockWriter {
                 } else {
                     RowKind::NoInputs
                 };
-                push_row_head(&mut self.open.data, id, time_ms, 0, kind, None);
+                push_row_head(&mut self.open.data, id, time_ms, 0, kind, None, 0);
                 self.open.add_row(id, time_ms);
                 id += 1;
                 continue;
@@ -177,10 +177,9 @@ impl BlockWriter {
                             schema,
                             RowKind::Scored,
                             positive,
+                            n,
                         );
-                        for cell in cells {
-                            push_raw_cell(&mut self.open.data, cell);
-                        }
+                        push_raw_cells(&mut self.open.data, cells);
                     }
                     // The JSON of such a row is empty (unreadable), as here.
                     None => push_row_head(
@@ -190,6 +189,7 @@ impl BlockWriter {
                         0,
                         RowKind::Unreadable,
                         None,
+                        0,
                     ),
                 }
                 self.open.add_row(id, time_ms);
@@ -232,7 +232,7 @@ pub(crate) fn fill_from_predictions(transaction: &Transaction<'_>) -> rusqlite::
             } else {
                 RowKind::NoInputs
             };
-            push_row_head(&mut block.data, id, time_ms, 0, kind, None);
+            push_row_head(&mut block.data, id, time_ms, 0, kind, None, 0);
             block.add_row(id, time_ms);
             continue;
         };
@@ -263,12 +263,21 @@ pub(crate) fn fill_from_predictions(transaction: &Transaction<'_>) -> rusqlite::
                     schema,
                     RowKind::Scored,
                     positive,
+                    cells.len(),
                 );
                 for (_, cell) in &cells {
                     push_cell(&mut block.data, cell.as_block_cell());
                 }
             }
-            None => push_row_head(&mut block.data, id, time_ms, 0, RowKind::Unreadable, None),
+            None => push_row_head(
+                &mut block.data,
+                id,
+                time_ms,
+                0,
+                RowKind::Unreadable,
+                None,
+                0,
+            ),
         }
         block.add_row(id, time_ms);
         if block.data.len() >= BLOCK_BYTES {
