@@ -12,7 +12,7 @@
 //! their ratio are printed last, with the load average before and after.
 //!
 //! The logs, the model and the CSVs for Evidently are generated once into
-//! `target/monitor-bench/` (about 1.5 GB; delete the directory when done).
+//! `target/monitor-bench/` (about 1.1 GB; delete the directory when done).
 //!
 //! `cargo bench --bench monitor_log` (figures in docs/performance.md);
 //! `benches/python/drift_vs_evidently.sh` runs this and Evidently side by side.

@@ -10,7 +10,7 @@
 #
 #     benches/python/drift_vs_evidently.sh
 #
-# The data (about 1.5 GB in target/monitor-bench/) is generated once by the bench; remove the
+# The data (about 1.1 GB in target/monitor-bench/) is generated once by the bench; remove the
 # directory when done.
 set -eu
 PYTHON=${PYTHON:-/tmp/peers-venv/bin/python}
