@@ -9,8 +9,13 @@
 //!   (`drift_from_log_with_attribution`, default `[monitor.attribution]`: 1,000 rows explained
 //!   per side); its time minus `drift`'s is what explaining costs.
 //!
-//! The log, the model and the CSVs for Evidently are generated once into
-//! `target/monitor-bench/` (about 700 MB; delete the directory when done).
+//! Side by side, each task reads two copies of the same log: `blocks` (layout 4, the inputs'
+//! typed blocks) and `json` (the same file with its blocks deleted, so the reader parses every
+//! row's JSON as layout 3 did). `ROUNDS` rounds (default 3) alternate the two; the medians and
+//! their ratio are printed last, with the load average before and after.
+//!
+//! The logs, the model and the CSVs for Evidently are generated once into
+//! `target/monitor-bench/` (about 1.1 GB; delete the directory when done).
 //!
 //! `cargo bench --bench monitor_log` (figures in docs/performance.md);
 //! `benches/python/drift_vs_evidently.sh` runs this and Evidently side by side.
@@ -77,6 +82,8 @@ struct Files {
     dir: PathBuf,
     model: PathBuf,
     log: PathBuf,
+    /// The same log without its input blocks (read from the rows' JSON).
+    json_log: PathBuf,
 }
 
 fn files() -> Files {
@@ -84,8 +91,31 @@ fn files() -> Files {
     Files {
         model: dir.join("model.finbeh"),
         log: dir.join("log.sqlite"),
+        json_log: dir.join("log-json.sqlite"),
         dir,
     }
+}
+
+/// Copies the log and deletes the copy's input blocks, unless already there.
+fn prepare_json_log(files: &Files) -> Result<(), Box<dyn std::error::Error>> {
+    if files.json_log.exists() {
+        return Ok(());
+    }
+    let partial = files.dir.join("log-json.partial");
+    std::fs::copy(&files.log, &partial)?;
+    let connection = rusqlite::Connection::open(&partial)?;
+    connection.execute("DELETE FROM input_blocks", [])?;
+    connection.execute_batch("VACUUM")?;
+    drop(connection);
+    std::fs::rename(&partial, &files.json_log)?;
+    Ok(())
+}
+
+/// The 1-, 5- and 15-minute load averages.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 /// Generates the reference CSV, trains the model (its reference sample is the 10,000 rows),
@@ -157,13 +187,28 @@ fn peak_rss_mb() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-/// Runs one task in this process and prints `task seconds peak_mb detail`.
-fn run_task(task: &str, files: &Files) -> Result<(), Box<dyn std::error::Error>> {
+/// User + system CPU time of this process so far, in seconds (`/proc/self/stat`, 100 ticks/s).
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            // Fields after the command name (which is in parentheses): utime is the 12th, stime the 13th.
+            let rest = stat.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let utime: f64 = fields.get(11)?.parse().ok()?;
+            let stime: f64 = fields.get(12)?.parse().ok()?;
+            Some((utime + stime) / 100.0)
+        })
+        .unwrap_or(f64::NAN)
+}
+
+/// Runs one task in this process over `log` and prints `task seconds peak_mb detail`.
+fn run_task(task: &str, log: &Path, files: &Files) -> Result<(), Box<dyn std::error::Error>> {
     let period = LogPeriod::parse_since("24h", now_ms())?;
     let data = data_params();
     let drift = DriftParams::default().check()?;
-    let input = LogDriftInput {
-        log: &files.log,
+    let input = || LogDriftInput {
+        log,
         period,
         model: Some(&files.model),
         model_search: None,
@@ -172,7 +217,7 @@ fn run_task(task: &str, files: &Files) -> Result<(), Box<dyn std::error::Error>>
     let started = Instant::now();
     let detail = match task {
         "drift" => {
-            let report = drift_from_log(&input, &data, &drift)?;
+            let report = drift_from_log(&input(), &data, &drift)?;
             let flagged: Vec<&str> = report
                 .drift
                 .features
@@ -187,7 +232,7 @@ fn run_task(task: &str, files: &Files) -> Result<(), Box<dyn std::error::Error>>
             let sample = artifact
                 .reference_sample()
                 .ok_or("the bench model has no reference sample")?;
-            let logged = read_logged_inputs(&files.log, period, artifact.input_columns())?;
+            let logged = read_logged_inputs(log, period, artifact.input_columns())?;
             let mut worst = 0.0_f64;
             for (name, values) in &logged.columns {
                 let cells = sample.column_named(name).ok_or("sample column")?;
@@ -227,7 +272,7 @@ fn run_task(task: &str, files: &Files) -> Result<(), Box<dyn std::error::Error>>
             )
         }
         "report" => {
-            let logs = vec![files.log.clone()];
+            let logs = vec![log.to_path_buf()];
             let input = ReportInput {
                 logs: &logs,
                 period,
@@ -246,7 +291,7 @@ fn run_task(task: &str, files: &Files) -> Result<(), Box<dyn std::error::Error>>
         }
         "attribution" => {
             let attribution = AttributionParams::default().check()?;
-            let result = drift_from_log_with_attribution(&input, &data, &drift, &attribution)?;
+            let result = drift_from_log_with_attribution(&input(), &data, &drift, &attribution)?;
             let explained = result
                 .feature_attribution_drift
                 .ok_or("the bench model could not be explained")?;
@@ -262,8 +307,9 @@ fn run_task(task: &str, files: &Files) -> Result<(), Box<dyn std::error::Error>>
         other => return Err(format!("unknown task {other}").into()),
     };
     println!(
-        "{task:<8} {:>6.2} s  {:>6.0} MB peak RSS  {detail}",
+        "{task:<8} {:>6.2} s  {:>6.2} s CPU  {:>6.0} MB peak RSS  {detail}",
         started.elapsed().as_secs_f64(),
+        cpu_seconds(),
         peak_rss_mb()
     );
     Ok(())
@@ -274,21 +320,62 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if let Some(index) = args.iter().position(|a| a == "--task") {
         let task = args.get(index + 1).ok_or("--task needs a name")?;
-        return run_task(task, &files);
+        let log = match args.get(index + 2).map(String::as_str) {
+            Some("json") => &files.json_log,
+            _ => &files.log,
+        };
+        return run_task(task, log, &files);
     }
     prepare(&files)?;
+    prepare_json_log(&files)?;
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
     println!(
-        "monitor over {LOGGED_ROWS} logged rows x {} features, reference sample {REFERENCE_ROWS} rows",
-        NUMERIC + CATEGORICAL
+        "monitor over {LOGGED_ROWS} logged rows x {} features, reference sample {REFERENCE_ROWS} rows; {rounds} rounds; load average {}",
+        NUMERIC + CATEGORICAL,
+        load_average()
     );
     let me = std::env::current_exe()?;
-    for task in ["drift", "quality", "report", "attribution"] {
-        let status = std::process::Command::new(&me)
-            .args(["--task", task])
-            .status()?;
-        if !status.success() {
-            return Err(format!("task {task} failed").into());
+    let tasks = ["drift", "quality", "report", "attribution"];
+    let variants = ["blocks", "json"];
+    let mut seconds: Vec<Vec<f64>> = vec![Vec::new(); tasks.len() * variants.len()];
+    for _ in 0..rounds {
+        for (t, task) in tasks.iter().enumerate() {
+            for (v, variant) in variants.iter().enumerate() {
+                let output = std::process::Command::new(&me)
+                    .args(["--task", task, variant])
+                    .output()?;
+                if !output.status.success() {
+                    std::io::stderr().write_all(&output.stderr)?;
+                    return Err(format!("task {task} ({variant}) failed").into());
+                }
+                let line = String::from_utf8_lossy(&output.stdout);
+                let line = line.trim();
+                println!("{variant:<6} {line}");
+                if let Some(s) = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()) {
+                    seconds[t * variants.len() + v].push(s);
+                }
+            }
         }
+    }
+    let median = |values: &[f64]| {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    println!(
+        "median wall seconds (blocks / json, ratio); load average {}",
+        load_average()
+    );
+    for (t, task) in tasks.iter().enumerate() {
+        let blocks = median(&seconds[t * variants.len()]);
+        let json = median(&seconds[t * variants.len() + 1]);
+        println!(
+            "median {task:<8} {blocks:>6.2} s  {json:>6.2} s  {:>5.1}x",
+            json / blocks
+        );
     }
     Ok(())
 }

@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use crate::error::MonitorError;
 use crate::label_store::{ModelKey, model_classes};
-use crate::log_store::LogStore;
+use crate::log_read::open_read_only;
+use crate::log_store::layout_version;
 
 /// Version of [`LabelledMetrics`]' JSON form; a compatibility promise.
 pub const LABELLED_METRICS_VERSION: u32 = 1;
@@ -111,24 +112,44 @@ pub fn labelled_metrics(
     query: &LabelQuery,
 ) -> Result<LabelledMetrics, MonitorError> {
     let n_steps = check_query(query)?;
-    let mut store = LogStore::open(database)?;
-    let fail = store.fail();
-    let connection = store.connection_mut();
-    let models: HashMap<ModelKey, Vec<String>> = model_classes(connection)
-        .map_err(fail("read the models' classes"))?
-        .into_iter()
-        .collect();
+    // Read-only, as every reader: reading never migrates (or otherwise writes) the file.
+    let connection = open_read_only(database)?;
+    let fail = |action: &'static str| {
+        move |source| MonitorError::Database {
+            path: database.to_path_buf(),
+            action,
+            source,
+        }
+    };
+    // Layout 1 has no labels or models tables yet: all its predictions are unlabelled.
+    let has_labels = layout_version(&connection)
+        .map_err(fail("read the layout version"))?
+        .and_then(|v| v.parse::<u32>().ok())
+        .is_some_and(|v| v >= 2);
+    let models: HashMap<ModelKey, Vec<String>> = if has_labels {
+        model_classes(&connection)
+            .map_err(fail("read the models' classes"))?
+            .into_iter()
+            .collect()
+    } else {
+        HashMap::new()
+    };
     let mut overall = Tally::default();
     let mut steps: Vec<Tally> = (0..n_steps).map(|_| Tally::default()).collect();
+    let sql = if has_labels {
+        "SELECT p.time_ms, p.model_name, p.model_version, p.predicted_class, \
+         p.probabilities, l.label \
+         FROM predictions p LEFT JOIN labels l \
+         ON l.request_id = p.request_id AND l.row_index = p.row_index \
+         WHERE p.time_ms >= ?1 AND p.time_ms < ?2 AND p.http_status = 200 \
+         AND p.row_index IS NOT NULL"
+    } else {
+        "SELECT time_ms, model_name, model_version, predicted_class, probabilities, NULL \
+         FROM predictions WHERE time_ms >= ?1 AND time_ms < ?2 AND http_status = 200 \
+         AND row_index IS NOT NULL"
+    };
     let mut statement = connection
-        .prepare(
-            "SELECT p.time_ms, p.model_name, p.model_version, p.predicted_class, \
-             p.probabilities, l.label \
-             FROM predictions p LEFT JOIN labels l \
-             ON l.request_id = p.request_id AND l.row_index = p.row_index \
-             WHERE p.time_ms >= ?1 AND p.time_ms < ?2 AND p.http_status = 200 \
-             AND p.row_index IS NOT NULL",
-        )
+        .prepare(sql)
         .map_err(fail("join labels to predictions"))?;
     let mut rows = statement
         .query([query.since_ms, query.until_ms])

@@ -142,6 +142,10 @@ pub use report::{
     ScoreDistribution, SeriesPoint, build_report,
 };
 
+mod input_block;
+mod input_block_read;
+mod input_block_store;
+
 mod time_spec;
 mod windows;
 

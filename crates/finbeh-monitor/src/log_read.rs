@@ -10,7 +10,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 use crate::error::MonitorError;
-use crate::log_store::{PREDICTION_LOG_SCHEMA_VERSION, layout_version};
+use crate::input_block_read::read_blocks;
+use crate::log_store::{INPUT_BLOCKS_LAYOUT, PREDICTION_LOG_SCHEMA_VERSION, layout_version};
 
 /// The error code finbeh-serve logs for a request whose cells it refused (wrong type, unknown
 /// shape, a number out of range): the type-error rate counts these.
@@ -183,6 +184,66 @@ pub fn read_logged_inputs(
     columns: &[InputColumn],
 ) -> Result<LoggedInputs, MonitorError> {
     let connection = open_read_only(path)?;
+    let new_builders =
+        || -> Vec<Builder> { columns.iter().map(|c| Builder::new(c.kind)).collect() };
+    let mut out = LoggedInputs {
+        rows: 0,
+        refused_requests: 0,
+        columns: Vec::new(),
+        positive_probability: Vec::new(),
+        model: None,
+    };
+    let mut builders = new_builders();
+    let from_blocks = if has_input_blocks(&connection, path)? {
+        read_blocks(&connection, path, period, columns, &mut builders)?
+    } else {
+        None
+    };
+    match from_blocks {
+        Some(tally) => {
+            out.rows = tally.rows;
+            out.refused_requests = tally.refused;
+            out.positive_probability = tally.positive;
+        }
+        None => {
+            builders = new_builders();
+            read_json_rows(&connection, path, period, columns, &mut builders, &mut out)?;
+        }
+    }
+    out.model = newest_model(&connection, path, period)?;
+    if out.positive_probability.len() != out.rows {
+        out.positive_probability.clear();
+    }
+    out.columns = columns
+        .iter()
+        .zip(builders)
+        .map(|(c, b)| (c.name.clone(), b.finish()))
+        .collect();
+    Ok(out)
+}
+
+/// Whether the log has input blocks (layout 4 and later; an older log read-only has not).
+fn has_input_blocks(connection: &Connection, path: &Path) -> Result<bool, MonitorError> {
+    let version = layout_version(connection).map_err(|source| MonitorError::Database {
+        path: path.to_path_buf(),
+        action: "read the layout version",
+        source,
+    })?;
+    Ok(version
+        .and_then(|v| v.parse::<u32>().ok())
+        .is_some_and(|v| v >= INPUT_BLOCKS_LAYOUT))
+}
+
+/// Reads the period's rows from their logged JSON (logs before layout 4, or blocks that do not
+/// match the rows), into `builders` and `out`'s counts and probabilities.
+fn read_json_rows(
+    connection: &Connection,
+    path: &Path,
+    period: LogPeriod,
+    columns: &[InputColumn],
+    builders: &mut [Builder],
+    out: &mut LoggedInputs,
+) -> Result<(), MonitorError> {
     let fail = |action| {
         move |source| MonitorError::Database {
             path: path.to_path_buf(),
@@ -190,7 +251,6 @@ pub fn read_logged_inputs(
             source,
         }
     };
-    let mut builders: Vec<Builder> = columns.iter().map(|c| Builder::new(c.kind)).collect();
     let index: HashMap<&str, usize> = columns
         .iter()
         .enumerate()
@@ -206,13 +266,6 @@ pub fn read_logged_inputs(
     let mut rows = statement
         .query([period.since_ms, period.until_ms])
         .map_err(fail("read the predictions"))?;
-    let mut out = LoggedInputs {
-        rows: 0,
-        refused_requests: 0,
-        columns: Vec::new(),
-        positive_probability: Vec::new(),
-        model: None,
-    };
     let mut seen = vec![false; columns.len()];
     while let Some(row) = rows.next().map_err(fail("read the predictions"))? {
         let id: i64 = row.get(0).map_err(fail("read a row id"))?;
@@ -235,7 +288,7 @@ pub fn read_logged_inputs(
         RowSeed {
             names: &names,
             index: &index,
-            builders: &mut builders,
+            builders: &mut *builders,
             seen: &mut seen,
         }
         .deserialize(&mut deserializer)
@@ -259,18 +312,7 @@ pub fn read_logged_inputs(
             out.positive_probability.push(p);
         }
     }
-    drop(rows);
-    drop(statement);
-    out.model = newest_model(&connection, path, period)?;
-    if out.positive_probability.len() != out.rows {
-        out.positive_probability.clear();
-    }
-    out.columns = columns
-        .iter()
-        .zip(builders)
-        .map(|(c, b)| (c.name.clone(), b.finish()))
-        .collect();
-    Ok(out)
+    Ok(())
 }
 
 /// A column of texts (`None` = missing) read as a model column of `kind`, as logged cells are:
@@ -287,7 +329,7 @@ pub(crate) fn values_from_texts<'a>(
 }
 
 /// The second of exactly two numbers in a JSON array (`[0.3,0.7]` → 0.7).
-fn binary_positive(probabilities: &str) -> Option<f64> {
+pub(crate) fn binary_positive(probabilities: &str) -> Option<f64> {
     let inner = probabilities.trim().strip_prefix('[')?.strip_suffix(']')?;
     let mut parts = inner.split(',');
     let _negative = parts.next()?;
@@ -296,14 +338,15 @@ fn binary_positive(probabilities: &str) -> Option<f64> {
 }
 
 /// One logged cell.
-enum Cell<'a> {
+pub(crate) enum Cell<'a> {
     Null,
     Number(f64),
     Text(Cow<'a, str>),
     Bool(bool),
 }
 
-enum Builder {
+/// One column's values as they are read.
+pub(crate) enum Builder {
     Numeric(Vec<f64>),
     Categorical {
         codes: Vec<Option<u32>>,
@@ -320,7 +363,7 @@ enum Builder {
 }
 
 impl Builder {
-    fn new(kind: ColumnKind) -> Self {
+    pub(crate) fn new(kind: ColumnKind) -> Self {
         match kind {
             ColumnKind::Numeric => Builder::Numeric(Vec::new()),
             ColumnKind::Boolean => Builder::Boolean(Vec::new()),
@@ -337,7 +380,7 @@ impl Builder {
         }
     }
 
-    fn push(&mut self, cell: Cell<'_>) {
+    pub(crate) fn push(&mut self, cell: Cell<'_>) {
         match self {
             Builder::Numeric(values) => values.push(match cell {
                 Cell::Number(n) => n,

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use finbeh_serve::{InputsJson, ModelInfo, PredictionRecord};
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Statement, Transaction};
 
 use crate::log_store::LogIdentity;
@@ -26,6 +27,11 @@ fn insert_sql(rows: usize) -> String {
          http_status, error_code) VALUES {}",
         vec![row; rows].join(", ")
     )
+}
+
+/// A JSON buffer bound as SQLite text (as its `&str` would be), without a UTF-8 check.
+fn json_text(json: &[u8]) -> ToSqlOutput<'_> {
+    ToSqlOutput::Borrowed(ValueRef::Text(json))
 }
 
 /// The writer's reusable state for turning records into rows.
@@ -144,12 +150,11 @@ impl RowWriter {
                     &mut self.probabilities_json,
                     record.row_probabilities(row),
                 );
-                statement.raw_bind_parameter(base + 9, std::str::from_utf8(&inputs).ok())?;
+                // Both buffers hold JSON written from `str`s and numbers: UTF-8 by construction,
+                // so they are bound as text without checking it again.
+                statement.raw_bind_parameter(base + 9, json_text(&inputs))?;
                 statement.raw_bind_parameter(base + 10, record.predicted_class(row))?;
-                statement.raw_bind_parameter(
-                    base + 11,
-                    std::str::from_utf8(&self.probabilities_json).ok(),
-                )?;
+                statement.raw_bind_parameter(base + 11, json_text(&self.probabilities_json))?;
                 self.inputs_json = inputs;
             }
             None => {

@@ -8,6 +8,7 @@ use finbeh_serve::{LabelRecord, PredictionRecord};
 use rusqlite::{Connection, OptionalExtension, Transaction};
 
 use crate::error::MonitorError;
+use crate::input_block_store::{self, BlockWriter};
 use crate::label_store::{self, SeenModels, Upserted};
 use crate::log_rows::RowWriter;
 use crate::windows::{MINUTE_MS, add_minutes, aggregate_batch, backfill_from_predictions};
@@ -18,8 +19,13 @@ use crate::windows::{MINUTE_MS, add_minutes, aggregate_batch, backfill_from_pred
 ///
 /// Version 2 added the `labels` and `models` tables (ground truth); version 3 added the
 /// `minute_stats` table (per-minute aggregates and latency histograms), filled from the rows
-/// already logged when an older file is opened.
-pub const PREDICTION_LOG_SCHEMA_VERSION: u32 = 3;
+/// already logged when an older file is opened; version 4 added the `input_schemas` and
+/// `input_blocks` tables (each batch's raw inputs, typed, for readers of many rows; filled from
+/// the logged JSON when an older file is opened). `predictions` is unchanged since version 1.
+pub const PREDICTION_LOG_SCHEMA_VERSION: u32 = 4;
+
+/// The first layout with input blocks.
+pub(crate) const INPUT_BLOCKS_LAYOUT: u32 = 4;
 
 /// One additive layout step (new tables or indexes only, so older readers' queries still run).
 struct Migration {
@@ -41,6 +47,11 @@ const MIGRATIONS: &[Migration] = &[
         to: 3,
         action: "add the minute_stats table and fill it from the logged rows (layout 3)",
         apply: backfill_from_predictions,
+    },
+    Migration {
+        to: 4,
+        action: "add the input blocks and fill them from the logged rows (layout 4)",
+        apply: input_block_store::fill_from_predictions,
     },
 ];
 
@@ -98,6 +109,8 @@ pub(crate) struct LogStore {
     seen_models: SeenModels,
     /// Turns records into rows (reused buffers, prepared multi-row inserts).
     rows: RowWriter,
+    /// Appends each batch's inputs to the open input block.
+    blocks: BlockWriter,
 }
 
 /// Maps a SQLite error to [`MonitorError::Database`] naming `path` and `action`.
@@ -196,6 +209,7 @@ impl LogStore {
             path: path.to_path_buf(),
             seen_models: SeenModels::default(),
             rows: RowWriter::default(),
+            blocks: BlockWriter::default(),
         })
     }
 
@@ -266,6 +280,19 @@ impl LogStore {
         identity: &LogIdentity,
         records: &[PredictionRecord],
     ) -> Result<u64, rusqlite::Error> {
+        let written = self.try_insert(identity, records);
+        if written.is_err() {
+            // Rolled back: the open block and the schema ids may name what is not there.
+            self.blocks.reset();
+        }
+        written
+    }
+
+    fn try_insert(
+        &mut self,
+        identity: &LogIdentity,
+        records: &[PredictionRecord],
+    ) -> Result<u64, rusqlite::Error> {
         let transaction = self.connection.transaction()?;
         for record in records {
             if self.seen_models.first_time(&record.model) {
@@ -273,6 +300,11 @@ impl LogStore {
             }
         }
         let written = self.rows.insert(&transaction, identity, records)?;
+        if written > 0 {
+            // One writer appends to `predictions`, in one transaction: its ids are consecutive.
+            let first_id = transaction.last_insert_rowid() - (written as i64 - 1);
+            self.blocks.append(&transaction, first_id, records)?;
+        }
         add_minutes(&transaction, &aggregate_batch(identity, records))?;
         transaction.commit()?;
         Ok(written)
@@ -307,6 +339,10 @@ impl LogStore {
             )?,
             None => 0,
         };
+        if by_age + by_count > 0 {
+            input_block_store::retain_blocks(&transaction, cutoff)?;
+            self.blocks.reset();
+        }
         transaction.commit()?;
         Ok((by_age + by_count) as u64)
     }

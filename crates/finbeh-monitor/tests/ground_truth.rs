@@ -430,7 +430,8 @@ fn a_full_or_closed_log_refuses_labels_with_a_reason() {
 }
 
 /// A log written by layout version 1 (committed in `tests/fixtures`) gains the labels tables
-/// at open (an additive step to version 2, then `minute_stats` for version 3), keeps its rows,
+/// at open (an additive step to version 2, then `minute_stats` for version 3 and the input
+/// blocks for version 4), keeps its rows,
 /// and takes labels; it records no model's classes, so they are not checked.
 #[test]
 fn a_version_1_log_migrates_and_takes_labels() {
@@ -453,7 +454,7 @@ fn a_version_1_log_migrates_and_takes_labels() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(version, "3");
+    assert_eq!(version, "4");
     let minutes: i64 = connection
         .query_row("SELECT count(*) FROM minute_stats", [], |r| r.get(0))
         .unwrap();

@@ -229,8 +229,8 @@ fn a_version_1_log_is_migrated_with_its_minutes_backfilled() {
             |r| r.get(0),
         )
         .unwrap();
-    // Through both steps: labels and models (2), then minute_stats (3).
-    assert_eq!(version, "3");
+    // Through every step: labels and models (2), minute_stats (3), input blocks (4).
+    assert_eq!(version, "4");
 }
 
 /// A log of layout version 2 (labels and models, no `minute_stats`) gains `minute_stats` at open
@@ -266,6 +266,8 @@ fn a_version_2_log_is_migrated_with_its_minutes_backfilled() {
                 "INSERT INTO labels (request_id, row_index, label, received_ms) \
                  VALUES ('r', 0, 'yes', 0);
                  DROP TABLE minute_stats;
+                 DROP TABLE input_blocks;
+                 DROP TABLE input_schemas;
                  UPDATE meta SET value = '2' WHERE key = 'schema_version';",
             )
             .unwrap();
@@ -285,7 +287,7 @@ fn a_version_2_log_is_migrated_with_its_minutes_backfilled() {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
-    assert_eq!((version.as_str(), labels), ("3", 1));
+    assert_eq!((version.as_str(), labels), ("4", 1));
 }
 
 #[test]
