@@ -3,7 +3,6 @@
 
 mod columns;
 mod forest_shap;
-mod quadrature;
 mod shap_tree;
 
 #[cfg(test)]
