@@ -6,18 +6,20 @@ use std::cell::RefCell;
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
-use super::shap_tree::{BetaTable, PATH_MASK_BITS, ShapScratch, ShapTree};
+use super::quadrature::{GaussLegendre, points_for_depth};
+use super::shap_tree::{ShapScratch, ShapTree};
 use crate::error::{Result, TrainError};
 use crate::forest::{RandomForest, check_finite, check_row};
 
-/// Deepest tree explained: a leaf costs `O(h²)` for its `h` hot features, so a forged artifact
-/// of chain-like trees cannot make one row cost millions of operations per leaf, and a path's
-/// distinct features fit one 128-bit mask.
+/// Deepest tree explained: the quadrature needs `⌈depth / 2⌉` points per node, so a forged
+/// artifact of chain-like trees cannot make one row cost millions of operations per node.
 pub const MAX_EXPLAINED_DEPTH: usize = 128;
-const _: () = assert!(MAX_EXPLAINED_DEPTH <= PATH_MASK_BITS);
 
-/// Rows explained together, tree by tree (a tree's nodes stay in cache across the block).
+/// Rows explained together, tree by tree (a tree's nodes and its per-row buffers stay in cache).
 const BLOCK_ROWS: usize = 32;
+/// Rows of a block walked in lock-step through a tree (one lane each); the rest of a block
+/// goes one row at a time. A row's values are the same either way.
+const LANES: usize = 8;
 
 thread_local! {
     static SCRATCH: RefCell<ShapScratch> = RefCell::new(ShapScratch::default());
@@ -32,8 +34,8 @@ thread_local! {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TreeShap {
     trees: Vec<ShapTree>,
-    /// `β(d, m)` for every path length of the trees.
-    beta: BetaTable,
+    /// Quadrature points per node (one of `POINT_COUNTS`).
+    points: usize,
     n_features: usize,
     n_outputs: usize,
     base: Vec<f64>,
@@ -69,7 +71,7 @@ impl TreeShap {
     }
 
     pub(crate) fn from_trees(
-        trees: Vec<ShapTree>,
+        mut trees: Vec<ShapTree>,
         n_features: usize,
         n_outputs: usize,
     ) -> Result<Self> {
@@ -91,9 +93,17 @@ impl TreeShap {
         for b in &mut base {
             *b /= n_trees;
         }
-        let distinct = trees.iter().map(ShapTree::max_distinct).max().unwrap_or(0);
+        let points = points_for_depth(depth).ok_or_else(|| TrainError::InvalidCover {
+            reason: format!(
+                "a tree is {depth} levels deep; explanations support at most {MAX_EXPLAINED_DEPTH}"
+            ),
+        })?;
+        let rule = GaussLegendre::new(points);
+        for tree in &mut trees {
+            tree.prepare(&rule);
+        }
         Ok(Self {
-            beta: BetaTable::new(distinct),
+            points,
             trees,
             n_features,
             n_outputs,
@@ -181,9 +191,19 @@ impl TreeShap {
                 Ok(scratch) => &mut **scratch,
                 Err(_) => &mut fresh,
             };
+            let lanes_rows = rows.len() / (nf * LANES) * (nf * LANES);
+            let lanes_phi = lanes_rows / nf * len;
+            let (full, rest) = rows.split_at(lanes_rows);
+            let (full_phi, rest_phi) = phi.split_at_mut(lanes_phi);
             for tree in &self.trees {
-                for (row, phi) in rows.chunks_exact(nf).zip(phi.chunks_exact_mut(len.max(1))) {
-                    tree.explain(row, &self.beta, scratch, phi);
+                let lanes = full
+                    .chunks_exact(nf * LANES)
+                    .zip(full_phi.chunks_exact_mut(len * LANES));
+                for (rows, phi) in lanes {
+                    explain_tree::<LANES>(tree, self.points, rows, self.n_outputs, scratch, phi);
+                }
+                for (row, phi) in rest.chunks_exact(nf).zip(rest_phi.chunks_exact_mut(len)) {
+                    explain_tree::<1>(tree, self.points, row, self.n_outputs, scratch, phi);
                 }
             }
         });
@@ -192,4 +212,25 @@ impl TreeShap {
             *p /= n_trees;
         }
     }
+}
+
+/// [`ShapTree::explain`] compiled for the forest's number of quadrature points.
+pub(crate) fn explain_tree<const L: usize>(
+    tree: &ShapTree,
+    points: usize,
+    rows: &[f32],
+    n_outputs: usize,
+    scratch: &mut ShapScratch,
+    phi: &mut [f64],
+) {
+    macro_rules! compiled_for {
+        ($($q:literal),*) => {
+            match points {
+                $($q => tree.explain::<$q, L>(rows, n_outputs, scratch, phi),)*
+                _ => tree.explain::<64, L>(rows, n_outputs, scratch, phi),
+            }
+        };
+    }
+    // Every count of `POINT_COUNTS` but the last, which is the fallback arm.
+    compiled_for!(1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 32, 48)
 }

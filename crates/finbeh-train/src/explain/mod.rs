@@ -3,6 +3,7 @@
 
 mod columns;
 mod forest_shap;
+mod quadrature;
 mod shap_tree;
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
-//! Exactness: TreeSHAP against brute-force Shapley values over every subset of features under
-//! the same path-dependent expectation, on small random trees with cover.
+//! Exactness: the quadrature TreeSHAP against brute-force Shapley values over every subset of
+//! features under the same path-dependent expectation, on small random trees with cover.
 
 use super::forest_shap::TreeShap;
-use super::shap_tree::{BetaTable, ShapScratch, ShapTree};
+use super::quadrature::GaussLegendre;
+use super::shap_tree::{ShapScratch, ShapTree};
 use crate::tree::{LEAF, PreorderTree, TreeNode};
 use finbeh_data::Rng;
 
@@ -128,18 +129,19 @@ fn matches_brute_force_shapley_values_on_small_random_trees() {
         let k = if case % 3 == 0 { 3 } else { 1 };
         let depth = 1 + rng.gen_below(7) as usize;
         let (tree, cover) = random_tree(&mut rng, nf, depth, k);
-        let shap = ShapTree::new(&tree, &cover, k).expect("valid tree");
-        let beta = BetaTable::new(shap.max_distinct());
+        let mut shap = ShapTree::new(&tree, &cover, k).expect("valid tree");
+        let points = super::quadrature::points_for_depth(shap.depth()).expect("shallow");
+        shap.prepare(&GaussLegendre::new(points));
         let mut scratch = ShapScratch::default();
         for _ in 0..5 {
             let row = random_row(&mut rng, nf);
             let mut phi = vec![0.0; nf * k];
-            shap.explain(&row, &beta, &mut scratch, &mut phi);
+            super::forest_shap::explain_tree::<1>(&shap, points, &row, k, &mut scratch, &mut phi);
             let expected = brute_force(&tree, &cover, &row, nf, k);
             for (i, (a, b)) in phi.iter().zip(&expected).enumerate() {
                 assert!(
                     (a - b).abs() < 1e-12,
-                    "case {case} entry {i}: TreeSHAP {a} vs brute force {b}\nphi {phi:?}\nexpected {expected:?}"
+                    "case {case} entry {i}: quadrature {a} vs brute force {b}\nphi {phi:?}\nexpected {expected:?}"
                 );
             }
             // Local accuracy of the single tree: base + Σ phi = the full-knowledge expectation.
