@@ -1,7 +1,9 @@
 //! Explanation speed: trains finbeh's forest with the original settings (100 trees, depth 10,
 //! split 5, leaf 2, sqrt features, seed 42) on TRAIN, explains the first `--rows` rows of TEST
 //! with exact TreeSHAP on `--threads` threads, and prints one JSON line: rows, seconds,
-//! rows_per_second, and the largest |base + Σ phi − probability| over the explained rows.
+//! rows_per_second, the largest |base + Σ phi − probability| over the explained rows, and the
+//! mean time to explain one row alone on one thread (`single_row_us`, what a 1-row request
+//! pays), over the first `--single` rows.
 //! The peer is `benches/python/treeshap_peer.py`; `scripts/bench_explain.sh` runs both.
 //!
 //! `cargo run --release --example explain_bench -- --train CSV --test CSV [--target label] [--rows 10000] [--threads 2]`
@@ -34,6 +36,9 @@ struct Args {
     /// Threads explaining.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Rows explained one at a time on this thread for `single_row_us`.
+    #[arg(long, default_value_t = 1_000)]
+    single: usize,
 }
 
 fn main() -> ExitCode {
@@ -78,12 +83,21 @@ fn try_main() -> anyhow::Result<()> {
         .fold(0.0, f64::max);
     let rows = phi.nrows();
     let nodes = artifact.forest().n_nodes();
+    let single = args.single.min(rows);
+    let mut one = vec![0.0; phi.ncols()];
+    let started = Instant::now();
+    for row in x.outer_iter().take(single) {
+        let row = row.to_vec();
+        explainer.tree_shap().explain_row(&row, &mut one)?;
+    }
+    let single_row_us = started.elapsed().as_secs_f64() * 1e6 / single.max(1) as f64;
     println!(
         "{}",
         serde_json::json!({
             "explainer": "finbeh TreeShap (exact, path-dependent)",
             "trees": artifact.forest().n_trees(), "nodes": nodes, "threads": args.threads,
             "rows": rows, "seconds": seconds, "rows_per_second": rows as f64 / seconds,
+            "single_row_us": single_row_us,
             "max_local_accuracy_error": error,
         })
     );

@@ -1,8 +1,10 @@
 //! `/score`'s `"explain"` option: reading it from the body, and writing the explanations.
 
 use std::cmp::Ordering;
+use std::sync::{Arc, OnceLock};
 
 use finbeh_data::{InputColumn, RawValue};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::explanation::ExplainBuffer;
 use crate::request::Json;
@@ -12,6 +14,19 @@ const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
 
 /// The top-level key that asks for explanations next to the rows.
 pub(crate) const EXPLAIN_KEY: &str = "explain";
+
+/// A permit to explain a request of many rows on the blocking pool. At most half the cores
+/// (at least one) explain such requests at once, process-wide, so a burst of them leaves the
+/// event loops, and the requests without `explain`, their CPU; the others wait here without
+/// holding a thread. `None` only if the gate were closed, which it never is.
+pub(crate) async fn heavy_explain_permit() -> Option<OwnedSemaphorePermit> {
+    static GATE: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    let gate = GATE.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Arc::new(Semaphore::new((cores / 2).max(1)))
+    });
+    Arc::clone(gate).acquire_owned().await.ok()
+}
 
 /// What a request asked to explain: every column, or the `top` largest per row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

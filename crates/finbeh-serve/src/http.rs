@@ -19,9 +19,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use finbeh_data::RawValue;
 use serde::Serialize;
+use tokio::sync::OwnedSemaphorePermit;
 use tower::{Layer, Service};
 
 use crate::config::ServerConfig;
+use crate::explain;
 use crate::explanation::{ExplainBuffer, ExplainRefusal};
 use crate::labels_http;
 use crate::metrics::{self, route_index};
@@ -43,6 +45,9 @@ const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=ut
 /// Bodies larger than this (about 1,000 positional rows of 12 numbers) are scored on Tokio's
 /// blocking pool rather than on the event loop.
 const BLOCKING_BODY_BYTES: usize = 128 * 1024;
+/// Rows a request may have explained on the event loop (each costs about as much as scoring a
+/// few hundred rows); a request asking for more goes to the blocking pool.
+const INLINE_EXPLAIN_ROWS: usize = 4;
 /// Rows buffers larger than this (in cells) are released after the request instead of kept.
 const KEEP_ROWS_CAPACITY: usize = 1 << 16;
 /// Score buffers larger than this (in rows) are released after the request.
@@ -226,21 +231,38 @@ async fn score(State(state): State<AppState>, request: Request) -> Response {
     let max_rows = inner.config.max_rows_per_request();
     let sink = inner.prediction_sink.get().filter(|sink| sink.sample());
     let capture = sink.is_some();
-    let mut outcome = if body.len() > BLOCKING_BODY_BYTES {
-        // A big batch would hold this event loop (and every connection on it) for
-        // milliseconds: score it on the blocking pool instead.
-        let model = Arc::clone(&model);
-        match tokio::task::spawn_blocking(move || score_body(&model, &body, max_rows, capture))
-            .await
-        {
-            Ok(outcome) => outcome,
-            Err(err) => {
-                tracing::error!(error = %err, "a scoring task failed; answered 500");
-                return static_error(StatusCode::INTERNAL_SERVER_ERROR, response::INTERNAL_ERROR);
+    // A big batch would hold this event loop (and every connection on it) for milliseconds:
+    // score it on the blocking pool instead.
+    let first = if body.len() > BLOCKING_BODY_BYTES {
+        on_blocking_pool(&model, &body, max_rows, capture, INLINE_EXPLAIN_ROWS, None).await
+    } else {
+        Ok(score_body(
+            &model,
+            &body,
+            max_rows,
+            capture,
+            INLINE_EXPLAIN_ROWS,
+        ))
+    };
+    let mut outcome = match first {
+        Ok(Scoring::Answered(outcome)) => outcome,
+        // Explanations of more than a few rows: on the blocking pool too, but only as many at
+        // once as the gate lets through, so they cannot take every core from plain requests.
+        Ok(Scoring::Elsewhere) => {
+            let gate = explain::heavy_explain_permit().await;
+            match on_blocking_pool(&model, &body, max_rows, capture, usize::MAX, gate).await {
+                Ok(Scoring::Answered(outcome)) => outcome,
+                Ok(Scoring::Elsewhere) | Err(()) => {
+                    return static_error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        response::INTERNAL_ERROR,
+                    );
+                }
             }
         }
-    } else {
-        score_body(&model, &body, max_rows, capture)
+        Err(()) => {
+            return static_error(StatusCode::INTERNAL_SERVER_ERROR, response::INTERNAL_ERROR);
+        }
     };
     if let Some(sink) = sink {
         let (status, error_code, (inputs, predicted, probabilities)) = match &mut outcome {
@@ -451,14 +473,43 @@ struct Scored {
     logged: LoggedRows,
 }
 
+/// [`score_body`] on Tokio's blocking pool, holding `gate` (if any) until it ends; `Err` (logged)
+/// when the task failed.
+async fn on_blocking_pool(
+    model: &Arc<LoadedModel>,
+    body: &Bytes,
+    max_rows: usize,
+    capture: bool,
+    explain_limit: usize,
+    gate: Option<OwnedSemaphorePermit>,
+) -> Result<Scoring, ()> {
+    let (model, body) = (Arc::clone(model), body.clone());
+    let task = move || {
+        let _gate = gate;
+        score_body(&model, &body, max_rows, capture, explain_limit)
+    };
+    tokio::task::spawn_blocking(task).await.map_err(|err| {
+        tracing::error!(error = %err, "a scoring task failed; answered 500");
+    })
+}
+
+/// What [`score_body`] did with a body.
+enum Scoring {
+    Answered(Result<Scored, ApiError>),
+    /// It asks to explain more rows than allowed here: score it where blocking is fine.
+    Elsewhere,
+}
+
 /// Decodes and scores one body; the synchronous core of `/score`. With `capture`, the rows
-/// for the prediction log are built too.
+/// for the prediction log are built too. A body asking to explain more than `explain_limit`
+/// rows is left for elsewhere.
 fn score_body(
     model: &LoadedModel,
     body: &[u8],
     max_rows: usize,
     capture: bool,
-) -> Result<Scored, ApiError> {
+    explain_limit: usize,
+) -> Scoring {
     SCRATCH.with(|cell| {
         let mut fresh = ScoreScratch::default();
         let mut borrowed = cell.try_borrow_mut();
@@ -469,21 +520,35 @@ fn score_body(
         let mut rows = recycle(std::mem::take(&mut scratch.rows));
         // A UTF-8 byte order mark is not JSON, but editors write one; the CSV reader skips it too.
         let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-        let result = score_rows(model, body, max_rows, capture, &mut rows, scratch);
+        let result = score_rows(
+            model,
+            body,
+            max_rows,
+            capture,
+            explain_limit,
+            &mut rows,
+            scratch,
+        );
         scratch.rows = recycle(rows);
         scratch.scores.shrink_if_larger_than(KEEP_SCORE_ROWS);
-        result
+        match result {
+            Ok(Some(scored)) => Scoring::Answered(Ok(scored)),
+            Ok(None) => Scoring::Elsewhere,
+            Err(error) => Scoring::Answered(Err(error)),
+        }
     })
 }
 
+/// `None` when the body asks to explain more than `explain_limit` rows.
 fn score_rows<'a>(
     model: &LoadedModel,
     body: &'a [u8],
     max_rows: usize,
     capture: bool,
+    explain_limit: usize,
     rows: &mut Vec<RawValue<'a>>,
     scratch: &mut ScoreScratch,
-) -> Result<Scored, ApiError> {
+) -> Result<Option<Scored>, ApiError> {
     let info = model.scorer.info();
     let n_rows = request::decode_body(
         body,
@@ -500,6 +565,9 @@ fn score_rows<'a>(
         ),
         BodyError::Decode(error) => decode_error(error),
     })?;
+    if scratch.decode.explain().is_some() && n_rows > explain_limit {
+        return Ok(None);
+    }
     let scores = &mut scratch.scores;
     scores.reset(info.classes.len());
     scores.reserve(n_rows);
@@ -550,11 +618,11 @@ fn score_rows<'a>(
         }
         None => None,
     };
-    Ok(Scored {
+    Ok(Some(Scored {
         answer: response::write_scores(model, scores, explained),
         n_rows,
         logged,
-    })
+    }))
 }
 
 /// Explains the scored rows; a model that cannot explain, or a row it cannot, is a 400.

@@ -264,3 +264,31 @@ async fn swagger_documents_explain_and_explanations() {
     let fields = &item["properties"]["contributions"]["items"]["required"];
     assert_eq!(fields, &json!(["column", "value", "contribution"]));
 }
+
+/// A request explaining many rows is explained off the event loop: a plain request sent
+/// after it on the same single-threaded runtime is answered first (it would wait behind the
+/// whole explanation if that ran on the loop), and the explanations are still exact.
+#[tokio::test(flavor = "current_thread")]
+async fn explaining_many_rows_does_not_hold_the_event_loop() {
+    let app = served(mixed_path());
+    let many: Vec<Value> = records().into_iter().cycle().take(300).collect();
+    let heavy_body = json!({"data": many, "explain": true}).to_string();
+    let plain_body = json!({"data": records()}).to_string();
+    let finished = std::sync::Mutex::new(Vec::new());
+    let (heavy, plain) = tokio::join!(
+        async {
+            let answer = score(&app, &heavy_body).await;
+            finished.lock().unwrap().push("heavy");
+            answer
+        },
+        async {
+            let answer = score(&app, &plain_body).await;
+            finished.lock().unwrap().push("plain");
+            answer
+        }
+    );
+    assert_eq!(heavy.status, StatusCode::OK, "{}", heavy.text());
+    assert_eq!(plain.status, StatusCode::OK, "{}", plain.text());
+    assert_eq!(*finished.lock().unwrap(), ["plain", "heavy"]);
+    check(&heavy.json(), &many, None);
+}
