@@ -11,13 +11,15 @@ use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
-use axum::serve::ListenerExt;
 use finbeh_config::{LocalDeploySettings, ValidSettings};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, Notify};
 
 use crate::error::{DeployError, Result, ServiceError};
-use crate::local::router::{RouterShared, Routes, router_app};
+use crate::local::counters::CounterRegistry;
+use crate::local::router::RouterShared;
+use crate::local::router_server::{RouterServer, router_threads};
+use crate::local::routes::Routes;
 use crate::local::state::{
     DaemonRecord, DeploymentRecord, ENDPOINT_STATE_VERSION, EndpointState, StateDir, random_key,
     tail_lines,
@@ -101,7 +103,13 @@ pub async fn run_daemon(settings: &ValidSettings, command: SelfCommand) -> Resul
         .local_addr()
         .map_err(|e| DeployError::io("reading the address of", "the control API", e))?
         .port();
-    let router = RouterShared::new(routes_of(&state), settings.serve().max_body_bytes);
+    let router_threads = router_threads();
+    let router = RouterShared::new(
+        settings.serve().max_body_bytes,
+        Duration::from_millis(settings.serve().keep_alive_timeout_ms),
+        router_threads,
+    );
+    router.set_routes(routes_of(&state, router.counters()));
     let daemon = Arc::new(Daemon {
         local,
         dir,
@@ -146,21 +154,8 @@ pub async fn run_daemon(settings: &ValidSettings, command: SelfCommand) -> Resul
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
         }
     };
+    let router_server = RouterServer::start(router_listener, &router, router_threads)?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let router_server = tokio::spawn({
-        let mut rx = stop_rx.clone();
-        async move {
-            let listener = router_listener.tap_io(|tcp| {
-                // Small answers go out at once, not after a delayed ACK.
-                let _ = tcp.set_nodelay(true);
-            });
-            axum::serve(listener, router_app(router))
-                .with_graceful_shutdown(async move {
-                    let _ = rx.changed().await;
-                })
-                .await
-        }
-    });
     let control_server = tokio::spawn({
         let mut rx = stop_rx;
         async move {
@@ -178,13 +173,13 @@ pub async fn run_daemon(settings: &ValidSettings, command: SelfCommand) -> Resul
         process.stop().await;
     }
     let _ = stop_tx.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(5), router_server).await;
+    router_server.stop().await;
     let _ = tokio::time::timeout(Duration::from_secs(5), control_server).await;
     let _ = std::fs::remove_file(daemon.dir.daemon_file());
     Ok(())
 }
 
-fn routes_of(state: &EndpointState) -> Routes {
+fn routes_of(state: &EndpointState, counters: &CounterRegistry) -> Routes {
     Routes::new(
         state
             .deployments
@@ -197,6 +192,7 @@ fn routes_of(state: &EndpointState) -> Routes {
             state.keys.primary_key.clone(),
             state.keys.secondary_key.clone(),
         ],
+        counters,
     )
 }
 
@@ -326,7 +322,8 @@ impl Daemon {
     }
 
     fn save(&self, inner: &Inner) -> std::result::Result<(), Refusal> {
-        self.router.set_routes(routes_of(&inner.state));
+        self.router
+            .set_routes(routes_of(&inner.state, self.router.counters()));
         self.dir
             .write_endpoint(&inner.state)
             .map_err(|e| from_error(&e))

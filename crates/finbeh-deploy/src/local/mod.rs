@@ -1,10 +1,14 @@
 //! The local target: an endpoint daemon (weighted router + supervised finbeh-serve processes)
 //! and the client the `deploy` commands use.
 
+mod backend;
 mod client;
+mod counters;
 mod daemon;
 mod deployment_process;
 mod router;
+mod router_server;
+mod routes;
 mod state;
 mod supervisor;
 
