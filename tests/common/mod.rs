@@ -18,3 +18,4 @@ pub fn example_binary(name: &str) -> PathBuf {
     );
     binary
 }
+pub mod local_endpoint;

@@ -1,7 +1,7 @@
 //! finbeh-config: typed, validated settings for every finbeh crate.
 //!
-//! Settings come in seven sections (`data`, `model`, `serve`, `monitor`, `deploy`, `logging`,
-//! `testing`), each a struct with a built-in default for every field. [`Loader`] layers them:
+//! Settings come in eight sections (`data`, `model`, `serve`, `monitor`, `deploy`, `logging`,
+//! `testing`, `workflow`), each a struct with a built-in default for every field. [`Loader`] layers them:
 //!
 //! 1. built-in defaults ([`Settings::default`]),
 //! 2. a TOML file (`finbeh.toml` in the working directory, or an explicit path),
@@ -71,6 +71,9 @@ pub use settings::{
 };
 pub use settings::{EstimateSettings, MAX_ESTIMATE_CHUNK_ROWS, MAX_REFERENCE_SAMPLE_ROWS};
 pub use validate::{Problem, ValidSettings, thousands_separator_problem};
+
+pub use settings::DeploymentChecksSettings;
+pub use settings::WorkflowSettings;
 
 pub use settings::{
     AlertComparison, AlertMetric, AlertRule, AlertSettings, AlertSeverity, AlertWindow,

@@ -35,6 +35,8 @@ pub struct Settings {
     pub logging: LoggingSettings,
     /// Seeds and sizes used by smoke and load tests.
     pub testing: TestingSettings,
+    /// The one-command workflow (`workflow_runner`).
+    pub workflow: WorkflowSettings,
 }
 
 impl Default for Settings {
@@ -48,6 +50,7 @@ impl Default for Settings {
             deploy: DeploySettings::default(),
             logging: LoggingSettings::default(),
             testing: TestingSettings::default(),
+            workflow: WorkflowSettings::default(),
         }
     }
 }
@@ -795,6 +798,8 @@ pub struct TestingSettings {
     pub load_test_requests: usize,
     /// Concurrent clients in a load test.
     pub load_test_concurrency: usize,
+    /// `[testing.deployments]`: the checks `test_deployments` runs against an endpoint.
+    pub deployments: DeploymentChecksSettings,
 }
 
 impl Default for TestingSettings {
@@ -804,6 +809,7 @@ impl Default for TestingSettings {
             smoke_rows: 200,
             load_test_requests: 1_000,
             load_test_concurrency: 32,
+            deployments: DeploymentChecksSettings::default(),
         }
     }
 }
@@ -1200,6 +1206,60 @@ impl Default for RolloutSettings {
             soak_seconds: 30.0,
             max_error_rate: 0.01,
             max_p99_ms: 250.0,
+        }
+    }
+}
+
+/// `[workflow]`: the one-command workflow (`workflow_runner`): where it keeps its state, data and
+/// report, how it rolls out, and the burst of held-out traffic it sends through the endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkflowSettings {
+    /// Directory of the workflow's state file (`state.json`), generated data and monitor report.
+    pub output_dir: PathBuf,
+    /// Soak of each traffic step of the workflow's own rollout, in seconds (`deploy rollout`
+    /// soaks `deploy.rollout.soak_seconds`): the workflow's traffic comes after the rollout, so a
+    /// long soak would only wait.
+    pub rollout_soak_seconds: f64,
+    /// Held-out records sent through the endpoint by the traffic stage (fewer when the held-out
+    /// split is smaller).
+    pub traffic_records: usize,
+    /// Records per scoring request of the traffic stage.
+    pub traffic_rows_per_request: usize,
+    /// Scoring requests in flight at once during the traffic stage.
+    pub traffic_concurrency: usize,
+}
+
+impl Default for WorkflowSettings {
+    fn default() -> Self {
+        Self {
+            output_dir: PathBuf::from("out/workflow"),
+            rollout_soak_seconds: 1.0,
+            traffic_records: 2_000,
+            traffic_rows_per_request: 10,
+            traffic_concurrency: 4,
+        }
+    }
+}
+
+/// `[testing.deployments]`: what `test_deployments` asks of an endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeploymentChecksSettings {
+    /// Scoring requests (one golden record each, one after the other) timed by the latency check.
+    pub latency_requests: usize,
+    /// Highest 99th-percentile latency of those requests, in milliseconds.
+    pub max_p99_ms: u64,
+    /// Longest wait for one answer, in milliseconds.
+    pub request_timeout_ms: u64,
+}
+
+impl Default for DeploymentChecksSettings {
+    fn default() -> Self {
+        Self {
+            latency_requests: 200,
+            max_p99_ms: 250,
+            request_timeout_ms: 10_000,
         }
     }
 }

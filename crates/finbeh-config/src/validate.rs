@@ -5,6 +5,7 @@ use std::ops::Deref;
 
 use crate::error::ConfigError;
 use crate::secret::REDACTED;
+use crate::settings::WorkflowSettings;
 use crate::settings::{AlertMetric, AlertSettings};
 use crate::settings::{AzureDeploySettings, CredentialKind, PORT_EXPECTATION};
 use crate::settings::{
@@ -13,6 +14,8 @@ use crate::settings::{
     RolloutSettings, SETTINGS_VERSION, ServeSettings, Settings, TestingSettings, ThresholdRule,
 };
 use crate::settings::{EstimateSettings, MAX_ESTIMATE_CHUNK_ROWS, MAX_REFERENCE_SAMPLE_ROWS};
+
+use crate::settings::DeploymentChecksSettings;
 
 /// One thing wrong with the settings: which key, what value it had and what was expected.
 ///
@@ -67,6 +70,10 @@ impl ValidSettings {
     /// `[testing]`.
     pub fn testing(&self) -> &TestingSettings {
         &self.0.testing
+    }
+    /// `[workflow]`.
+    pub fn workflow(&self) -> &WorkflowSettings {
+        &self.0.workflow
     }
     /// Every section.
     pub fn settings(&self) -> &Settings {
@@ -126,6 +133,7 @@ impl Settings {
         check_deploy(&self.deploy, &mut out);
         check_logging(&self.logging, &mut out);
         check_testing(&self.testing, &mut out);
+        check_workflow(&self.workflow, &mut out);
         out.0
     }
 }
@@ -907,6 +915,35 @@ fn check_testing(testing: &TestingSettings, out: &mut Problems) {
         testing.load_test_concurrency,
         1,
     );
+    check_deployment_checks(&testing.deployments, out);
+}
+
+impl DeploymentChecksSettings {
+    /// Validates `[testing.deployments]` alone, with the same rules as [`Settings::check`]
+    /// (finbeh-workflow's `DeploymentCheckParams::check`).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] listing every problem (keys are `testing.deployments.<setting>`).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        check_section(self, check_deployment_checks)
+    }
+}
+
+fn check_deployment_checks(checks: &DeploymentChecksSettings, out: &mut Problems) {
+    let key = |name: &str| format!("testing.deployments.{name}");
+    out.within(
+        &key("latency_requests"),
+        checks.latency_requests,
+        1,
+        100_000,
+    );
+    out.within(&key("max_p99_ms"), checks.max_p99_ms, 1, 600_000);
+    out.within(
+        &key("request_timeout_ms"),
+        checks.request_timeout_ms,
+        1,
+        600_000,
+    );
 }
 
 impl EstimateSettings {
@@ -1076,4 +1113,50 @@ fn check_rollout(rollout: &RolloutSettings, out: &mut Problems) {
             "must be a number of milliseconds above 0",
         );
     }
+}
+
+/// Most held-out records one traffic stage sends.
+const MAX_WORKFLOW_TRAFFIC_RECORDS: usize = 1_000_000;
+
+impl WorkflowSettings {
+    /// Validates `[workflow]` alone, with the same rules as [`Settings::check`]
+    /// (finbeh-workflow's `WorkflowParams::check`).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] listing every problem (keys are `workflow.<setting>`).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        check_section(self, check_workflow)
+    }
+}
+
+fn check_workflow(workflow: &WorkflowSettings, out: &mut Problems) {
+    if workflow.output_dir.as_os_str().is_empty() {
+        out.push("workflow.output_dir", "\"\"", "must name a directory");
+    }
+    let soak = workflow.rollout_soak_seconds;
+    if !(soak.is_finite() && (0.0..=86_400.0).contains(&soak)) {
+        out.push(
+            "workflow.rollout_soak_seconds",
+            soak,
+            "must be between 0 and 86400 seconds",
+        );
+    }
+    out.within(
+        "workflow.traffic_records",
+        workflow.traffic_records,
+        1,
+        MAX_WORKFLOW_TRAFFIC_RECORDS,
+    );
+    out.within(
+        "workflow.traffic_rows_per_request",
+        workflow.traffic_rows_per_request,
+        1,
+        10_000,
+    );
+    out.within(
+        "workflow.traffic_concurrency",
+        workflow.traffic_concurrency,
+        1,
+        256,
+    );
 }

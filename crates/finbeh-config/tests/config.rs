@@ -964,3 +964,26 @@ fn local_router_port_differs_from_the_slots() {
             .contains("must differ")
     );
 }
+
+#[test]
+fn workflow_rules_are_checked() {
+    let ok = load("[workflow]\ntraffic_records = 500\n", &[]).unwrap();
+    assert_eq!(ok.workflow().traffic_records, 500);
+    assert_eq!(ok.workflow().traffic_concurrency, 4);
+    let found = problems(
+        "[workflow]\ntraffic_records = 0\ntraffic_concurrency = 1000\nrollout_soak_seconds = -1.0\n",
+        &[],
+    );
+    assert_eq!(
+        problem_for(&found, "workflow.traffic_records").to_string(),
+        "workflow.traffic_records = 0: must be 1..=1000000"
+    );
+    assert_eq!(
+        problem_for(&found, "workflow.traffic_concurrency").value,
+        "1000"
+    );
+    assert_eq!(
+        problem_for(&found, "workflow.rollout_soak_seconds").value,
+        "-1"
+    );
+}

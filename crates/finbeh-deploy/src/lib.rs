@@ -49,7 +49,10 @@ pub use target::{
     parse_traffic, show_map,
 };
 
-pub use local::{ENDPOINT_STATE_VERSION, LocalTarget, SelfCommand, run_daemon, serve_deployment};
+pub use local::{
+    ENDPOINT_STATE_VERSION, LocalTarget, SelfCommand, run_daemon, serve_deployment,
+    serve_deployment_with,
+};
 pub use local_registry::{LocalRegistry, REGISTRY_MANIFEST_VERSION};
 pub use rollout::{
     ROLLBACK_RECORD_VERSION, ROLLOUT_LOGS_TAIL, RollbackRecord, RolloutError, RolloutOptions,

@@ -31,6 +31,17 @@ pub enum WorkflowError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// The workflow's state file cannot be read or written.
+    #[error("workflow state {}: {reason}", .path.display())]
+    State {
+        /// The state file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A tokio runtime could not start.
+    #[error("starting the async runtime: {0}")]
+    Runtime(std::io::Error),
 }
 
 /// `Result` with [`WorkflowError`].

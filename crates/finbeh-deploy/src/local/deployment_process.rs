@@ -18,6 +18,20 @@ pub fn serve_deployment(
     port: u16,
     parent_pid: Option<u32>,
 ) -> Result<()> {
+    serve_deployment_with(settings, model, port, parent_pid, |_| Ok(()))
+}
+
+/// [`serve_deployment`], with `attach` called on the loaded server's state before it listens:
+/// how a caller above finbeh-deploy plugs in a prediction log (`AppState::set_prediction_sink`,
+/// `set_label_sink`) without finbeh-deploy naming finbeh-monitor. `attach` returns a guard
+/// (e.g. the log) that lives until the server has stopped.
+pub fn serve_deployment_with<G>(
+    settings: &ValidSettings,
+    model: &Path,
+    port: u16,
+    parent_pid: Option<u32>,
+    attach: impl FnOnce(&AppState) -> Result<G>,
+) -> Result<()> {
     if let Some(parent) = parent_pid {
         die_with_parent(parent)?;
     }
@@ -30,7 +44,10 @@ pub fn serve_deployment(
     let config = params.check().map_err(serve_error)?;
     let state = AppState::new(config.clone(), artifact_loader());
     state.load(config.model_path(), None).map_err(serve_error)?;
-    run(config, state).map_err(serve_error)
+    let guard = attach(&state)?;
+    let served = run(config, state).map_err(serve_error);
+    drop(guard);
+    served
 }
 
 /// The server's error with its whole source chain (the OS reason of a failed bind, ...).

@@ -10,6 +10,6 @@ mod supervisor;
 
 pub use client::LocalTarget;
 pub use daemon::run_daemon;
-pub use deployment_process::serve_deployment;
+pub use deployment_process::{serve_deployment, serve_deployment_with};
 pub use state::ENDPOINT_STATE_VERSION;
 pub use supervisor::SelfCommand;
