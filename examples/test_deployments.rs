@@ -11,9 +11,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
 use finbeh_config::{DeployTarget, Loader, Secret, init_logging};
-use finbeh_deploy::{AzureParams, AzureTarget, LocalTarget, SelfCommand};
 use finbeh_workflow::{
-    CheckReport, EndpointUnderTest, find_model, run_checks, run_target_checks, settings_refused,
+    CheckReport, EndpointTarget, EndpointUnderTest, find_model, run_checks, settings_refused,
 };
 
 /// Check a model and its endpoint.
@@ -82,25 +81,13 @@ fn try_main() -> anyhow::Result<ExitCode> {
         };
         run_checks(&settings, &model, Some(&endpoint))
     } else {
-        let runtime = tokio::runtime::Runtime::new()?;
         let target = match args.target {
             Some(Target::Local) => DeployTarget::Local,
             Some(Target::Azure) => DeployTarget::Azure,
             None => settings.deploy().target,
         };
-        if target == DeployTarget::Azure {
-            let azure =
-                AzureTarget::new(AzureParams::new(settings.deploy().azure.clone()).check()?)?;
-            runtime.block_on(run_target_checks(&settings, &model, &azure))
-        } else {
-            // Never started from here: the checks only read a running endpoint.
-            let command = SelfCommand {
-                program: std::env::current_exe()?,
-                leading_args: Vec::new(),
-            };
-            let local = LocalTarget::new(&settings, command);
-            runtime.block_on(run_target_checks(&settings, &model, &local))
-        }
+        let target = EndpointTarget::open(&settings, target)?;
+        tokio::runtime::Runtime::new()?.block_on(target.run_checks(&settings, &model))
     };
     Ok(emit(&report, args.json))
 }

@@ -156,3 +156,6 @@ pub use windows::{
     Aggregate, LATENCY_HIGHEST_US, LATENCY_SIGNIFICANT_DIGITS, LatencySummary, MAX_SERIES_POINTS,
     MINUTE_MS, MetricsReader, MinuteKey, STANDARD_WINDOWS, TrafficFilter, WindowStats, minute_of,
 };
+
+mod recent_errors;
+pub use recent_errors::{LoggedError, MAX_RECENT_ERRORS, recent_errors};

@@ -59,6 +59,14 @@ mod checks;
 
 pub use checks::{
     CHECK_REPORT_VERSION, CheckLevel, CheckOutcome, CheckReport, DeploymentCheckParams,
-    DeploymentCheckValidParams, EndpointUnderTest, Versions, find_model, run_checks,
-    run_target_checks, settings_refused,
+    DeploymentCheckValidParams, EndpointTarget, EndpointUnderTest, Versions, find_model,
+    run_checks, run_target_checks, settings_refused,
+};
+
+mod troubleshoot;
+
+pub use troubleshoot::{
+    AlertFinding, DEFAULT_LAST, DeploymentFinding, DeploymentLog, EndpointFinding, Hint,
+    ModelFinding, ProbeFinding, TROUBLESHOOT_REPORT_VERSION, TroubleshootOptions,
+    TroubleshootReport, troubleshoot, troubleshoot_target,
 };

@@ -1,5 +1,6 @@
 //! test_deployments' checks against real artifacts and a real finbeh server on a free port:
 //! everything passes on a good deployment, and each check fails on its staged fault.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 mod common;
 
@@ -300,4 +301,54 @@ fn nothing_listening_fails_every_endpoint_check_with_the_reason() {
         "{}",
         endpoint[0].detail
     );
+}
+
+#[test]
+fn a_slow_endpoint_fails_the_latency_budget() {
+    let server = Server::start(&model(), (Some(PRIMARY), Some(SECONDARY)), |_| {});
+    let slow = common::slow_proxy(server.address, std::time::Duration::from_millis(20));
+    let mut settings = finbeh_config::Settings::default();
+    settings.testing.deployments.latency_requests = 20;
+    settings.testing.deployments.max_p99_ms = 5;
+    let endpoint = EndpointUnderTest {
+        url: format!("http://{slow}/score"),
+        primary_key: Some(Secret::new(PRIMARY.to_owned())),
+        secondary_key: Some(Secret::new(SECONDARY.to_owned())),
+    };
+    let report = run_checks(&settings.check().unwrap(), &model(), Some(&endpoint));
+    let latency = report.check(CheckLevel::Endpoint, "latency p99").unwrap();
+    assert!(!latency.passed, "{}", latency.detail);
+    assert!(
+        latency.detail.contains("over 20 requests (bound 5 ms"),
+        "{}",
+        latency.detail
+    );
+    // Slow but correct: everything else passes.
+    assert_eq!(failed(&report), ["endpoint latency p99"], "{report}");
+}
+
+#[test]
+fn a_server_answering_bad_input_with_a_plain_500_fails_the_bad_input_checks() {
+    let address = common::plain_500_server();
+    let report = run_checks(
+        &settings(),
+        &model(),
+        Some(&EndpointUnderTest {
+            url: format!("http://{address}"),
+            primary_key: Some(Secret::new(PRIMARY.to_owned())),
+            secondary_key: None,
+        }),
+    );
+    for name in [
+        "bad input malformed JSON",
+        "bad input empty body",
+        "bad input unknown column",
+        "bad input missing column",
+        "bad input short row",
+    ] {
+        let check = report.check(CheckLevel::Endpoint, name).unwrap();
+        assert!(!check.passed, "{name}");
+        assert!(check.detail.contains("answered 500"), "{}", check.detail);
+    }
+    assert!(!check_passed(&report, CheckLevel::Endpoint, "liveness"));
 }

@@ -11,6 +11,7 @@ mod model_path;
 mod params;
 mod report;
 mod scoring;
+mod target;
 mod transport;
 mod versions;
 
@@ -24,12 +25,13 @@ pub use environment::settings_refused;
 pub use model_path::find_model;
 pub use params::{DeploymentCheckParams, DeploymentCheckValidParams};
 pub use report::{CHECK_REPORT_VERSION, CheckLevel, CheckOutcome, CheckReport};
+pub use target::EndpointTarget;
 pub use versions::Versions;
 
-use artifact::artifact_checks;
-use transport::{HttpTransport, base_url};
+pub(crate) use artifact::artifact_checks;
+pub(crate) use golden::{Golden, error_code, excerpt};
+pub(crate) use transport::{Call, HttpTransport, Transport, base_url};
 
-use golden::Golden;
 use report::CheckLevel as Level;
 use transport::InProcess;
 
@@ -37,6 +39,22 @@ use transport::InProcess;
 /// `model`, then, with an `endpoint`, the endpoint checks over HTTP. Call it outside an async
 /// context (it runs finbeh-serve's router in process on a runtime of its own); from async code
 /// use [`run_target_checks`] or a thread.
+///
+/// ```
+/// use finbeh_config::Settings;
+/// use finbeh_workflow::{CheckLevel, run_checks};
+///
+/// let settings = Settings::default().check()?;
+/// let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+///     .join("../finbeh-train/tests/fixtures/model-v1.3.0.finbeh");
+/// let report = run_checks(&settings, &model, None);
+/// assert!(report.passed(), "{report}");
+/// let golden = report.check(CheckLevel::Artifact, "golden set").unwrap();
+/// assert!(golden.detail.contains("re-scored bit for bit"));
+/// // Every input form, scored in process by finbeh-serve's own router.
+/// assert!(report.level(CheckLevel::Local).all(|check| check.passed));
+/// # Ok::<(), finbeh_config::ConfigError>(())
+/// ```
 pub fn run_checks(
     settings: &ValidSettings,
     model: &Path,

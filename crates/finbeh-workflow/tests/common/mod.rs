@@ -6,7 +6,8 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
-use finbeh_config::{Secret, ServeSettings, Settings, ValidSettings};
+use finbeh_config::{MonitorSettings, Secret, ServeSettings, Settings, ValidSettings};
+use finbeh_monitor::{LogIdentity, PredictionLog, PredictionLogParams};
 use finbeh_serve::{AppState, ServerParams, artifact_loader, run_on};
 
 /// The current-format artifact the checks test.
@@ -35,6 +36,7 @@ pub struct Server {
     pub address: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
+    log: Option<std::sync::Arc<PredictionLog>>,
 }
 
 impl Server {
@@ -43,6 +45,16 @@ impl Server {
         model: &Path,
         keys: (Option<&str>, Option<&str>),
         edit: impl FnOnce(&mut ServeSettings),
+    ) -> Self {
+        Self::start_logged(model, keys, edit, None)
+    }
+
+    /// [`Self::start`], recording every request in the prediction log at `database`.
+    pub fn start_logged(
+        model: &Path,
+        keys: (Option<&str>, Option<&str>),
+        edit: impl FnOnce(&mut ServeSettings),
+        database: Option<&Path>,
     ) -> Self {
         let mut serve = ServeSettings {
             worker_threads: 1,
@@ -55,6 +67,21 @@ impl Server {
         let state = AppState::new(config.clone(), artifact_loader());
         // A model that fails to load leaves the server unready, as in production.
         let _ = state.load(Some(model), None);
+        let log = database.map(|path| {
+            let monitor = MonitorSettings {
+                enabled: true,
+                database_path: path.to_path_buf(),
+                ..MonitorSettings::default()
+            };
+            let config = PredictionLogParams::from(&monitor).check().unwrap();
+            let identity = LogIdentity {
+                endpoint: "checks".to_owned(),
+                deployment: "blue".to_owned(),
+            };
+            let log = std::sync::Arc::new(PredictionLog::open(&config, identity).unwrap());
+            state.set_prediction_sink(log.clone()).unwrap();
+            log
+        });
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -68,6 +95,24 @@ impl Server {
             address,
             stop: Some(stop),
             thread: Some(thread),
+            log,
+        }
+    }
+
+    /// Stops the server and closes its prediction log (committing what is pending).
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        if let Some(log) = self.log.take() {
+            let _ = log.close();
         }
     }
 
@@ -78,11 +123,85 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.shutdown();
     }
+}
+
+/// A TCP proxy on a free port in front of `upstream` that holds every chunk of the answers for
+/// `delay`: a slow network to a real server. Its threads end when the test process does.
+pub fn slow_proxy(upstream: SocketAddr, delay: std::time::Duration) -> SocketAddr {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = std::net::TcpStream::connect(upstream) else {
+                continue;
+            };
+            let (mut client_read, mut server_write) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut client_read, &mut server_write);
+            });
+            let (mut server_read, mut client_write) = (server, client);
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 16 * 1024];
+                while let Ok(n) = server_read.read(&mut buffer) {
+                    if n == 0 {
+                        break;
+                    }
+                    std::thread::sleep(delay);
+                    if client_write.write_all(&buffer[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    address
+}
+
+/// An HTTP server on a free port that is not finbeh: every request gets
+/// `500 Internal Server Error` with a plain-text body. Its thread ends with the test process.
+pub fn plain_500_server() -> SocketAddr {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut stream = stream;
+                loop {
+                    let mut length = 0usize;
+                    let mut line = String::new();
+                    let mut any = false;
+                    while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                        any = true;
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if let Some(value) =
+                            line.to_ascii_lowercase().strip_prefix("content-length:")
+                        {
+                            length = value.trim().parse().unwrap_or(0);
+                        }
+                        line.clear();
+                    }
+                    if !any {
+                        return;
+                    }
+                    let mut body = vec![0u8; length.min(1 << 20)];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let answer = "HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain\r\ncontent-length: 6\r\n\r\nbroken";
+                    if stream.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    address
 }
