@@ -2,7 +2,8 @@
 //!
 //! Commands live in ```` ```console ```` blocks, one per line starting with `$ `; a line ending
 //! in `\` continues on the next. The lines after a command, up to the next `$ ` or the end of
-//! the block, are its documented output. An info string `console stable` says the output is
+//! the block, are its documented output; a last output line `[exit N]` says it exits N on purpose
+//! (a check that finds a fault). An info string `console stable` says the output is
 //! compared with the real one (a line `...` stands for any number of lines); `console bench`
 //! marks benchmark recipes (minutes on a quiet machine, the peers' Python stack), which are
 //! checked for what they name rather than run. Shell code in any other fence (`sh`, `bash`,
@@ -40,6 +41,30 @@ impl DocCommand {
     /// Ends with ` &`: a background process the check stops at the end of the page.
     pub fn is_background(&self) -> bool {
         self.text.trim_end().ends_with(" &")
+    }
+
+    /// The exit code the page documents: a last output line `[exit N]`, else 0.
+    pub fn expected_exit(&self) -> i32 {
+        self.output
+            .iter()
+            .rev()
+            .find(|line| !line.trim().is_empty())
+            .and_then(|line| {
+                line.trim()
+                    .strip_prefix("[exit ")?
+                    .strip_suffix(']')?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0)
+    }
+
+    /// The documented output without the `[exit N]` line.
+    pub fn expected_output(&self) -> &[String] {
+        match self.output.iter().rposition(|line| !line.trim().is_empty()) {
+            Some(last) if self.expected_exit() != 0 => &self.output[..last],
+            _ => &self.output,
+        }
     }
 }
 
@@ -173,8 +198,17 @@ mod tests {
         assert_eq!(found[0].line, 3);
         assert_eq!(found[0].kind, BlockKind::Stable);
         assert!(found[1].output.is_empty());
+        assert_eq!(found[1].expected_exit(), 0);
         assert_eq!(misplaced.len(), 1);
         assert_eq!(misplaced[0].line, 9);
+    }
+
+    #[test]
+    fn a_documented_exit_code() {
+        let page = "```console\n$ false\nsome output\n[exit 1]\n```\n";
+        let (found, _) = commands("p.md", page);
+        assert_eq!(found[0].expected_exit(), 1);
+        assert_eq!(found[0].expected_output(), ["some output"]);
     }
 
     #[test]
