@@ -142,6 +142,7 @@ pub fn slow_proxy(upstream: SocketAddr, delay: std::time::Duration) -> SocketAdd
                 (client.try_clone().unwrap(), server.try_clone().unwrap());
             std::thread::spawn(move || {
                 let _ = std::io::copy(&mut client_read, &mut server_write);
+                let _ = server_write.shutdown(std::net::Shutdown::Both);
             });
             let (mut server_read, mut client_write) = (server, client);
             std::thread::spawn(move || {
@@ -155,6 +156,8 @@ pub fn slow_proxy(upstream: SocketAddr, delay: std::time::Duration) -> SocketAdd
                         break;
                     }
                 }
+                // The server closed: close the client's side too, so it does not reuse it.
+                let _ = client_write.shutdown(std::net::Shutdown::Both);
             });
         }
     });
