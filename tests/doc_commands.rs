@@ -16,7 +16,7 @@
 //! output must equal the documented one (`...` stands for any lines).
 //!
 //! Not run, and checked instead: a command that appears verbatim in `.ci/run` is run there (the
-//! whole workflow in release mode, the tests, the lints), and `cargo test|fmt|clippy` must;
+//! tests, the lints), and `cargo test|fmt|clippy` must;
 //! `cargo build --example` needs the named examples built; `console bench` recipes (minutes on a
 //! quiet machine, the peers' Python stack) must name scripts, examples and benches that exist;
 //! and every `deploy --target azure` command of a ```` ```text ```` block (real Azure) must be a
@@ -76,8 +76,8 @@ const REPO_ENTRIES: [&str; 6] = [
 enum Plan {
     /// Run with bash.
     Run,
-    /// Run by `.ci/run`, which must hold it verbatim (the whole workflow, the tests, the lints:
-    /// minutes, or this very test).
+    /// Run by `.ci/run`, which must hold it verbatim (the tests, the lints: minutes, or this very
+    /// test).
     Ci,
     /// `cargo build --example ...`: the examples must be built.
     Built,
