@@ -97,7 +97,11 @@ impl Aggregate {
     /// Adds one scored row: its predicted class index and class probabilities.
     pub fn record_row(&mut self, predicted_index: usize, probabilities: &[f64]) {
         self.rows += 1;
-        if let [_, positive] = probabilities {
+        // A non-finite probability would make the stored sum NULL (SQLite's NaN), which the
+        // NOT NULL column refuses, failing the whole batch; such a row counts as scored only.
+        if let [_, positive] = probabilities
+            && positive.is_finite()
+        {
             self.binary_rows += 1;
             self.positives += u64::from(predicted_index == 1);
             self.probability_sum += positive;
@@ -166,4 +170,21 @@ impl Aggregate {
 fn empty_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, LATENCY_HIGHEST_US, LATENCY_SIGNIFICANT_DIGITS)
         .expect("constant bounds that HdrHistogram accepts: low 1, high >= 2, 3 digits")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Aggregate;
+
+    #[test]
+    fn a_non_finite_probability_leaves_the_sums_finite() {
+        let mut aggregate = Aggregate::new();
+        aggregate.record_row(1, &[0.25, 0.75]);
+        aggregate.record_row(1, &[f64::NAN, f64::NAN]);
+        aggregate.record_row(0, &[0.5, f64::INFINITY]);
+        assert_eq!(aggregate.rows, 3);
+        assert_eq!(aggregate.binary_rows, 1);
+        assert_eq!(aggregate.positives, 1);
+        assert_eq!(aggregate.probability_sum, 0.75);
+    }
 }
