@@ -4,13 +4,13 @@
 //!
 //! Commands: `register --model PATH`, `rollout --model PATH [--delete-old]`, `status`,
 //! `logs DEPLOYMENT [--tail N]`, `traffic [blue=90,green=10] [--mirror green=10]`, `rollback`,
-//! `keys [--regenerate primary|secondary]`, `invoke --body FILE [--deployment NAME]`,
+//! `keys [--regenerate primary|secondary] [--primary]`, `invoke --body FILE [--deployment NAME]`,
 //! `delete-deployment NAME`, `delete-endpoint`, `start`. With `--json` each prints one JSON
 //! object (for `rollout`, the last line); `rollout` exits 0 only when it succeeded.
 //! The local target's daemon and deployment processes are this binary again (`daemon`,
-//! `serve-deployment`, hidden).
+//! `serve-deployment`, hidden: finbeh-workflow's `run_endpoint_role`); the deployments keep a
+//! prediction log each when `monitor.enabled`.
 
-use std::ffi::OsString;
 use std::fmt::Display;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,9 +21,10 @@ use finbeh_config::{DeployTarget, Loader, ValidSettings, init_logging};
 use finbeh_deploy::{AzureParams, AzureRegistry, AzureTarget};
 use finbeh_deploy::{
     DeploymentTarget, KeyKind, LocalRegistry, LocalTarget, ModelRegistry, RolloutOptions,
-    RolloutParams, RolloutResult, SelfCommand, Tags, parse_traffic, rollback, rollback_record_path,
-    rollout, run_daemon, serve_deployment, show_map,
+    RolloutParams, RolloutResult, Tags, parse_traffic, rollback, rollback_record_path, rollout,
+    show_map,
 };
+use finbeh_workflow::{EndpointRole, run_endpoint_role, self_command};
 
 /// Register models and deploy them.
 #[derive(Parser)]
@@ -87,6 +88,9 @@ enum Command {
     Keys {
         #[arg(long)]
         regenerate: Option<Key>,
+        /// Print the primary key alone, bare (for `KEY=$(deploy keys --primary)`).
+        #[arg(long)]
+        primary: bool,
     },
     /// Send a scoring request through the endpoint.
     Invoke {
@@ -103,19 +107,8 @@ enum Command {
     DeleteEndpoint,
     /// Start (or restore, after a reboot) the local endpoint.
     Start,
-    #[command(hide = true)]
-    Daemon,
-    #[command(hide = true)]
-    ServeDeployment {
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        port: u16,
-        #[arg(long)]
-        model: PathBuf,
-        #[arg(long)]
-        parent_pid: Option<u32>,
-    },
+    #[command(flatten)]
+    Role(EndpointRole),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -141,30 +134,12 @@ fn try_main() -> anyhow::Result<ExitCode> {
         .env_from_process()
         .load()?;
     init_logging(settings.logging())?;
-    if let Command::ServeDeployment {
-        model,
-        port,
-        parent_pid,
-        name,
-    } = &args.command
-    {
-        tracing::info!(deployment = %name, port, "deployment starting");
-        serve_deployment(&settings, model, *port, *parent_pid)?;
+    let command = self_command(args.config.as_deref())?;
+    if let Command::Role(role) = &args.command {
+        run_endpoint_role(&settings, role, command)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut leading_args = Vec::new();
-    if let Some(config) = &args.config {
-        leading_args.extend([OsString::from("--config"), config.clone().into_os_string()]);
-    }
-    let command = SelfCommand {
-        program: std::env::current_exe()?,
-        leading_args,
-    };
     let runtime = tokio::runtime::Runtime::new()?;
-    if let Command::Daemon = args.command {
-        runtime.block_on(run_daemon(&settings, command))?;
-        return Ok(ExitCode::SUCCESS);
-    }
     let target = match args.target {
         Some(Target::Local) => DeployTarget::Local,
         Some(Target::Azure) => DeployTarget::Azure,
@@ -246,12 +221,19 @@ async fn run<R: ModelRegistry, T: DeploymentTarget>(
             let text = format!("traffic restored: {}", show_map(&restored));
             emit(json, serde_json::json!({ "traffic": restored }), &text)
         }
-        Command::Keys { regenerate } => {
+        Command::Keys {
+            regenerate,
+            primary,
+        } => {
             let keys = match regenerate {
                 Some(Key::Primary) => target.regenerate_key(KeyKind::Primary).await?,
                 Some(Key::Secondary) => target.regenerate_key(KeyKind::Secondary).await?,
                 None => target.list_keys().await?,
             };
+            if primary {
+                let key = keys.primary_key.clone();
+                return emit(json, serde_json::json!({ "primary_key": key }), &key);
+            }
             let text = format!(
                 "primary:   {}\nsecondary: {}",
                 keys.primary_key, keys.secondary_key
@@ -283,7 +265,7 @@ async fn run<R: ModelRegistry, T: DeploymentTarget>(
                 &text,
             )
         }
-        Command::Start | Command::Daemon | Command::ServeDeployment { .. } => {
+        Command::Start | Command::Role(_) => {
             bail!("this command runs only with the local target")
         }
     }

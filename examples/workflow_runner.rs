@@ -8,16 +8,17 @@
 //! `--target` takes the deploy target (`local`, `azure`) or, any other value, the data's target
 //! column (`--target-column` for a column literally named `local` or `azure`). Exit code 0 only
 //! when every stage asked for passed. The local endpoint's daemon and deployments are this binary
-//! again (`daemon`, `serve-deployment`, hidden), so `deploy delete-endpoint` stops them.
+//! again (`daemon`, `serve-deployment`, hidden: finbeh-workflow's `run_endpoint_role`), so
+//! `deploy delete-endpoint` stops them. The settings default to `monitor.enabled = true`.
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use finbeh_config::{DeployTarget, Loader};
-use finbeh_deploy::{SelfCommand, run_daemon};
-use finbeh_workflow::{RunOptions, Stage, run_workflow, serve_monitored_deployment};
+use clap::Parser;
+use finbeh_config::DeployTarget;
+use finbeh_workflow::{
+    EndpointRole, RunOptions, Stage, run_endpoint_role, run_workflow, self_command, workflow_loader,
+};
 
 /// Run the finbeh workflow, from the data to a monitored endpoint.
 #[derive(Parser)]
@@ -44,25 +45,7 @@ struct Args {
     #[arg(long)]
     json: bool,
     #[command(subcommand)]
-    role: Option<Role>,
-}
-
-/// The roles of this binary inside the local endpoint.
-#[derive(Subcommand)]
-enum Role {
-    #[command(hide = true)]
-    Daemon,
-    #[command(hide = true)]
-    ServeDeployment {
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        port: u16,
-        #[arg(long)]
-        model: PathBuf,
-        #[arg(long)]
-        parent_pid: Option<u32>,
-    },
+    role: Option<EndpointRole>,
 }
 
 fn main() -> ExitCode {
@@ -77,31 +60,12 @@ fn main() -> ExitCode {
 
 fn try_main() -> anyhow::Result<ExitCode> {
     let args = Args::parse();
-    let loader = Loader::new()
-        .file(args.config.as_deref())
-        .env_from_process();
-    let mut leading_args = Vec::new();
-    if let Some(config) = &args.config {
-        leading_args.extend([OsString::from("--config"), config.clone().into_os_string()]);
-    }
-    let command = SelfCommand {
-        program: std::env::current_exe()?,
-        leading_args,
-    };
-    if let Some(role) = args.role {
+    let loader = workflow_loader(args.config.as_deref());
+    let command = self_command(args.config.as_deref())?;
+    if let Some(role) = &args.role {
         let settings = loader.load()?;
         finbeh_config::init_logging(settings.logging())?;
-        match role {
-            Role::Daemon => {
-                tokio::runtime::Runtime::new()?.block_on(run_daemon(&settings, command))?
-            }
-            Role::ServeDeployment {
-                name,
-                port,
-                model,
-                parent_pid,
-            } => serve_monitored_deployment(&settings, &name, &model, port, parent_pid)?,
-        }
+        run_endpoint_role(&settings, role, command)?;
         return Ok(ExitCode::SUCCESS);
     }
     let (deploy_target, target_column) = match args.target.as_deref() {

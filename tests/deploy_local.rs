@@ -3,8 +3,9 @@
 //! no failed request; a corrupted artifact stops before any traffic moves; a failing gate and
 //! `deploy rollback` restore the previous traffic; concurrent `register` processes; a killed
 //! deployment is restarted; a killed daemon reads as `Stopped` and `deploy start` restores it;
-//! no process is left behind (checked by pid). Needs the example built, as `cargo test` builds
-//! it.
+//! no process is left behind (checked by pid); the deployments keep a prediction log exactly
+//! when `monitor.enabled`, whether `rollout` started them or `deploy start` restored them. Needs
+//! the example built, as `cargo test` builds it.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 mod common;
@@ -13,12 +14,13 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use common::local_endpoint::LocalEndpoint;
 use finbeh_train::ModelArtifact;
 use serde_json::Value;
 
@@ -29,159 +31,6 @@ fn deploy_binary() -> PathBuf {
 fn model() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("crates/finbeh-train/tests/fixtures/model-v1.1.0.finbeh")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One local endpoint in a temp directory; deleted, and every process whose command line names
-/// the directory killed, on every path out of the test.
-struct Endpoint {
-    dir: tempfile::TempDir,
-    port: u16,
-    green_port: u16,
-}
-
-impl Endpoint {
-    fn new(rollout: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let (port, blue, green) = (free_port(), free_port(), free_port());
-        let config = format!(
-            "[deploy.local]\nregistry_dir = \"{reg}\"\nstate_dir = \"{state}\"\nport = {port}\n\
-             blue_port = {blue}\ngreen_port = {green}\nhealth_timeout_ms = 30000\n\n\
-             [deploy.rollout]\n{rollout}\n\n[logging]\nformat = \"json\"\n",
-            reg = dir.path().join("registry").display(),
-            state = dir.path().join("endpoint").display(),
-        );
-        std::fs::write(dir.path().join("finbeh.toml"), config).unwrap();
-        Self {
-            dir,
-            port,
-            green_port: green,
-        }
-    }
-
-    fn green_port(&self) -> u16 {
-        self.green_port
-    }
-
-    fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let config = self.dir.path().join("finbeh.toml");
-        Command::new(deploy_binary())
-            .arg("--config")
-            .arg(&config)
-            .args(args)
-            .current_dir(self.dir.path())
-            .envs(env.iter().copied())
-            .output()
-            .unwrap()
-    }
-
-    /// Runs a `--json` command; returns its exit success and its last stdout line as JSON.
-    fn json(&self, args: &[&str], env: &[(&str, &str)]) -> (bool, Value) {
-        let mut all = args.to_vec();
-        all.push("--json");
-        let out = self.command(&all, env);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let last = stdout.lines().last().unwrap_or_default();
-        let value = serde_json::from_str(last).unwrap_or_else(|e| {
-            panic!(
-                "deploy {args:?}: {e}\nstdout: {stdout}\nstderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-        (out.status.success(), value)
-    }
-
-    fn rollout(&self, model: &Path, env: &[(&str, &str)]) -> (bool, Value) {
-        self.json(&["rollout", "--model", model.to_str().unwrap()], env)
-    }
-
-    fn status(&self) -> Value {
-        let (ok, status) = self.json(&["status"], &[]);
-        assert!(ok, "{status}");
-        status
-    }
-
-    fn key(&self) -> String {
-        let (ok, keys) = self.json(&["keys"], &[]);
-        assert!(ok, "{keys}");
-        keys["primary_key"].as_str().unwrap().to_owned()
-    }
-
-    fn daemon_pid(&self) -> i32 {
-        let text = std::fs::read_to_string(self.dir.path().join("endpoint/daemon.json")).unwrap();
-        let record: Value = serde_json::from_str(&text).unwrap();
-        i32::try_from(record["pid"].as_u64().unwrap()).unwrap()
-    }
-
-    /// Pids of live processes whose command line names this endpoint's directory.
-    fn processes(&self) -> Vec<(i32, String)> {
-        let needle = self.dir.path().to_str().unwrap().to_owned();
-        let mut found = Vec::new();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-                continue;
-            };
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if cmdline.contains(&needle) && !is_zombie(pid) {
-                found.push((pid, cmdline));
-            }
-        }
-        found
-    }
-
-    /// `deploy delete-endpoint`, then no process of this endpoint may be left (by pid).
-    fn delete_leaving_no_process(&self) {
-        let out = self.command(&["delete-endpoint"], &[]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(
-            self.wait_for_no_process(),
-            Vec::new(),
-            "orphans after delete-endpoint"
-        );
-    }
-
-    fn wait_for_no_process(&self) -> Vec<(i32, String)> {
-        let started = Instant::now();
-        loop {
-            let left = self.processes();
-            if left.is_empty() || started.elapsed() > Duration::from_secs(10) {
-                return left;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-fn is_zombie(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| {
-            stat.rsplit_once(')')
-                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(true)
-}
-
-impl Drop for Endpoint {
-    fn drop(&mut self) {
-        let _ = self.command(&["delete-endpoint"], &[]);
-        for (pid, _) in self.wait_for_no_process() {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-        }
-    }
 }
 
 /// The fixture's golden records as one scoring body per record.
@@ -331,21 +180,26 @@ const FAST_STEPS: &str =
 
 #[test]
 fn rollout_under_steady_load_fails_no_request() {
-    let endpoint = Endpoint::new(FAST_STEPS);
-    let (ok, first) = endpoint.rollout(&model(), &[]);
+    let endpoint = LocalEndpoint::new(FAST_STEPS, "");
+    let (ok, first) = endpoint.try_rollout(&model(), &[]);
     assert!(ok, "{first}");
     assert_eq!(first["traffic"], serde_json::json!({"blue": 100}));
 
-    let load = Load::start(endpoint.port, &endpoint.key(), 8, Duration::from_millis(2));
+    let load = Load::start(
+        endpoint.port,
+        &endpoint.keys().0,
+        8,
+        Duration::from_millis(2),
+    );
     std::thread::sleep(Duration::from_millis(500));
     let (ok, second) = endpoint.json(
+        "deploy",
         &[
             "rollout",
             "--model",
             model().to_str().unwrap(),
             "--delete-old",
         ],
-        &[],
     );
     std::thread::sleep(Duration::from_millis(500));
     let by_blue = load.counts.by_blue.load(Ordering::Relaxed);
@@ -403,8 +257,8 @@ fn rollout_under_steady_load_fails_no_request() {
 
 #[test]
 fn corrupted_artifact_stops_before_traffic_moves_and_failures_roll_back() {
-    let endpoint = Endpoint::new(FAST_STEPS);
-    assert!(endpoint.rollout(&model(), &[]).0);
+    let endpoint = LocalEndpoint::new(FAST_STEPS, "");
+    assert!(endpoint.try_rollout(&model(), &[]).0);
 
     // A corrupted artifact: nothing registered, no deployment created, traffic untouched.
     let mut bytes = std::fs::read(model()).unwrap();
@@ -412,7 +266,7 @@ fn corrupted_artifact_stops_before_traffic_moves_and_failures_roll_back() {
     bytes[middle] ^= 0x20;
     let corrupted = endpoint.dir.path().join("corrupted.finbeh");
     std::fs::write(&corrupted, bytes).unwrap();
-    let (ok, report) = endpoint.rollout(&corrupted, &[]);
+    let (ok, report) = endpoint.try_rollout(&corrupted, &[]);
     assert!(!ok);
     assert_eq!(report["result"], "failed", "{report}");
     assert_eq!(report["error"]["code"], "InvalidArtifact", "{report}");
@@ -429,8 +283,13 @@ fn corrupted_artifact_stops_before_traffic_moves_and_failures_roll_back() {
     );
 
     // A gate that cannot pass, under load: traffic goes back to blue, green is kept for its logs.
-    let load = Load::start(endpoint.port, &endpoint.key(), 2, Duration::from_millis(5));
-    let (ok, report) = endpoint.rollout(
+    let load = Load::start(
+        endpoint.port,
+        &endpoint.keys().0,
+        2,
+        Duration::from_millis(5),
+    );
+    let (ok, report) = endpoint.try_rollout(
         &model(),
         &[("FINBEH__DEPLOY__ROLLOUT__MAX_P99_MS", "0.0001")],
     );
@@ -452,10 +311,10 @@ fn corrupted_artifact_stops_before_traffic_moves_and_failures_roll_back() {
     assert_eq!(status["deployments"].as_array().unwrap().len(), 2);
 
     // A good rollout, then `deploy rollback` restores the map from before it.
-    let (ok, report) = endpoint.rollout(&model(), &[]);
+    let (ok, report) = endpoint.try_rollout(&model(), &[]);
     assert!(ok, "{report}");
     assert_eq!(report["traffic"], serde_json::json!({"green": 100}));
-    let (ok, restored) = endpoint.json(&["rollback"], &[]);
+    let (ok, restored) = endpoint.json("deploy", &["rollback"]);
     assert!(ok, "{restored}");
     assert_eq!(restored["traffic"], serde_json::json!({"blue": 100}));
     assert_eq!(
@@ -466,14 +325,14 @@ fn corrupted_artifact_stops_before_traffic_moves_and_failures_roll_back() {
 
 #[test]
 fn processes_registry_restarts_reboots_and_no_orphans() {
-    let endpoint = Endpoint::new(FAST_STEPS);
+    let endpoint = LocalEndpoint::new(FAST_STEPS, "");
 
     // Concurrent `register` processes never share a version.
     let children: Vec<_> = (0..6)
         .map(|_| {
             Command::new(deploy_binary())
                 .arg("--config")
-                .arg(endpoint.dir.path().join("finbeh.toml"))
+                .arg(endpoint.config())
                 .args(["register", "--model", model().to_str().unwrap(), "--json"])
                 .stdout(std::process::Stdio::piped())
                 .spawn()
@@ -491,7 +350,7 @@ fn processes_registry_restarts_reboots_and_no_orphans() {
         .collect();
     assert_eq!(versions, (1..=6).collect());
 
-    assert!(endpoint.rollout(&model(), &[]).0);
+    assert!(endpoint.try_rollout(&model(), &[]).0);
 
     // A deployment that dies is restarted and reported.
     let blue = endpoint
@@ -540,14 +399,19 @@ fn processes_registry_restarts_reboots_and_no_orphans() {
     assert_eq!(status["traffic"], serde_json::json!({"blue": 100}));
 
     // `deploy start` restores it, keys and traffic included.
-    let (ok, restored) = endpoint.json(&["start"], &[]);
+    let (ok, restored) = endpoint.json("deploy", &["start"]);
     assert!(ok, "{restored}");
     assert_eq!(restored["endpoint"]["state"], "Succeeded");
     assert_eq!(
         restored["deployments"][0]["state"], "Succeeded",
         "{restored}"
     );
-    let load = Load::start(endpoint.port, &endpoint.key(), 1, Duration::from_millis(1));
+    let load = Load::start(
+        endpoint.port,
+        &endpoint.keys().0,
+        1,
+        Duration::from_millis(1),
+    );
     std::thread::sleep(Duration::from_millis(200));
     let (answered, failed, _, failures) = load.finish();
     assert!(answered > 0 && failed == 0, "{failures:?}");
@@ -562,12 +426,12 @@ fn processes_registry_restarts_reboots_and_no_orphans() {
 
 #[test]
 fn a_deployment_that_cannot_start_fails_with_azures_code_and_its_log_and_takes_no_traffic() {
-    let endpoint = Endpoint::new(FAST_STEPS);
-    assert!(endpoint.rollout(&model(), &[]).0);
+    let endpoint = LocalEndpoint::new(FAST_STEPS, "");
+    assert!(endpoint.try_rollout(&model(), &[]).0);
     // Another process holds green's port: the new deployment exits before it is ready.
-    let green_port = endpoint.green_port();
+    let green_port = endpoint.green_port;
     let _squatter = TcpListener::bind(("127.0.0.1", green_port)).unwrap();
-    let (ok, report) = endpoint.rollout(&model(), &[]);
+    let (ok, report) = endpoint.try_rollout(&model(), &[]);
     assert!(!ok);
     assert_eq!(report["result"], "failed", "{report}");
     assert_eq!(report["deployment"], "green");
@@ -585,7 +449,7 @@ fn a_deployment_that_cannot_start_fails_with_azures_code_and_its_log_and_takes_n
     assert!(tail.contains(&green_port.to_string()), "{tail}");
     assert_eq!(report["traffic"], serde_json::json!({"blue": 100}));
     // The failed deployment is kept for its logs, and traffic cannot be moved to it.
-    let moved = endpoint.command(&["traffic", "blue=50,green=50"], &[]);
+    let moved = endpoint.run("deploy", &["traffic", "blue=50,green=50"]);
     assert!(
         !moved.status.success(),
         "traffic moved to a deployment that is not ready"
@@ -595,6 +459,119 @@ fn a_deployment_that_cannot_start_fails_with_azures_code_and_its_log_and_takes_n
     let status = endpoint.status();
     assert_eq!(status["traffic"], serde_json::json!({"blue": 100}));
     assert_eq!(status["deployments"][1]["state"], "Failed", "{status}");
-    let logs = endpoint.command(&["logs", "green", "--tail", "5"], &[]);
+    let logs = endpoint.run("deploy", &["logs", "green", "--tail", "5"]);
     assert!(!logs.stdout.is_empty());
+}
+
+/// Rows in the `predictions` table of `db` (0 when the file does not exist).
+fn logged_rows(db: &Path) -> i64 {
+    if !db.is_file() {
+        return 0;
+    }
+    let connection = rusqlite::Connection::open(db).unwrap();
+    connection
+        .query_row("SELECT count(*) FROM predictions", [], |row| row.get(0))
+        .unwrap_or(0)
+}
+
+/// Sends each golden record once through the router; every answer must be a 200.
+fn score_golden_set(port: u16, key: &str) -> i64 {
+    let bodies = golden_bodies();
+    for body in &bodies {
+        let stream = BufReader::new(TcpStream::connect(("127.0.0.1", port)).unwrap());
+        let (status, _, _) = request(stream, key, body).unwrap();
+        assert_eq!(status, 200);
+    }
+    i64::try_from(bodies.len()).unwrap()
+}
+
+/// A `POST /labels` pinned to `deployment`: its status.
+fn post_label(port: u16, key: &str, deployment: &str) -> u16 {
+    let class = ModelArtifact::read(model()).unwrap().classes()[0].clone();
+    let body = serde_json::json!({"labels": [{"request_id": "r-1", "row": 0, "label": class}]})
+        .to_string();
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let head = format!(
+        "POST /labels HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {key}\r\n\
+         azureml-model-deployment: {deployment}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Waits (10 s at most) until `db` holds `rows` predictions; returns what it holds then.
+fn wait_for_rows(db: &Path, rows: i64) -> i64 {
+    let started = Instant::now();
+    loop {
+        let logged = logged_rows(db);
+        if logged >= rows || started.elapsed() > Duration::from_secs(10) {
+            return logged;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn deployments_log_their_predictions_exactly_when_the_monitor_is_enabled() {
+    let endpoint = LocalEndpoint::new(
+        "steps = [100]\nsoak_seconds = 0.2",
+        "[monitor]\nbatch_interval_ms = 20\n",
+    );
+    let blue_log = endpoint.state_dir().join("monitor/blue.sqlite");
+    let green_log = endpoint.state_dir().join("monitor/green.sqlite");
+    let off = [("FINBEH__MONITOR__ENABLED", "false")];
+    let on = [("FINBEH__MONITOR__ENABLED", "true")];
+
+    // Started by `deploy rollout` with the monitor off (the `deploy` example's default): the
+    // deployment scores, logs nothing, and has no label route.
+    let (ok, report) = endpoint.try_rollout(&model(), &off);
+    assert!(ok, "{report}");
+    let key = endpoint.keys().0;
+    score_golden_set(endpoint.port, &key);
+    assert_eq!(post_label(endpoint.port, &key, "blue"), 404);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        logged_rows(&blue_log),
+        0,
+        "{} was written",
+        blue_log.display()
+    );
+
+    // The daemon killed (as by a reboot), then `deploy start` with the monitor on: the restored
+    // deployment logs every scored record, in a log of its own under the state directory.
+    Command::new("kill")
+        .args(["-9", &endpoint.daemon_pid().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(endpoint.wait_for_no_process(), Vec::new());
+    let (ok, restored) = endpoint.json_env("deploy", &["start"], &on);
+    assert!(ok, "{restored}");
+    assert_eq!(
+        restored["deployments"][0]["state"], "Succeeded",
+        "{restored}"
+    );
+    let sent = score_golden_set(endpoint.port, &key);
+    assert_eq!(wait_for_rows(&blue_log, sent), sent);
+    let deployment: String = rusqlite::Connection::open(&blue_log)
+        .unwrap()
+        .query_row("SELECT DISTINCT deployment FROM predictions", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(deployment, "blue");
+    assert_eq!(post_label(endpoint.port, &key, "blue"), 202);
+
+    // A deployment the restored daemon starts (a rollout over it) logs too: the daemon starts
+    // every deployment with the settings it was started with.
+    let (ok, report) = endpoint.try_rollout(&model(), &off);
+    assert!(ok, "{report}");
+    assert_eq!(report["deployment"], "green");
+    let sent_green = score_golden_set(endpoint.port, &key);
+    assert!(wait_for_rows(&green_log, sent_green) >= sent_green);
+
+    endpoint.delete_leaving_no_process();
 }

@@ -9,38 +9,13 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use common::check_report::{failed, has_check};
 use common::local_endpoint::{FAST_ROLLOUT, LocalEndpoint};
-use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("crates/finbeh-train/tests/fixtures")
         .join(name)
-}
-
-/// `level name` of every failed check.
-fn failed(report: &Value) -> Vec<String> {
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["passed"] == false)
-        .map(|c| {
-            format!(
-                "{} {}",
-                c["level"].as_str().unwrap(),
-                c["name"].as_str().unwrap()
-            )
-        })
-        .collect()
-}
-
-fn has_check(report: &Value, level: &str, name: &str) -> bool {
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|c| c["level"] == level && c["name"] == name && c["passed"] == true)
 }
 
 #[test]
@@ -116,5 +91,5 @@ fn test_deployments_checks_a_local_endpoint_level_by_level() {
         "{table}"
     );
 
-    assert_eq!(endpoint.delete(), Vec::<i32>::new(), "processes left");
+    assert_eq!(endpoint.delete(), Vec::new(), "processes left");
 }

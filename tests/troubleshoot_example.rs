@@ -30,7 +30,7 @@ fn symptoms(report: &Value) -> Vec<String> {
 
 /// Pid and `--model` path of the deployment process `name`.
 fn deployment_process(endpoint: &LocalEndpoint, name: &str) -> (i32, PathBuf) {
-    for pid in endpoint.processes() {
+    for (pid, _) in endpoint.processes() {
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         let args: Vec<String> = cmdline
             .split(|&b| b == 0)
@@ -98,5 +98,5 @@ fn troubleshoot_reports_a_local_endpoint_and_a_deployment_that_cannot_load_its_m
     assert!(text.contains("[readiness]"), "{text}");
     assert!(text.contains("== log of deployment blue"), "{text}");
 
-    assert_eq!(endpoint.delete(), Vec::<i32>::new(), "processes left");
+    assert_eq!(endpoint.delete(), Vec::new(), "processes left");
 }

@@ -188,7 +188,7 @@ fn workflow_runs_end_to_end_then_rolls_out_blue_to_green_and_leaves_no_process()
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(ws.delete(), Vec::<i32>::new());
+    assert_eq!(ws.delete(), Vec::new());
 }
 
 #[test]
@@ -266,7 +266,7 @@ async fn target_azure_registers_and_rolls_out_through_the_azure_registry_and_tar
         line["endpoint"]
             .as_str()
             .unwrap()
-            .ends_with("/score/finbeh-endpoint"),
+            .ends_with("/endpoints/finbeh-endpoint/score"),
         "{line}"
     );
     let state = json_file(&dir.path().join("workflow/state.json"));

@@ -18,4 +18,5 @@ pub fn example_binary(name: &str) -> PathBuf {
     );
     binary
 }
+pub mod check_report;
 pub mod local_endpoint;

@@ -1,4 +1,4 @@
-//! Loading: built-in defaults < TOML file < `AZURE_*` variables < `FINBEH__SECTION__KEY` variables.
+//! Loading: built-in defaults (or a program's own, [`Loader::defaults`]) < TOML file < `AZURE_*` variables < `FINBEH__SECTION__KEY` variables.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -53,6 +53,7 @@ const MAX_TYPE_PROBLEMS: usize = 100;
 pub struct Loader {
     file: Option<PathBuf>,
     env: BTreeMap<String, String>,
+    defaults: Option<Box<Settings>>,
 }
 
 impl Loader {
@@ -64,6 +65,24 @@ impl Loader {
     /// Reads this TOML file, which must exist; `None` reads `finbeh.toml` if it exists.
     pub fn file(mut self, path: Option<&Path>) -> Self {
         self.file = path.map(Path::to_path_buf);
+        self
+    }
+
+    /// Puts `defaults` under the file and the environment instead of `Settings::default()`: a
+    /// program whose own defaults differ (`workflow_runner` turns `monitor.enabled` on) while
+    /// the file and the environment still decide.
+    ///
+    /// ```
+    /// use finbeh_config::{Loader, Settings};
+    /// let mut defaults = Settings::default();
+    /// defaults.monitor.enabled = true;
+    /// let loader = Loader::new().defaults(defaults);
+    /// assert!(loader.load().unwrap().monitor().enabled);
+    /// let settings = loader.env([("FINBEH__MONITOR__ENABLED", "false")]).load().unwrap();
+    /// assert!(!settings.monitor().enabled);
+    /// ```
+    pub fn defaults(mut self, defaults: Settings) -> Self {
+        self.defaults = Some(Box::new(defaults));
         self
     }
 
@@ -111,11 +130,13 @@ impl Loader {
         problems.extend(schema.check(&mut user));
 
         // Then the defaults go underneath, so a partial table keeps the keys it does not set.
+        let built_in = Settings::default();
+        let defaults = self.defaults.as_deref().unwrap_or(&built_in);
         let mut defaults = Value::new(
             None,
-            ValueKind::Table(collect(Config::builder().add_source(
-                Config::try_from(&Settings::default()).map_err(sources_error)?,
-            ))?),
+            ValueKind::Table(collect(
+                Config::builder().add_source(Config::try_from(defaults).map_err(sources_error)?),
+            )?),
         );
         let user = Value::new(None, ValueKind::Table(user));
         for (table, tag) in TAGGED_TABLES {

@@ -8,9 +8,14 @@
 //! returns a [`RunSummary`]: each stage passed, failed (with its cause and fix) or skipped (with
 //! why). What the stages produce is recorded in a versioned [`WorkflowState`]
 //! (`workflow.output_dir/state.json`), so `--steps traffic,report` reuses an earlier run's
-//! model and endpoint. The local endpoint's deployments run
-//! [`serve_monitored_deployment`], which records every scored request and label in a
-//! prediction log per deployment, so the report sees the endpoint's traffic.
+//! model and endpoint. [`workflow_loader`] reads the settings over [`workflow_defaults`]
+//! (`monitor.enabled` on).
+//!
+//! The `deploy` and `workflow_runner` examples start the local endpoint as themselves and hand
+//! its hidden [`EndpointRole`]s (`daemon`, `serve-deployment`) to [`run_endpoint_role`]; a
+//! deployment process ([`serve_endpoint_deployment`]) records every scored request and label in
+//! a prediction log of its own when `monitor.enabled`, so the report sees the endpoint's
+//! traffic, whichever binary started or restored the endpoint.
 //!
 //! ```
 //! use finbeh_workflow::{Stage, WORKFLOW_STATE_VERSION, WorkflowState};
@@ -35,18 +40,22 @@ pub use error::{Result, WorkflowError};
 mod burst;
 mod deployment;
 mod endpoint;
+mod loader;
 mod options;
 mod params;
 mod progress;
+mod role;
 mod runner;
 mod stage;
 mod stages;
 mod state;
 mod summary;
 
-pub use deployment::{deployment_log_path, serve_monitored_deployment};
+pub use deployment::{deployment_log_path, serve_endpoint_deployment};
+pub use loader::{workflow_defaults, workflow_loader};
 pub use options::RunOptions;
 pub use params::{WorkflowParams, WorkflowValidParams};
+pub use role::{EndpointRole, run_endpoint_role, self_command};
 pub use runner::run_workflow;
 pub use stage::{Stage, StageFailure, StageReport, StageResult};
 pub use state::{

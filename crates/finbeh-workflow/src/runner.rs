@@ -200,12 +200,17 @@ fn next_steps(context: &Context<'_>, report: Option<&PathBuf>) -> Vec<String> {
         } else {
             format!(" {config}")
         };
+        // `--target` given to the workflow is given to `deploy` too (which reads deploy.target).
+        let config = match context.options.deploy_target {
+            Some(_) => format!("{config} --target {}", endpoint.target),
+            None => config,
+        };
         lines.push(format!(
             "endpoint {} ({} target) is running; deployment {} holds the live traffic",
             endpoint.name, endpoint.target, endpoint.deployment
         ));
         lines.push(format!(
-            "  call it:  KEY=$(cargo run --release --example deploy --{config} --json keys | jq -r .primary_key)"
+            "  call it:  KEY=$(cargo run --release --example deploy --{config} keys --primary)"
         ));
         lines.push(format!(
             "            curl -H \"Authorization: Bearer $KEY\" -H 'content-type: application/json' -d @{} {}",

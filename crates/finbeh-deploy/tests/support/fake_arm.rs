@@ -144,8 +144,15 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let path = uri.path().to_owned();
-    let response = if let Some(endpoint) = path.strip_prefix("/score/") {
-        score(&fake, endpoint, &headers, body).await
+    let response = if let Some(rest) = path.strip_prefix("/endpoints/") {
+        let (endpoint, route) = rest.split_once('/').unwrap_or((rest, ""));
+        match (&method, route) {
+            (&Method::POST, "score") | (&Method::GET, "swagger.json") => {
+                score(&fake, endpoint, &method, route, &headers, body).await
+            }
+            // Azure ML routes scoring and the OpenAPI document to clients, not the probes.
+            _ => error(StatusCode::NOT_FOUND, "NotFound", "no such route"),
+        }
     } else {
         arm(&fake, &method, &uri, &headers, body).await
     };
@@ -292,7 +299,10 @@ fn endpoint_json(fake: &FakeArm, name: &str, endpoint: &Endpoint) -> Value {
         "properties": {
             "provisioningState": "Succeeded",
             "authMode": "Key",
-            "scoringUri": format!("{}/score/{name}", fake.base),
+            // Azure's host per endpoint (`https://NAME.REGION.inference.ml.azure.com/score`) is
+            // a path prefix here.
+            "scoringUri": format!("{}/endpoints/{name}/score", fake.base),
+            "openApiUri": format!("{}/endpoints/{name}/swagger.json", fake.base),
             "traffic": endpoint.traffic,
             "mirrorTraffic": endpoint.mirror,
         }
@@ -703,8 +713,16 @@ fn poll(fake: &FakeArm, id: u64) -> Response {
     }
 }
 
-/// The scoring URI: key auth, pin header or weighted routing, finbeh-serve answers.
-async fn score(fake: &FakeArm, endpoint: &str, headers: &HeaderMap, body: Bytes) -> Response {
+/// The scoring URI (`POST score`) and the OpenAPI document (`GET swagger.json`): key auth, pin
+/// header or weighted routing, finbeh-serve answers.
+async fn score(
+    fake: &FakeArm,
+    endpoint: &str,
+    method: &Method,
+    route: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
     let app = {
         let mut world = fake.world.lock().unwrap();
         let Some(found) = world.endpoints.get(endpoint) else {
@@ -759,7 +777,9 @@ async fn score(fake: &FakeArm, endpoint: &str, headers: &HeaderMap, body: Bytes)
         }
     };
     let (name, app) = app;
-    let request = axum::http::Request::post("/score")
+    let request = axum::http::Request::builder()
+        .method(method.clone())
+        .uri(format!("/{route}"))
         .header("content-type", "application/json")
         .body(Body::from(body))
         .unwrap();

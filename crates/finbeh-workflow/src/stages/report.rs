@@ -9,7 +9,7 @@ use finbeh_monitor::{
     ReportInput, build_report, labelled_metrics, now_ms,
 };
 
-use crate::deployment::deployment_log_path;
+use crate::deployment::{NO_LOG_FIX, deployment_log_path};
 use crate::runner::{Context, StageRun};
 use crate::stage::{StageFailure, StageResult};
 use crate::stages::deploy::{ensure_endpoint, recorded_endpoint, runtime_and_endpoint};
@@ -60,8 +60,7 @@ pub(crate) fn report(context: &mut Context<'_>) -> StageRun {
                 "no prediction log of the endpoint's deployments under {}",
                 settings.deploy().local.state_dir.join("monitor").display()
             ),
-            "the endpoint was started by another program (`deploy`), whose deployments keep no \
-             log: stop it (`deploy delete-endpoint`) and run workflow_runner again",
+            NO_LOG_FIX,
         ));
     }
     let now = now_ms();

@@ -8,6 +8,7 @@ use finbeh_monitor::now_ms;
 use finbeh_train::ModelArtifact;
 
 use crate::burst::{Answer, Call, Client};
+use crate::deployment::NO_LOG_FIX;
 use crate::runner::{Context, StageRun};
 use crate::stage::{StageFailure, StageResult};
 use crate::stages::deploy::{ensure_endpoint, recorded_endpoint, runtime_and_endpoint};
@@ -161,8 +162,12 @@ pub(crate) fn traffic(context: &mut Context<'_>) -> StageRun {
                         answer.status,
                         answer.body.chars().take(300).collect::<String>()
                     ),
-                    "the deployment must keep a prediction log: start the endpoint with \
-                     workflow_runner (its deployments log), or set monitor.enabled = true",
+                    if answer.status == 404 {
+                        NO_LOG_FIX
+                    } else {
+                        "read the deployment's log \
+                         (`cargo run --release --example deploy -- logs <deployment>`)"
+                    },
                 ));
             }
             *accepted.entry(deployment.clone()).or_insert(0u64) += chunk.len() as u64;
