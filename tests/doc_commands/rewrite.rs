@@ -151,8 +151,14 @@ pub fn with_binaries(text: &str, examples_dir: &Path) -> String {
         .split_inclusive(char::is_whitespace)
         .map(|word| {
             let trimmed = word.trim_end();
-            match target_example(trimmed) {
-                Some(name) => format!("{}{}", binary(name), &word[trimmed.len()..]),
+            // Also in a command substitution: `"Bearer $(target/release/examples/deploy keys)"`.
+            let (open, path) = trimmed
+                .split_once("$(")
+                .map_or(("", trimmed), |(before, path)| {
+                    (&trimmed[..before.len() + 2], path)
+                });
+            match target_example(path) {
+                Some(name) => format!("{open}{}{}", binary(name), &word[trimmed.len()..]),
                 None => word.to_owned(),
             }
         })
@@ -178,6 +184,13 @@ mod tests {
         assert_eq!(
             with_binaries("./target/release/examples/deploy status\n", dir),
             "/b/deploy status\n"
+        );
+        assert_eq!(
+            with_binaries(
+                "-H \"Bearer $(target/release/examples/deploy keys)\" u",
+                dir
+            ),
+            "-H \"Bearer $(/b/deploy keys)\" u"
         );
         assert_eq!(
             examples_named(
