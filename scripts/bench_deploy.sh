@@ -13,7 +13,8 @@
 #   PIN=1: wrk on core 0 (-t1 -c16); direct serve, or the endpoint daemon with its deployment,
 #         on core 1 (each then runs one thread).
 # Usage: scripts/bench_deploy.sh [MODEL] (default: trains one on the peers' data)
-# Needs the peers set up (../shared/peers/setup.sh, make_data.py run once: /tmp/peers-data).
+# Needs the peers set up (../shared/peers/setup.sh, make_data.py run once: DATA=/tmp/peers-data).
+# FINBEH_EXAMPLES=DIR uses the example binaries in DIR instead of building target/release.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PEERS=$(cd "${PEERS:-$ROOT/../shared/peers}" && pwd)
@@ -31,11 +32,16 @@ echo "## $(date -u +%FT%TZ) $(uname -srm) cores=$(nproc) PIN=$PIN REPEATS=$REPEA
 echo "## load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 cd "$ROOT"
-cargo build --release --example deploy --example serve --example train -q
-BIN="$ROOT/target/release/examples"
+DATA=${DATA:-/tmp/peers-data}
+if [ -n "${FINBEH_EXAMPLES:-}" ]; then
+  BIN=$FINBEH_EXAMPLES
+else
+  cargo build --release --example deploy --example serve --example train -q
+  BIN="$ROOT/target/release/examples"
+fi
 MODEL=${1:-}
 if [ -z "$MODEL" ]; then
-  "$BIN/train" --data /tmp/peers-data/train.csv --test /tmp/peers-data/test.csv --target label \
+  "$BIN/train" --data "$DATA/train.csv" --test "$DATA/test.csv" --target label \
     --out "$OUT/model" > "$OUT/train.log" 2>&1
   MODEL="$OUT/model/model.finbeh"
 fi

@@ -14,13 +14,14 @@
 #        BASE_SERVE=/path/to/old/serve (optional) DATA=/tmp/peers-data VENV=/tmp/peers-venv
 # Needs: the peers' venv (../shared/peers/setup.sh), wrk, curl;
 #        cargo build --release --example explain_bench --example train --example serve
+#        (or FINBEH_EXAMPLES=DIR: the example binaries in DIR)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 PEERS=${PEERS:-$ROOT/../shared/peers}
 [ -d "$PEERS" ] || PEERS=$ROOT/../../shared/peers
 VENV=${VENV:-/tmp/peers-venv}
-OUT=${1:-/tmp/explain-bench}
+OUT=${1:-${OUT:-/tmp/explain-bench}}
 DATA=${DATA:-/tmp/peers-data}
 ROWS=${ROWS:-10000}
 OFFLINE_ROUNDS=${OFFLINE_ROUNDS:-1}
@@ -28,11 +29,11 @@ SERVE_ROUNDS=${SERVE_ROUNDS:-3}
 export DURATION=${DURATION:-10}
 PORT=${PORT:-5741}
 STAGES=${STAGES:-offline serve}
-EXAMPLES=$ROOT/target/release/examples
+EXAMPLES=${FINBEH_EXAMPLES:-$ROOT/target/release/examples}
 NEW_SERVE=$EXAMPLES/serve
 mkdir -p "$OUT"
 : >"$OUT/results.jsonl"
-[ -f "$DATA/train.csv" ] || "$VENV/bin/python" "$PEERS/make_data.py" 100000 "$DATA/data.csv"
+[ -f "$DATA/train.csv" ] || "$VENV/bin/python" "$PEERS/make_data.py" "${DATA_ROWS:-100000}" "$DATA/data.csv"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT/load.txt"
 
 # Appends one JSON result line, tagged, to results.jsonl.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of finbeh against the Python peers, in one run on this machine.
 #
-# Usage: scripts/bench_peers.sh [PEERS_DIR=../shared/peers]
+# Usage: scripts/bench_peers.sh [PEERS_DIR=$PEERS, else ../shared/peers]
 # Needs: the peers set up (`$PEERS_DIR/setup.sh`: venv at /tmp/peers-venv, wrk, nginx).
 # Writes everything to $OUT (default /tmp/finbeh-bench) and prints a summary at the end.
 #
@@ -13,9 +13,12 @@
 #   4. memory:  finbeh `train` on the peers' data at 1 000 000 rows (800 000 training rows),
 #               peak RSS and wall time (`/usr/bin/time`), and the artifact's size
 # Run some stages only with STAGES, e.g. STAGES="data forest" scripts/bench_peers.sh.
+# Smaller runs: ROWS (data stage, default 100000), ROWS_1M (memory stage, default 1000000),
+# DURATION (wrk seconds, default 20); PEER_MODEL (the Python peer's model dir, /tmp/peers-model).
+# FINBEH_EXAMPLES=DIR uses the example binaries in DIR instead of building target/release.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PEERS=$(cd "${1:-$ROOT/../shared/peers}" && pwd)
+PEERS=$(cd "${1:-${PEERS:-$ROOT/../shared/peers}}" && pwd)
 VENV=${VENV:-/tmp/peers-venv}
 OUT=${OUT:-/tmp/finbeh-bench}
 DATA=${DATA:-/tmp/peers-data}
@@ -23,19 +26,26 @@ PORT=${PORT:-5003}
 KEY=${KEY:-bench-key-$(date +%s)}
 STAGES=${STAGES:-data forest serve memory}
 DATA_1M=${DATA_1M:-/tmp/peers-1m}
+ROWS=${ROWS:-100000}
+ROWS_1M=${ROWS_1M:-1000000}
+PEER_MODEL=${PEER_MODEL:-/tmp/peers-model}
 mkdir -p "$OUT"
 exec > >(tee "$OUT/bench_peers.log") 2>&1
 echo "## $(date -u +%FT%TZ) $(uname -srm) cores=$(nproc) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
 
 cd "$ROOT"
-cargo build --release --example train --example predict --example serve -q
-BIN="$ROOT/target/release/examples"
+if [ -n "${FINBEH_EXAMPLES:-}" ]; then
+  BIN=$FINBEH_EXAMPLES
+else
+  cargo build --release --example train --example predict --example serve -q
+  BIN="$ROOT/target/release/examples"
+fi
 
 has() { [[ " $STAGES " == *" $1 "* ]]; }
 
 if has data; then
   echo "## data"
-  "$VENV/bin/python" "$PEERS/make_data.py" 100000 "$DATA/data.csv"
+  "$VENV/bin/python" "$PEERS/make_data.py" "$ROWS" "$DATA/data.csv"
 fi
 
 if has forest; then
@@ -68,14 +78,14 @@ if has serve; then
   echo "finbeh memory: $(cat "$OUT/rss-finbeh.json")"
   kill -TERM $SRV; wait $SRV || true; trap - EXIT
   echo "## serve: Python peer (azmlinfsrv, 2 workers)"
-  "$VENV/bin/python" "$PEERS/sklearn_train.py" "$DATA/data.csv" /tmp/peers-model
-  "$PEERS/serve_bench.sh" | tee "$OUT/serve_bench.txt"
+  "$VENV/bin/python" "$PEERS/sklearn_train.py" "$DATA/data.csv" "$PEER_MODEL"
+  MODEL_DIR="$PEER_MODEL" "$PEERS/serve_bench.sh" | tee "$OUT/serve_bench.txt"
   echo "## serve: nginx ceiling"
   "$PEERS/nginx_bench.sh" | tee "$OUT/nginx_bench.txt"
 fi
 if has memory; then
-  echo "## memory: finbeh train on 1 000 000 rows (80/20 held-out split inside train)"
-  "$VENV/bin/python" "$PEERS/make_data.py" 1000000 "$DATA_1M/data.csv"
+  echo "## memory: finbeh train on $ROWS_1M rows (80/20 held-out split inside train)"
+  "$VENV/bin/python" "$PEERS/make_data.py" "$ROWS_1M" "$DATA_1M/data.csv"
   /usr/bin/time -f "train_1m_peak_rss_kb=%M wall_s=%e" "$BIN/train" --data "$DATA_1M/data.csv" \
     --target label --out "$OUT/model-1m" 2>"$OUT/train-1m.time" | tail -n 1 | tee "$OUT/train-1m.json"
   tail -n 1 "$OUT/train-1m.time"

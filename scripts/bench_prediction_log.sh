@@ -2,8 +2,8 @@
 # Prediction-log overhead: the same pinned wrk load (../shared/peers/wrk_any.sh, PIN=1, 1-row
 # body) against `serve` with the log off, then on, in one run; then rows in the database against
 # the 200 answers counted by /metrics.
-# Usage: [REPEATS=3] [DURATION=15] scripts/bench_prediction_log.sh MODEL.finbeh [OUT_DIR=/tmp/mlog-bench]
-# Needs: cargo build --release --example serve; wrk, taskset, curl, sqlite3; the peers' bodies
+# Usage: [REPEATS=3] [DURATION=15] scripts/bench_prediction_log.sh MODEL.finbeh [OUT_DIR=$OUT, else /tmp/mlog-bench]
+# Needs: cargo build --release --example serve (or FINBEH_EXAMPLES=DIR holding serve); wrk, taskset, curl, sqlite3; the peers' bodies
 # (BENCH_DIR, made by wrk_any.sh from /tmp/peers-data/data.csv when missing).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -12,8 +12,8 @@ ROOT=$(cd "$HERE/.." && pwd)
 PEERS=${PEERS:-$ROOT/../shared/peers}
 [ -d "$PEERS" ] || PEERS=$ROOT/../../shared/peers
 MODEL=${1:?usage: bench_prediction_log.sh MODEL.finbeh [OUT_DIR]}
-OUT=${2:-/tmp/mlog-bench}
-BIN=${BIN:-$ROOT/target/release/examples/serve}
+OUT=${2:-${OUT:-/tmp/mlog-bench}}
+BIN=${BIN:-${FINBEH_EXAMPLES:-$ROOT/target/release/examples}/serve}
 PORT=${PORT:-5731}
 export DURATION=${DURATION:-15} BODIES=1 PIN=1
 mkdir -p "$OUT"

@@ -4,15 +4,20 @@
 # directory, so run 1 starts the local endpoint (blue) and each later run rolls out over the
 # running endpoint (green, then blue, ...). Prints each run's wall time, its stages' seconds
 # (from the --json line) and the load average, then stops the endpoint.
-# Usage: scripts/bench_workflow.sh [RUNS=2]   (OUT=/tmp/finbeh-workflow-bench; PORT_BASE=5100)
+# Usage: scripts/bench_workflow.sh [RUNS=2]   (OUT=/tmp/finbeh-workflow-bench; PORT_BASE=5100;
+#        FINBEH_EXAMPLES=DIR: the example binaries in DIR instead of building target/release)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUNS=${1:-2}
 OUT=${OUT:-/tmp/finbeh-workflow-bench}
 PORT_BASE=${PORT_BASE:-5100}
 cd "$ROOT"
-cargo build --release --example workflow_runner --example deploy -q
-BIN="$ROOT/target/release/examples"
+if [ -n "${FINBEH_EXAMPLES:-}" ]; then
+  BIN=$FINBEH_EXAMPLES
+else
+  cargo build --release --example workflow_runner --example deploy -q
+  BIN="$ROOT/target/release/examples"
+fi
 rm -rf "$OUT" && mkdir -p "$OUT" && cd "$OUT"
 # Defaults, except the endpoint's ports (so a busy 5100 on a shared machine does not interfere).
 export FINBEH__DEPLOY__LOCAL__PORT=$PORT_BASE

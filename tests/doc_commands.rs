@@ -18,13 +18,17 @@
 //! Not run, and checked instead: a command that appears verbatim in `.ci/run` is run there (the
 //! tests, the lints), and `cargo test|fmt|clippy` must;
 //! `cargo build --example` needs the named examples built; `console bench` recipes (minutes on a
-//! quiet machine, the peers' Python stack) must name scripts, examples and benches that exist;
+//! quiet machine, the peers' Python stack) must name scripts, examples and benches that exist,
+//! and run in smoke mode when the peers are here (`doc_commands/bench.rs`; the test prints which
+//! ran and which did not, and why);
 //! and every `deploy --target azure` command of a ```` ```text ```` block (real Azure) must be a
 //! call `tests/deploy_azure.rs` makes against the fake ARM. A shell fence (`sh`, `bash`) fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
+#[path = "doc_commands/bench.rs"]
+mod bench;
 #[path = "doc_commands/extract.rs"]
 mod extract;
 #[path = "doc_commands/rewrite.rs"]
@@ -125,6 +129,12 @@ fn every_documented_command_runs() {
         "5000".to_owned(),
     ));
     let mut shell = Shell::new(scratch.path().to_path_buf(), env);
+    let peers = bench::peers(&repo());
+    let mut bench_shell = peers.as_ref().ok().map(|peers| {
+        let env = bench::env(scratch.path(), peers, &examples_dir, &mut ports);
+        Shell::new(scratch.path().to_path_buf(), env)
+    });
+    let (mut bench_ran, mut bench_not_run) = (Vec::new(), Vec::new());
     let mut failures = Vec::new();
     let mut ran = 0;
     for (page, markdown) in pages() {
@@ -142,7 +152,32 @@ fn every_documented_command_runs() {
                 Plan::Ci => (!ci.contains(command.text.trim()))
                     .then(|| "not run here and not in .ci/run".to_owned()),
                 Plan::Built => missing_examples(command, &examples_dir),
-                Plan::Bench => bench_problem(command),
+                Plan::Bench => {
+                    let why_not = match (&peers, bench::not_run(&command.text)) {
+                        (Err(absent), _) => Some(absent.clone()),
+                        (Ok(_), Some(why)) => Some(why.to_owned()),
+                        (Ok(_), None) => None,
+                    };
+                    match (why_not, &peers, bench_shell.as_mut()) {
+                        _ if command.text.trim().starts_with("cargo build") => {
+                            missing_examples(command, &examples_dir)
+                        }
+                        (None, Ok(peers), Some(bench_shell)) => {
+                            bench_ran.push(command.to_string());
+                            let smoke = bench::smoke(&command.text, scratch.path(), peers);
+                            let smoke = DocCommand {
+                                text: smoke,
+                                ..command.clone()
+                            };
+                            run_one(&smoke, bench_shell, &mut ports, &examples_dir)
+                                .map(|problem| format!("(bench recipe, smoke mode) {problem}"))
+                        }
+                        (why, _, _) => {
+                            bench_not_run.push(format!("{command}: {}", why.unwrap_or_default()));
+                            bench_problem(command)
+                        }
+                    }
+                }
                 Plan::Run => {
                     ran += 1;
                     run_one(command, &mut shell, &mut ports, &examples_dir)
@@ -157,8 +192,21 @@ fn every_documented_command_runs() {
             }
         }
         shell.stop_background();
+        if let Some(bench_shell) = bench_shell.as_mut() {
+            bench_shell.stop_background();
+        }
         delete_local_endpoint(&mut shell, &examples_dir);
     }
+    eprintln!(
+        "\nbench recipes run in smoke mode: {}\n  {}",
+        bench_ran.len(),
+        bench_ran.join("\n  ")
+    );
+    eprintln!(
+        "bench recipes not run (their names checked only): {}\n  {}",
+        bench_not_run.len(),
+        bench_not_run.join("\n  ")
+    );
     assert!(ran > 0, "no documented command was found");
     assert!(
         failures.is_empty(),
