@@ -2,10 +2,11 @@
 //! data: train, register, a local rollout, test_deployments, traffic from the held-out rows with
 //! their labels, and the monitor report; then a second run rolls out over the running endpoint
 //! (blue → green). Asserts on results (the `--json` line, the state file, the report JSON, the
-//! registry manifest, the endpoint's answer), never on the printout. Every process it starts is
-//! stopped (`deploy delete-endpoint`, then checked by pid). Needs the examples built, as
-//! `cargo test` builds them. `--target azure` registers and rolls out to the in-process fake ARM
-//! and Azurite of finbeh-deploy's tests (as tests/deploy_azure.rs does).
+//! registry manifest, the endpoint's answer), never on the printout. With `monitor.enabled`
+//! turned off, the endpoint logs nothing and the traffic and report stages name the fix. Every
+//! process it starts is stopped (`deploy delete-endpoint`, then checked by pid). Needs the
+//! examples built, as `cargo test` builds them. `--target azure` registers and rolls out to the
+//! in-process fake ARM and Azurite of finbeh-deploy's tests (as tests/deploy_azure.rs does).
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 mod common;
@@ -213,6 +214,55 @@ fn a_failing_stage_names_its_cause_and_fix_and_exits_non_zero() {
     assert!(stdout.contains("stage data failed: ") && stdout.contains("missing.csv"));
     assert!(stdout.contains("  fix: "));
     assert!(ws.processes().is_empty());
+}
+
+/// The state file's record of `stage`: its cause and fix when it failed.
+fn recorded_failure(ws: &LocalEndpoint, stage: &str) -> (String, String) {
+    let state = json_file(&path(ws, "workflow/state.json"));
+    let record = state["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == stage)
+        .unwrap_or_else(|| panic!("no stage {stage} in {state}"));
+    assert_eq!(record["result"], "failed", "{record}");
+    let text = |key: &str| record[key].as_str().unwrap().to_owned();
+    (text("cause"), text("fix"))
+}
+
+#[test]
+fn with_the_monitor_turned_off_the_endpoint_logs_nothing_and_the_stages_say_how_to_fix_it() {
+    let ws = workspace();
+    let off = [("FINBEH__MONITOR__ENABLED", "false")];
+    let (ok, line) = ws.json_env("workflow_runner", &[], &off);
+    assert!(!ok, "{line}");
+    let results = stage_results(&line);
+    assert_eq!(
+        results[8],
+        ("test_deployments".to_owned(), "passed".to_owned())
+    );
+    assert_eq!(
+        results[9],
+        ("traffic".to_owned(), "failed".to_owned()),
+        "{line}"
+    );
+    assert_eq!(results[10].1, "skipped");
+    // The deployment has no label route: the fix names the setting and the restart.
+    let (cause, fix) = recorded_failure(&ws, "traffic");
+    assert!(cause.contains("404"), "{cause}");
+    assert!(
+        fix.contains("monitor.enabled = true") && fix.contains("delete-endpoint"),
+        "{fix}"
+    );
+    assert!(!ws.state_dir().join("monitor/blue.sqlite").exists());
+
+    // The report alone: no log to read, and the same fix.
+    let (ok, line) = ws.json_env("workflow_runner", &["--steps", "report"], &off);
+    assert!(!ok, "{line}");
+    let (cause, fix) = recorded_failure(&ws, "report");
+    assert!(cause.contains("no prediction log"), "{cause}");
+    assert!(fix.contains("FINBEH__MONITOR__ENABLED=true"), "{fix}");
+    assert_eq!(ws.delete(), Vec::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
