@@ -225,6 +225,19 @@ fn next_steps(context: &Context<'_>, report: Option<&PathBuf>) -> Vec<String> {
             lines.push(format!(
                 "  stop it:  cargo run --release --example deploy --{config} delete-endpoint"
             ));
+            // `deploy` reads finbeh's default (no log) unless told: the workflow's default is on.
+            let logged = context
+                .settings
+                .as_ref()
+                .is_some_and(|s| s.monitor().enabled);
+            let monitor = if logged {
+                "FINBEH__MONITOR__ENABLED=true "
+            } else {
+                ""
+            };
+            lines.push(format!(
+                "  after a reboot:  {monitor}cargo run --release --example deploy --{config} start"
+            ));
         }
     }
     if let (Some(_), Some(written)) = (report, &context.state.report) {
