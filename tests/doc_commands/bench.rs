@@ -61,6 +61,45 @@ pub fn peers(repo: &Path) -> Result<Peers, String> {
     Ok(Peers { dir })
 }
 
+/// The smoke data in the scratch directory: the peers' data set at [`SMOKE_ROWS`] rows and its
+/// request bodies, so no recipe (nor the peers' `wrk_any.sh`, which falls back to
+/// `/tmp/peers-data/data.csv` when its bodies are missing) reads anything outside the scratch.
+pub fn prepare(scratch: &Path, peers: &Peers) -> Result<(), String> {
+    let tmp = scratch.join("tmp");
+    let data = tmp.join("peers-data").join("data.csv");
+    let python = Path::new(VENV).join("bin/python");
+    let run = |args: &[&Path], what: &str| -> Result<(), String> {
+        let output = std::process::Command::new(&python)
+            .args(args)
+            .output()
+            .map_err(|e| format!("{what}: {e}"))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{what} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
+    };
+    run(
+        &[
+            &peers.dir.join("make_data.py"),
+            Path::new(SMOKE_ROWS),
+            &data,
+        ],
+        "make_data.py",
+    )?;
+    run(
+        &[
+            &peers.dir.join("make_bodies.py"),
+            &data,
+            &tmp.join("peers-bench"),
+        ],
+        "make_bodies.py",
+    )
+}
+
 /// Why a recipe command is not run even when the peers are here.
 pub fn not_run(text: &str) -> Option<&'static str> {
     let text = text.trim();
