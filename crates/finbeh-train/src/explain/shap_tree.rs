@@ -1,4 +1,4 @@
-//! Exact path-dependent TreeSHAP of one tree, in O(nodes × q) per row.
+//! Exact path-dependent TreeSHAP of one tree, in O(nodes × q) per row, in one preorder pass.
 //!
 //! Lundberg et al. (2018) define, for a leaf `l` with value `v` and the distinct features `j`
 //! on its path, a *one fraction* `o_j` (1 when the row follows every split on `j` along the
@@ -9,52 +9,49 @@
 //! `= v (o_i − z_i) ∫_0^1 Π_{j≠i} (t o_j + (1 − t) z_j) dt` (Beta integral), a polynomial of
 //! degree `d − 1 ≤ depth − 1`, so a Gauss–Legendre rule with `⌈depth / 2⌉` points gives it exactly
 //! (the idea of Linear TreeShap, Yu et al. 2022). Algorithm 2's values, without its O(depth²)
-//! path bookkeeping per leaf:
+//! path bookkeeping per leaf, in one pass over the nodes in preorder with a stack of the path
+//! (at most `depth + 1` entries, so everything a row touches besides the tree stays in L1):
 //!
-//! - a pass down in preorder keeps, per node, `P(t_q) = Π_j (t_q o_j + (1 − t_q) z_j)` over the
-//!   features on the path (a repeated feature's old factor is divided out);
-//! - a pass up in reverse preorder sums `v P` over each subtree; the edge into node `n` on
-//!   feature `i` receives `(o − z) Σ_q w_q S_n(t_q) / f_n(t_q)` for the leaves below it whose
-//!   *last* split on `i` it is: the sums of deeper edges on `i` are subtracted with this edge's
-//!   factor.
+//! - entering node `n` (edge on feature `i`) computes `P_n(t_q) = Π_j (t_q o_j + (1 − t_q) z_j)`
+//!   over the features on its path from its parent's (a repeated feature's old factor is
+//!   divided out; the earlier edge is an ancestor, so its `o` is on the stack);
+//! - a node's subtree ends when the next node in preorder is not deeper: its sum `S_n` of
+//!   `v P` over the leaves below is added to its parent's, and the edge is credited
+//!   `(o − z) Σ_q w_q S_n(t_q) / f_n(t_q)`, minus the same sum with the weight of the earlier
+//!   edge on `i` (those leaves' last split on `i` is this one, not the earlier one).
+//!
+//! The credits are kept per feature and quadrature point and summed over the points (times
+//! their weights) once per tree. Per node the tree stores only `z`, `1 / z` and the `q`
+//! reciprocals `1 / (t_q + (1 − t_q) z)`; the rest is a few products per point.
 
+use super::forest_shap::MAX_EXPLAINED_DEPTH;
 use super::quadrature::GaussLegendre;
 use crate::error::{Result, TrainError};
 use crate::tree::{LEAF, PreorderTree};
 
-/// No ancestor edge on the same feature / no incoming edge.
-const NONE: u32 = u32::MAX;
+/// No earlier edge on the same feature / no node.
+const NONE: u16 = u16::MAX;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct ShapNode {
-    /// Split feature, or `NONE` for a leaf.
-    feature: u32,
     /// Rows with `x[feature] <= threshold` go left (the forest's own rule).
     threshold: f32,
-    /// Right child (the left one is the next node in preorder).
-    right: u32,
-    /// Feature of the split that leads here (`NONE` for the root).
-    edge_feature: u32,
-    /// Nearest ancestor node reached through a split on `edge_feature` (`NONE` if this is the
-    /// first split on it along the path).
-    previous: u32,
-    /// Product of the cover ratios of every split on `edge_feature` down to this node.
-    zero_fraction: f64,
+    /// Split feature, or `LEAF`.
+    feature: u16,
+    /// Feature of the split that leads here (`LEAF` for the root).
+    edge_feature: u16,
+    /// Levels below the root.
+    depth: u16,
+    /// Depth of the nearest ancestor reached through a split on `edge_feature` (its place on
+    /// the stack), or `NONE` if this is the first split on it along the path.
+    previous: u16,
     /// First output value of a leaf in `ShapTree::values` (leaves only).
     value: u32,
+    /// Product of the cover ratios of every split on `edge_feature` down to this node.
+    zero_fraction: f64,
+    /// `1 / zero_fraction`.
+    inv_zero_fraction: f64,
 }
-
-/// Per-node, per-point precomputed fields of [`ShapTree::prepare`], each `q` long.
-/// `(1 − t) z`: the factor of a feature the row did not follow (`t + cold` when it did).
-const COLD: usize = 0;
-/// `1 / cold`.
-const INV_COLD: usize = 1;
-/// `1 / (t + cold) − 1 / cold`, so the reciprocal is `INV_COLD + o·INV_STEP`.
-const INV_STEP: usize = 2;
-/// `(1 − z) w / (t + cold) − cold_weight`: the edge's SHAP weight is
-/// `cold_weight + o·WEIGHT_STEP`.
-const WEIGHT_STEP: usize = 3;
-const TABLE_FIELDS: usize = 4;
 
 /// One tree laid out for explanation.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,27 +60,55 @@ pub(crate) struct ShapTree {
     values: Vec<f64>,
     /// The tree's expected output over its training cover, per output.
     expected: Vec<f64>,
+    /// The distinct features split on, ascending.
+    features: Vec<u16>,
     depth: usize,
     /// Quadrature points of [`Self::prepare`].
     q: usize,
+    /// The rule of [`Self::prepare`]: points `t`, `1 − t`, `1 / (1 − t)` and weights.
     points: Vec<f64>,
-    /// `nodes × TABLE_FIELDS × q`.
-    table: Vec<f64>,
-    /// `−w / (1 − t)`: an edge's SHAP weight when the row did not follow it (`(0 − z) w / cold`),
-    /// the same for every node.
-    cold_weight: Vec<f64>,
+    one_minus_points: Vec<f64>,
+    inv_one_minus_points: Vec<f64>,
+    weights: Vec<f64>,
+    /// `nodes × q`: `1 / (t + (1 − t) z)`, the reciprocal of the factor of a followed edge.
+    inv_hot: Vec<f64>,
 }
 
-/// Reusable per-thread buffers of [`ShapTree::explain`].
+/// Reusable per-thread buffers of [`ShapTree::explain`], sized for the deepest tree seen.
 #[derive(Debug, Default)]
 pub(crate) struct ShapScratch {
-    /// Down pass: `P(t_q)` per node (`nodes × q`).
+    /// `P(t)` of each node on the path (`(depth + 1) × q × lanes`).
     products: Vec<f64>,
-    /// Up pass: subtree sums of `v P(t_q)` per node (`nodes × outputs × q`).
+    /// Subtree sums of `v P(t)` of each node on the path (`(depth + 1) × outputs × q × lanes`).
     sums: Vec<f64>,
-    /// 1.0 when the row followed every split on the node's edge feature down to it, else 0.0
-    /// (`nodes × lanes`).
+    /// `o` of the edge into each node on the path, 1.0 or 0.0 (`(depth + 1) × lanes`).
     hot: Vec<f64>,
+    /// 1.0 when the row goes left at each node on the path, else 0.0 (`(depth + 1) × lanes`).
+    left: Vec<f64>,
+    /// Node index of each entry of the path.
+    path: Vec<u32>,
+    /// Credits per feature, output and point (`features × outputs × q × lanes`).
+    credits: Vec<f64>,
+}
+
+/// The weight of an edge before the point's quadrature weight: `(o − z) / f(t)`, i.e.
+/// `−1 / (1 − t)` when the row did not follow it and `(1 − z) / (t + (1 − t) z)` when it did.
+#[inline(always)]
+fn edge_weight<const Q: usize, const L: usize>(
+    cold_weight: &[f64; Q],
+    inv_hot: &[f64; Q],
+    zero_fraction: f64,
+    o: &[f64; L],
+) -> [[f64; L]; Q] {
+    let mut w = [[0.0; L]; Q];
+    let one_minus_z = 1.0 - zero_fraction;
+    for j in 0..Q {
+        let step = one_minus_z * inv_hot[j] - cold_weight[j];
+        for r in 0..L {
+            w[j][r] = cold_weight[j] + o[r] * step;
+        }
+    }
+    w
 }
 
 impl ShapTree {
@@ -103,74 +128,77 @@ impl ShapTree {
                 "node {i} has cover {c}: must be finite and > 0"
             )));
         }
-        if n >= NONE as usize {
+        if n >= u32::MAX as usize {
             return Err(bad(format!("{n} nodes exceed the supported 2^32 − 1")));
         }
         // Parents first (preorder): the left child follows its parent, the right child follows
         // the left subtree.
-        let mut parent = vec![NONE; n];
-        let mut right = vec![NONE; n];
-        let mut pending: Vec<(u32, bool)> = Vec::new();
+        let mut parent = vec![u32::MAX; n];
+        let mut pending: Vec<u32> = Vec::new();
         for (i, node) in tree.nodes.iter().enumerate() {
             match pending.pop() {
-                Some((p, is_right)) => {
-                    parent[i] = p;
-                    if is_right {
-                        right[p as usize] = i as u32;
-                    }
-                }
+                Some(p) => parent[i] = p,
                 None if i == 0 => {}
                 None => return Err(bad(format!("node {i} follows a complete tree"))),
             }
             if node.feature != LEAF {
-                pending.push((i as u32, true));
-                pending.push((i as u32, false));
+                pending.push(i as u32);
+                pending.push(i as u32);
             }
         }
         if !pending.is_empty() {
             return Err(bad("truncated tree: subtrees missing".into()));
         }
         let mut nodes: Vec<ShapNode> = Vec::with_capacity(n);
-        let mut depths = vec![0usize; n];
         let mut values = Vec::new();
         let mut leaf = 0usize;
         for (i, node) in tree.nodes.iter().enumerate() {
             let mut this = ShapNode {
-                feature: NONE,
                 threshold: f32::INFINITY,
-                right: right[i],
-                edge_feature: NONE,
+                feature: LEAF,
+                edge_feature: LEAF,
+                depth: 0,
                 previous: NONE,
+                value: u32::MAX,
                 zero_fraction: 1.0,
-                value: NONE,
+                inv_zero_fraction: 1.0,
             };
             let p = parent[i];
-            if p != NONE {
+            if p != u32::MAX {
                 let p = p as usize;
-                depths[i] = depths[p] + 1;
+                let depth = usize::from(nodes[p].depth) + 1;
+                if depth > MAX_EXPLAINED_DEPTH {
+                    return Err(bad(format!(
+                        "a tree is more than {MAX_EXPLAINED_DEPTH} levels deep; explanations \
+                         support at most {MAX_EXPLAINED_DEPTH}"
+                    )));
+                }
+                this.depth = depth as u16;
                 this.edge_feature = nodes[p].feature;
                 let mut a = p;
                 while a != 0 && nodes[a].edge_feature != this.edge_feature {
                     a = parent[a] as usize;
                 }
                 let ratio = cover[i] / cover[p];
-                if a != 0 {
-                    this.previous = a as u32;
-                    this.zero_fraction = ratio * nodes[a].zero_fraction;
+                this.zero_fraction = if a != 0 {
+                    this.previous = nodes[a].depth;
+                    ratio * nodes[a].zero_fraction
                 } else {
-                    this.zero_fraction = ratio;
-                }
+                    ratio
+                };
+                this.inv_zero_fraction = 1.0 / this.zero_fraction;
             }
             if node.feature == LEAF {
                 let src = tree
                     .leaf_values
                     .get(leaf * n_outputs..(leaf + 1) * n_outputs)
                     .ok_or_else(|| bad(format!("leaf {leaf} has no values")))?;
-                this.value = values.len() as u32;
+                this.value = u32::try_from(values.len())
+                    .map_err(|_| bad("more than 2^32 leaf values".into()))?;
                 values.extend(src.iter().map(|&v| f64::from(v)));
                 leaf += 1;
             } else {
-                this.feature = u32::from(node.feature);
+                this.feature = node.feature;
                 this.threshold = node.threshold;
             }
             nodes.push(this);
@@ -184,22 +212,32 @@ impl ShapTree {
             weight[i] = weight[p] * (cover[i] / cover[p]);
         }
         for (node, w) in nodes.iter().zip(&weight) {
-            if node.feature == NONE {
+            if node.feature == LEAF {
                 let v = &values[node.value as usize..node.value as usize + n_outputs];
                 for (e, v) in expected.iter_mut().zip(v) {
                     *e += w * v;
                 }
             }
         }
+        let mut features: Vec<u16> = nodes
+            .iter()
+            .filter(|node| node.feature != LEAF)
+            .map(|node| node.feature)
+            .collect();
+        features.sort_unstable();
+        features.dedup();
         Ok(Self {
+            depth: nodes.iter().map(|node| usize::from(node.depth)).max().unwrap_or(0),
             nodes,
             values,
             expected,
-            depth: depths.into_iter().max().unwrap_or(0),
+            features,
             q: 0,
             points: Vec::new(),
-            table: Vec::new(),
-            cold_weight: Vec::new(),
+            one_minus_points: Vec::new(),
+            inv_one_minus_points: Vec::new(),
+            weights: Vec::new(),
+            inv_hot: Vec::new(),
         })
     }
 
@@ -213,42 +251,27 @@ impl ShapTree {
         &self.expected
     }
 
-    /// Precomputes, per node and quadrature point, everything of its edge that does not depend
-    /// on the row (the factors, their reciprocals and the edge's SHAP weight when followed), so
-    /// explaining a row takes no division. `rule` must integrate polynomials of degree
-    /// `depth − 1` exactly.
+    /// Stores the rule and, per node and point, the reciprocal of the factor of a followed
+    /// edge, so explaining a row takes no division. `rule` must integrate polynomials of
+    /// degree `depth − 1` exactly.
     pub(crate) fn prepare(&mut self, rule: &GaussLegendre) {
-        let q = rule.len();
-        self.q = q;
+        self.q = rule.len();
         self.points = rule.nodes.clone();
-        self.table = vec![0.0; self.nodes.len() * q * TABLE_FIELDS];
-        self.cold_weight = rule
-            .nodes
-            .iter()
-            .zip(&rule.weights)
-            .map(|(t, w)| -w / (1.0 - t))
-            .collect();
-        for (node, entry) in self
-            .nodes
-            .iter()
-            .zip(self.table.chunks_mut(q * TABLE_FIELDS))
-        {
+        self.one_minus_points = rule.nodes.iter().map(|t| 1.0 - t).collect();
+        self.inv_one_minus_points = rule.nodes.iter().map(|t| 1.0 / (1.0 - t)).collect();
+        self.weights = rule.weights.clone();
+        self.inv_hot = Vec::with_capacity(self.nodes.len() * self.q);
+        for node in &self.nodes {
             let z = node.zero_fraction;
-            for (j, (t, w)) in rule.nodes.iter().zip(&rule.weights).enumerate() {
-                let cold = (1.0 - t) * z;
-                let hot = t + cold;
-                entry[COLD * q + j] = cold;
-                entry[INV_COLD * q + j] = 1.0 / cold;
-                entry[INV_STEP * q + j] = 1.0 / hot - 1.0 / cold;
-                entry[WEIGHT_STEP * q + j] = (1.0 - z) * w / hot - (-w / (1.0 - t));
-            }
+            self.inv_hot
+                .extend(rule.nodes.iter().map(|t| 1.0 / (t + (1.0 - t) * z)));
         }
     }
 
     /// Adds this tree's SHAP values of `L` rows (`rows`: `L × nf`, row-major) to `phi`
     /// (`L × features × outputs`). The rows are explained in lock-step, one lane each, with
     /// the same operations per lane whatever `L`, so a row's values do not depend on the rows
-    /// beside it. [`Self::prepare`] must have run.
+    /// beside it. [`Self::prepare`] must have run with `Q` points.
     pub(crate) fn explain<const Q: usize, const L: usize>(
         &self,
         rows: &[f32],
@@ -257,116 +280,214 @@ impl ShapTree {
         phi: &mut [f64],
     ) {
         debug_assert_eq!(self.q, Q, "prepared for another number of points");
-        let n = self.nodes.len();
-        let q = Q;
-        let k = n_outputs;
+        let (Ok(t), Ok(omt), Ok(inv_omt), Ok(w)) = (
+            <[f64; Q]>::try_from(&self.points[..]),
+            <[f64; Q]>::try_from(&self.one_minus_points[..]),
+            <[f64; Q]>::try_from(&self.inv_one_minus_points[..]),
+            <[f64; Q]>::try_from(&self.weights[..]),
+        ) else {
+            return;
+        };
+        // An edge the row did not follow weighs −1 / (1 − t) whatever its node.
+        let cold_weight = inv_omt.map(|x| -x);
+        let (inv_hot, _) = self.inv_hot.as_chunks::<Q>();
+        let nodes = &self.nodes[..inv_hot.len().min(self.nodes.len())];
+        let Some(root) = nodes.first() else {
+            return;
+        };
+        if root.feature == LEAF {
+            // A single leaf: no split, nothing to credit.
+            return;
+        }
+        let k = n_outputs.max(1);
         let nf = rows.len() / L;
         let len = phi.len() / L;
-        let stride = q * TABLE_FIELDS;
-        let field = |node: usize, f: usize| {
-            let at = node * stride + f * q;
-            &self.table[at..at + q]
-        };
-        scratch.products.resize(n * q * L, 0.0);
-        scratch.sums.resize(n * k * q * L, 0.0);
-        scratch.hot.resize(n * L, 0.0);
-        let products = &mut scratch.products[..n * q * L];
-        let sums = &mut scratch.sums[..n * k * q * L];
-        let hot = &mut scratch.hot[..n * L];
-        let (qs, kqs) = (q * L, k * q * L);
-
-        // Down: P(t) of every node, the product of one factor per feature on its path; a
-        // factor is `cold + o·t` (o = 1 when the row followed every split on the feature).
-        products[..qs].fill(1.0);
-        hot[..L].fill(1.0);
-        let mut left = [0.0f64; L];
-        for (i, node) in self.nodes.iter().enumerate() {
-            if node.feature == NONE {
-                continue;
-            }
-            let f = node.feature as usize;
-            for (r, l) in left.iter_mut().enumerate() {
-                *l = f64::from(u8::from(rows[r * nf + f] <= node.threshold));
-            }
-            for (child, is_left) in [(i + 1, true), (node.right as usize, false)] {
-                let c = &self.nodes[child];
-                let mut o = [0.0f64; L];
-                for r in 0..L {
-                    o[r] = if is_left { left[r] } else { 1.0 - left[r] };
-                }
-                if c.previous != NONE {
-                    let previous = &hot[c.previous as usize * L..c.previous as usize * L + L];
-                    for r in 0..L {
-                        o[r] *= previous[r];
-                    }
-                }
-                hot[child * L..child * L + L].copy_from_slice(&o);
-                let (head, tail) = products.split_at_mut(child * qs);
-                let parent_p = &head[i * qs..i * qs + qs];
-                let p = &mut tail[..qs];
-                let (cold, t) = (field(child, COLD), &self.points[..]);
-                if c.previous == NONE {
-                    for j in 0..q {
-                        for r in 0..L {
-                            p[j * L + r] = parent_p[j * L + r] * (cold[j] + o[r] * t[j]);
-                        }
-                    }
-                } else {
-                    // The feature's earlier factor on this path is replaced by this one.
-                    let pr = c.previous as usize;
-                    let (inv_cold, inv_step) = (field(pr, INV_COLD), field(pr, INV_STEP));
-                    let previous = &hot[pr * L..pr * L + L];
-                    for j in 0..q {
-                        for r in 0..L {
-                            let undo = inv_cold[j] + previous[r] * inv_step[j];
-                            p[j * L + r] = parent_p[j * L + r] * (cold[j] + o[r] * t[j]) * undo;
-                        }
-                    }
-                }
+        let levels = self.depth + 1;
+        let block = Q * L;
+        scratch.products.resize(levels * block, 0.0);
+        scratch.sums.resize(levels * k * block, 0.0);
+        scratch.hot.resize(levels * L, 0.0);
+        scratch.left.resize(levels * L, 0.0);
+        scratch.path.resize(levels, 0);
+        let credit_len = (len / k) * k * block;
+        if scratch.credits.len() < credit_len {
+            scratch.credits.resize(credit_len, 0.0);
+        }
+        let products = scratch.products[..levels * block].as_chunks_mut::<L>().0;
+        let products = products.as_chunks_mut::<Q>().0;
+        let sums = scratch.sums[..levels * k * block].as_chunks_mut::<L>().0;
+        let sums = sums.as_chunks_mut::<Q>().0;
+        let hot = scratch.hot[..levels * L].as_chunks_mut::<L>().0;
+        let left = scratch.left[..levels * L].as_chunks_mut::<L>().0;
+        let path = &mut scratch.path[..levels];
+        let credits = scratch.credits[..credit_len].as_chunks_mut::<L>().0;
+        let credits = credits.as_chunks_mut::<Q>().0;
+        for &f in &self.features {
+            let f = usize::from(f);
+            for c in &mut credits[f * k..f * k + k] {
+                *c = [[0.0; L]; Q];
             }
         }
-        // Up: subtree sums of v P(t), and each edge's share of them: Σ_j S_j·weight_j with
-        // weight = cold_weight + o·(hot_weight − cold_weight).
-        for i in (1..n).rev() {
-            let node = &self.nodes[i];
-            if node.feature == NONE {
-                let v = &self.values[node.value as usize..node.value as usize + k];
-                let (p, s) = (
-                    &products[i * qs..i * qs + qs],
-                    &mut sums[i * kqs..i * kqs + kqs],
+        let goes_left = |node: &ShapNode| -> [f64; L] {
+            let f = usize::from(node.feature);
+            std::array::from_fn(|r| {
+                if rows[r * nf + f] <= node.threshold {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
+        };
+
+        products[0] = [[1.0; L]; Q];
+        hot[0] = [1.0; L];
+        left[0] = goes_left(root);
+        path[0] = 0;
+        for s in &mut sums[..k] {
+            *s = [[0.0; L]; Q];
+        }
+        // Deepest entry of the path.
+        let mut top = 0usize;
+        // Ends the subtree of the path's entry at `depth` (an inner node, not the root): its sum
+        // goes to its parent's and its edge is credited.
+        let end_subtree = |depth: usize,
+                           sums: &mut [[[f64; L]; Q]],
+                           hot: &[[f64; L]],
+                           path: &[u32],
+                           credits: &mut [[[f64; L]; Q]]| {
+            let i = path[depth] as usize;
+            let node = &nodes[i];
+            let mut weight =
+                edge_weight::<Q, L>(&cold_weight, &inv_hot[i], node.zero_fraction, &hot[depth]);
+            if node.previous != NONE {
+                let pd = usize::from(node.previous);
+                let a = path[pd] as usize;
+                let earlier = edge_weight::<Q, L>(
+                    &cold_weight,
+                    &inv_hot[a],
+                    nodes[a].zero_fraction,
+                    &hot[pd],
                 );
-                for (c, &vc) in v.iter().enumerate() {
-                    for x in 0..qs {
-                        s[c * qs + x] = vc * p[x];
+                for j in 0..Q {
+                    for r in 0..L {
+                        weight[j][r] -= earlier[j][r];
+                    }
+                }
+            }
+            let f = usize::from(node.edge_feature);
+            let (upper, lower) = sums.split_at_mut(depth * k);
+            let parent = &mut upper[(depth - 1) * k..];
+            for c in 0..k {
+                let s = &lower[c];
+                let (into, credit) = (&mut parent[c], &mut credits[f * k + c]);
+                for j in 0..Q {
+                    for r in 0..L {
+                        into[j][r] += s[j][r];
+                        credit[j][r] += s[j][r] * weight[j][r];
+                    }
+                }
+            }
+        };
+
+        for (i, node) in nodes.iter().enumerate().skip(1) {
+            let depth = usize::from(node.depth);
+            while top >= depth {
+                end_subtree(top, sums, hot, path, credits);
+                top -= 1;
+            }
+            // The parent is the path's entry at depth − 1; the left child follows it.
+            let up = depth - 1;
+            let is_left = path[up] as usize + 1 == i;
+            let side = &left[up];
+            let mut o: [f64; L] =
+                std::array::from_fn(|r| if is_left { side[r] } else { 1.0 - side[r] });
+            let z = node.zero_fraction;
+            let mut p = products[up];
+            if node.previous == NONE {
+                for j in 0..Q {
+                    let cold = omt[j] * z;
+                    for r in 0..L {
+                        p[j][r] *= cold + o[r] * t[j];
                     }
                 }
             } else {
-                let (l, r) = ((i + 1) * kqs, node.right as usize * kqs);
-                for x in 0..kqs {
-                    sums[i * kqs + x] = sums[l + x] + sums[r + x];
+                // The feature's earlier factor on this path is replaced by this one.
+                let pd = usize::from(node.previous);
+                let a = path[pd] as usize;
+                let earlier_o = &hot[pd];
+                for r in 0..L {
+                    o[r] *= earlier_o[r];
+                }
+                let inv_zero = nodes[a].inv_zero_fraction;
+                let a_inv_hot = &inv_hot[a];
+                for j in 0..Q {
+                    let cold = omt[j] * z;
+                    let inv_cold = inv_omt[j] * inv_zero;
+                    let inv_step = a_inv_hot[j] - inv_cold;
+                    for r in 0..L {
+                        p[j][r] *= (cold + o[r] * t[j]) * (inv_cold + earlier_o[r] * inv_step);
+                    }
                 }
             }
-            let feature = node.edge_feature as usize;
-            let subtree = &sums[i * kqs..i * kqs + kqs];
-            let mut edges = [(i, 1.0), (i, 0.0)];
-            if node.previous != NONE {
-                // Leaves whose last split on the feature is deeper belong to the deeper edge:
-                // subtract them with the weight of the earlier one.
-                edges[1] = (node.previous as usize, -1.0);
-            }
-            for &(edge, sign) in &edges[..1 + usize::from(node.previous != NONE)] {
-                let (step, o) = (field(edge, WEIGHT_STEP), &hot[edge * L..edge * L + L]);
-                for c in 0..k {
-                    let mut acc = [0.0f64; L];
-                    for j in 0..q {
+            if node.feature == LEAF {
+                // A leaf's subtree ends at once: v P goes to the parent and credits the edge.
+                let mut weight = edge_weight::<Q, L>(&cold_weight, &inv_hot[i], z, &o);
+                if node.previous != NONE {
+                    let pd = usize::from(node.previous);
+                    let a = path[pd] as usize;
+                    let earlier = edge_weight::<Q, L>(
+                        &cold_weight,
+                        &inv_hot[a],
+                        nodes[a].zero_fraction,
+                        &hot[pd],
+                    );
+                    for j in 0..Q {
                         for r in 0..L {
-                            let weight = self.cold_weight[j] + o[r] * step[j];
-                            acc[r] += subtree[(c * q + j) * L + r] * weight;
+                            weight[j][r] -= earlier[j][r];
                         }
                     }
-                    for r in 0..L {
-                        phi[r * len + feature * k + c] += sign * acc[r];
+                }
+                let f = usize::from(node.edge_feature);
+                let v = &self.values[node.value as usize..node.value as usize + k];
+                let parent = &mut sums[up * k..up * k + k];
+                for ((into, credit), &v) in parent
+                    .iter_mut()
+                    .zip(&mut credits[f * k..f * k + k])
+                    .zip(v)
+                {
+                    for j in 0..Q {
+                        for r in 0..L {
+                            let s = v * p[j][r];
+                            into[j][r] += s;
+                            credit[j][r] += s * weight[j][r];
+                        }
                     }
+                }
+            } else {
+                products[depth] = p;
+                hot[depth] = o;
+                left[depth] = goes_left(node);
+                path[depth] = i as u32;
+                for s in &mut sums[depth * k..depth * k + k] {
+                    *s = [[0.0; L]; Q];
+                }
+                top = depth;
+            }
+        }
+        while top >= 1 {
+            end_subtree(top, sums, hot, path, credits);
+            top -= 1;
+        }
+        // Σ over the points, times their weights, once per feature of the tree.
+        for &f in &self.features {
+            let f = usize::from(f);
+            for (c, credit) in credits[f * k..f * k + k].iter().enumerate() {
+                for r in 0..L {
+                    let mut sum = 0.0;
+                    for j in 0..Q {
+                        sum += w[j] * credit[j][r];
+                    }
+                    phi[r * len + f * k + c] += sum;
                 }
             }
         }
