@@ -1,4 +1,5 @@
-//! Exact path-dependent TreeSHAP of one tree, in O(nodes × q) per row, in one preorder pass.
+//! Exact path-dependent TreeSHAP of one tree, in O(nodes × q) per row, without a branch on the
+//! tree's shape.
 //!
 //! Lundberg et al. (2018) define, for a leaf `l` with value `v` and the distinct features `j`
 //! on its path, a *one fraction* `o_j` (1 when the row follows every split on `j` along the
@@ -9,54 +10,70 @@
 //! `= v (o_i − z_i) ∫_0^1 Π_{j≠i} (t o_j + (1 − t) z_j) dt` (Beta integral), a polynomial of
 //! degree `d − 1 ≤ depth − 1`, so a Gauss–Legendre rule with `⌈depth / 2⌉` points gives it exactly
 //! (the idea of Linear TreeShap, Yu et al. 2022). Algorithm 2's values, without its O(depth²)
-//! path bookkeeping per leaf, in one pass over the nodes in preorder with a stack of the path
-//! (at most `depth + 1` entries, so everything a row touches besides the tree stays in L1):
+//! path bookkeeping per leaf. Inner nodes and leaves are kept apart, each in preorder:
 //!
-//! - entering node `n` (edge on feature `i`) computes `P_n(t_q) = Π_j (t_q o_j + (1 − t_q) z_j)`
-//!   over the features on its path from its parent's (a repeated feature's old factor is
-//!   divided out; the earlier edge is an ancestor, so its `o` is on the stack);
-//! - a node's subtree ends when the next node in preorder is not deeper: its sum `S_n` of
-//!   `v P` over the leaves below is added to its parent's, and the edge is credited
-//!   `(o − z) Σ_q w_q S_n(t_q) / f_n(t_q)`, minus the same sum with the weight of the earlier
-//!   edge on `i` (those leaves' last split on `i` is this one, not the earlier one).
+//! - down, over the inner nodes: `P_n(t_q) = Π_j (t_q o_j + (1 − t_q) z_j)` over the features on
+//!   the path to `n`, from its parent's (a repeated feature's earlier factor is divided out);
+//! - the leaves, in any order: `v P` goes to the parent's subtree sum `S`, and the edge into the
+//!   leaf is credited `(o − z) Σ_q w_q v P(t_q) / f(t_q)`, minus the same sum with the weight of
+//!   the earlier edge on the feature (those leaves' last split on it is this one);
+//! - up, over the inner nodes in reverse preorder: each sum `S_n` is complete, is credited the
+//!   same way and goes to the parent's.
 //!
-//! The credits are kept per feature and quadrature point and summed over the points (times
-//! their weights) once per tree. Per node the tree stores only `z`, `1 / z` and the `q`
-//! reciprocals `1 / (t_q + (1 − t_q) z)`; the rest is a few products per point.
+//! A node without an earlier edge on its feature points at a neutral entry whose factor is
+//! exactly 1 and whose weight is exactly 0, so every node takes the same operations: no branch
+//! depends on the tree's shape, which matters for a row explained alone (one lane), and the
+//! lanes of rows explained together stay in lock-step. Credits are kept per feature and
+//! quadrature point and summed over the points (times their weights) once per tree. Per node the
+//! tree stores `z`, `1 / z` and the `q` reciprocals `1 / (t_q + (1 − t_q) z)`.
 
 use super::forest_shap::MAX_EXPLAINED_DEPTH;
 use super::quadrature::GaussLegendre;
 use crate::error::{Result, TrainError};
 use crate::tree::{LEAF, PreorderTree};
 
-/// No earlier edge on the same feature / no node.
-const NONE: u16 = u16::MAX;
-
+/// The edge into a node (inner node or leaf).
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct ShapNode {
-    /// Rows with `x[feature] <= threshold` go left (the forest's own rule).
-    threshold: f32,
-    /// Split feature, or `LEAF`.
-    feature: u16,
-    /// Feature of the split that leads here (`LEAF` for the root).
-    edge_feature: u16,
-    /// Levels below the root.
-    depth: u16,
-    /// Depth of the nearest ancestor reached through a split on `edge_feature` (its place on
-    /// the stack), or `NONE` if this is the first split on it along the path.
-    previous: u16,
-    /// First output value of a leaf in `ShapTree::values` (leaves only).
-    value: u32,
-    /// Product of the cover ratios of every split on `edge_feature` down to this node.
+struct Edge {
+    /// Product of the cover ratios of every split on `feature` down to this node.
     zero_fraction: f64,
-    /// `1 / zero_fraction`.
+    /// `1 / zero_fraction`; 0 for the neutral entry.
     inv_zero_fraction: f64,
+    /// 1.0 for a right child, 0.0 for a left one (the root: 0.0).
+    right: f64,
+    /// Index of the parent among the inner nodes.
+    parent: u32,
+    /// Index, among the inner nodes, of the nearest ancestor reached through a split on
+    /// `feature`, or of the neutral entry (one past the inner nodes) if there is none.
+    previous: u32,
+    /// Feature of the parent's split.
+    feature: u16,
+}
+
+/// An inner node: the edge into it and its own split.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Inner {
+    edge: Edge,
+    /// Rows with `x[split] <= threshold` go left (the forest's own rule).
+    threshold: f32,
+    split: u16,
+}
+
+/// A leaf: the edge into it and where its outputs start in `ShapTree::values`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Leaf {
+    edge: Edge,
+    value: u32,
 }
 
 /// One tree laid out for explanation.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ShapTree {
-    nodes: Vec<ShapNode>,
+    /// Inner nodes in preorder (the root first), then the neutral entry. Empty when the tree
+    /// is a single leaf.
+    inner: Vec<Inner>,
+    /// Leaves in preorder.
+    leaves: Vec<Leaf>,
     values: Vec<f64>,
     /// The tree's expected output over its training cover, per output.
     expected: Vec<f64>,
@@ -70,29 +87,31 @@ pub(crate) struct ShapTree {
     one_minus_points: Vec<f64>,
     inv_one_minus_points: Vec<f64>,
     weights: Vec<f64>,
-    /// `nodes × q`: `1 / (t + (1 − t) z)`, the reciprocal of the factor of a followed edge.
-    inv_hot: Vec<f64>,
+    /// `(inner + 1) × q` and `leaves × q`: `1 / (t + (1 − t) z)`, the reciprocal of the factor
+    /// of a followed edge (1 for the neutral entry).
+    inner_inv_hot: Vec<f64>,
+    leaf_inv_hot: Vec<f64>,
 }
 
-/// Reusable per-thread buffers of [`ShapTree::explain`], sized for the deepest tree seen.
+/// Reusable per-thread buffers of [`ShapTree::explain`], sized for the largest tree seen.
 #[derive(Debug, Default)]
 pub(crate) struct ShapScratch {
-    /// `P(t)` of each node on the path (`(depth + 1) × q × lanes`).
+    /// `P(t)` of each inner node (`(inner + 1) × q × lanes`).
     products: Vec<f64>,
-    /// Subtree sums of `v P(t)` of each node on the path (`(depth + 1) × outputs × q × lanes`).
+    /// Subtree sums of `v P(t)` of each inner node (`inner × outputs × q × lanes`).
     sums: Vec<f64>,
-    /// `o` of the edge into each node on the path, 1.0 or 0.0 (`(depth + 1) × lanes`).
+    /// `o` of the edge into each inner node, 1.0 or 0.0 (`(inner + 1) × lanes`; the neutral
+    /// entry's is 1).
     hot: Vec<f64>,
-    /// 1.0 when the row goes left at each node on the path, else 0.0 (`(depth + 1) × lanes`).
+    /// 1.0 when the row goes left at each inner node, else 0.0 (`inner × lanes`).
     left: Vec<f64>,
-    /// Node index of each entry of the path.
-    path: Vec<u32>,
     /// Credits per feature, output and point (`features × outputs × q × lanes`).
     credits: Vec<f64>,
 }
 
 /// The weight of an edge before the point's quadrature weight: `(o − z) / f(t)`, i.e.
-/// `−1 / (1 − t)` when the row did not follow it and `(1 − z) / (t + (1 − t) z)` when it did.
+/// `−1 / (1 − t)` when the row did not follow it and `(1 − z) / (t + (1 − t) z)` when it did
+/// (exactly 0 for the neutral entry, whose `z` is 1 and `o` is 1).
 #[inline(always)]
 fn edge_weight<const Q: usize, const L: usize>(
     cold_weight: &[f64; Q],
@@ -109,6 +128,75 @@ fn edge_weight<const Q: usize, const L: usize>(
         }
     }
     w
+}
+
+/// What the explanation of one tree reads, for `Q` points and `L` lanes.
+struct Pass<'a, const Q: usize, const L: usize> {
+    t: [f64; Q],
+    omt: [f64; Q],
+    inv_omt: [f64; Q],
+    cold_weight: [f64; Q],
+    inner: &'a [Inner],
+    inner_inv_hot: &'a [[f64; Q]],
+}
+
+impl<const Q: usize, const L: usize> Pass<'_, Q, L> {
+    /// `o` of `edge` (whether the row followed every split on its feature down to it) and its
+    /// node's `P(t)` from its parent's.
+    #[inline(always)]
+    fn enter(
+        &self,
+        edge: &Edge,
+        products: &[[[f64; L]; Q]],
+        hot: &[[f64; L]],
+        left: &[[f64; L]],
+    ) -> ([f64; L], [[f64; L]; Q]) {
+        let parent = edge.parent as usize;
+        let previous = edge.previous as usize;
+        let (side, earlier_o) = (&left[parent], &hot[previous]);
+        // |left − right| is 1 when the row took this side, else 0.
+        let o: [f64; L] = std::array::from_fn(|r| (side[r] - edge.right).abs() * earlier_o[r]);
+        let earlier = &self.inner[previous].edge;
+        let earlier_inv_hot = &self.inner_inv_hot[previous];
+        let mut p = products[parent];
+        let z = edge.zero_fraction;
+        for j in 0..Q {
+            // This edge's factor, times the reciprocal of the feature's earlier factor on the
+            // path (exactly 1 for the neutral entry).
+            let cold = self.omt[j] * z;
+            let inv_cold = self.inv_omt[j] * earlier.inv_zero_fraction;
+            let inv_step = earlier_inv_hot[j] - inv_cold;
+            for r in 0..L {
+                p[j][r] *= (cold + o[r] * self.t[j]) * (inv_cold + earlier_o[r] * inv_step);
+            }
+        }
+        (o, p)
+    }
+
+    /// The credit weight of `edge` (its own minus the earlier edge's on the feature).
+    #[inline(always)]
+    fn weight(
+        &self,
+        edge: &Edge,
+        inv_hot: &[f64; Q],
+        o: &[f64; L],
+        hot: &[[f64; L]],
+    ) -> [[f64; L]; Q] {
+        let previous = edge.previous as usize;
+        let mut weight = edge_weight::<Q, L>(&self.cold_weight, inv_hot, edge.zero_fraction, o);
+        let earlier = edge_weight::<Q, L>(
+            &self.cold_weight,
+            &self.inner_inv_hot[previous],
+            self.inner[previous].edge.zero_fraction,
+            &hot[previous],
+        );
+        for j in 0..Q {
+            for r in 0..L {
+                weight[j][r] -= earlier[j][r];
+            }
+        }
+        weight
+    }
 }
 
 impl ShapTree {
@@ -134,74 +222,92 @@ impl ShapTree {
         // Parents first (preorder): the left child follows its parent, the right child follows
         // the left subtree.
         let mut parent = vec![u32::MAX; n];
-        let mut pending: Vec<u32> = Vec::new();
+        let mut is_right = vec![false; n];
+        let mut pending: Vec<(u32, bool)> = Vec::new();
         for (i, node) in tree.nodes.iter().enumerate() {
             match pending.pop() {
-                Some(p) => parent[i] = p,
+                Some((p, right)) => {
+                    parent[i] = p;
+                    is_right[i] = right;
+                }
                 None if i == 0 => {}
                 None => return Err(bad(format!("node {i} follows a complete tree"))),
             }
             if node.feature != LEAF {
-                pending.push(i as u32);
-                pending.push(i as u32);
+                pending.push((i as u32, true));
+                pending.push((i as u32, false));
             }
         }
         if !pending.is_empty() {
             return Err(bad("truncated tree: subtrees missing".into()));
         }
-        let mut nodes: Vec<ShapNode> = Vec::with_capacity(n);
+        // Per node: depth, the feature of the edge into it, its zero fraction and the index of
+        // the inner node it is (inner nodes are numbered in preorder).
+        let mut depth = vec![0usize; n];
+        let mut edge_feature = vec![LEAF; n];
+        let mut zero = vec![1.0f64; n];
+        let mut inner_index = vec![u32::MAX; n];
+        let n_inner = tree.nodes.iter().filter(|node| node.feature != LEAF).count();
+        let neutral = n_inner as u32;
+        let mut inner = Vec::with_capacity(n_inner + 1);
+        let mut leaves = Vec::with_capacity(n - n_inner);
         let mut values = Vec::new();
-        let mut leaf = 0usize;
         for (i, node) in tree.nodes.iter().enumerate() {
-            let mut this = ShapNode {
-                threshold: f32::INFINITY,
-                feature: LEAF,
-                edge_feature: LEAF,
-                depth: 0,
-                previous: NONE,
-                value: u32::MAX,
+            let mut edge = Edge {
                 zero_fraction: 1.0,
                 inv_zero_fraction: 1.0,
+                right: 0.0,
+                parent: 0,
+                previous: neutral,
+                feature: LEAF,
             };
             let p = parent[i];
             if p != u32::MAX {
                 let p = p as usize;
-                let depth = usize::from(nodes[p].depth) + 1;
-                if depth > MAX_EXPLAINED_DEPTH {
+                depth[i] = depth[p] + 1;
+                if depth[i] > MAX_EXPLAINED_DEPTH {
                     return Err(bad(format!(
                         "a tree is more than {MAX_EXPLAINED_DEPTH} levels deep; explanations \
                          support at most {MAX_EXPLAINED_DEPTH}"
                     )));
                 }
-                this.depth = depth as u16;
-                this.edge_feature = nodes[p].feature;
+                let feature = tree.nodes[p].feature;
+                edge_feature[i] = feature;
                 let mut a = p;
-                while a != 0 && nodes[a].edge_feature != this.edge_feature {
+                while a != 0 && edge_feature[a] != feature {
                     a = parent[a] as usize;
                 }
                 let ratio = cover[i] / cover[p];
-                this.zero_fraction = if a != 0 {
-                    this.previous = nodes[a].depth;
-                    ratio * nodes[a].zero_fraction
+                zero[i] = if a != 0 {
+                    edge.previous = inner_index[a];
+                    ratio * zero[a]
                 } else {
                     ratio
                 };
-                this.inv_zero_fraction = 1.0 / this.zero_fraction;
+                edge.zero_fraction = zero[i];
+                edge.inv_zero_fraction = 1.0 / zero[i];
+                edge.right = if is_right[i] { 1.0 } else { 0.0 };
+                edge.parent = inner_index[p];
+                edge.feature = feature;
             }
             if node.feature == LEAF {
+                let leaf = leaves.len();
                 let src = tree
                     .leaf_values
                     .get(leaf * n_outputs..(leaf + 1) * n_outputs)
                     .ok_or_else(|| bad(format!("leaf {leaf} has no values")))?;
-                this.value = u32::try_from(values.len())
+                let value = u32::try_from(values.len())
                     .map_err(|_| bad("more than 2^32 leaf values".into()))?;
                 values.extend(src.iter().map(|&v| f64::from(v)));
-                leaf += 1;
+                leaves.push(Leaf { edge, value });
             } else {
-                this.feature = node.feature;
-                this.threshold = node.threshold;
+                inner_index[i] = inner.len() as u32;
+                inner.push(Inner {
+                    edge,
+                    threshold: node.threshold,
+                    split: node.feature,
+                });
             }
-            nodes.push(this);
         }
         // Expected output over the cover: each leaf weighted by the product of the cover ratios
         // on its path (the empty coalition of the path-dependent expectation).
@@ -211,24 +317,43 @@ impl ShapTree {
             let p = parent[i] as usize;
             weight[i] = weight[p] * (cover[i] / cover[p]);
         }
-        for (node, w) in nodes.iter().zip(&weight) {
-            if node.feature == LEAF {
-                let v = &values[node.value as usize..node.value as usize + n_outputs];
-                for (e, v) in expected.iter_mut().zip(v) {
-                    *e += w * v;
-                }
+        let leaf_weights = tree
+            .nodes
+            .iter()
+            .zip(&weight)
+            .filter(|(node, _)| node.feature == LEAF);
+        for ((_, w), leaf) in leaf_weights.zip(&leaves) {
+            let v = &values[leaf.value as usize..leaf.value as usize + n_outputs];
+            for (e, v) in expected.iter_mut().zip(v) {
+                *e += w * v;
             }
         }
-        let mut features: Vec<u16> = nodes
-            .iter()
-            .filter(|node| node.feature != LEAF)
-            .map(|node| node.feature)
-            .collect();
+        let mut features: Vec<u16> = inner.iter().map(|node| node.split).collect();
         features.sort_unstable();
         features.dedup();
+        if n_inner == 0 {
+            // A single leaf: nothing to explain, no neutral entry.
+            inner.clear();
+        } else {
+            // The neutral entry: z = 1 and o = 1 make its weight exactly 0, 1 / z = 0 and a hot
+            // reciprocal of 1 make the factor it divides out exactly 1.
+            inner.push(Inner {
+                edge: Edge {
+                    zero_fraction: 1.0,
+                    inv_zero_fraction: 0.0,
+                    right: 0.0,
+                    parent: 0,
+                    previous: neutral,
+                    feature: LEAF,
+                },
+                threshold: f32::INFINITY,
+                split: LEAF,
+            });
+        }
         Ok(Self {
-            depth: nodes.iter().map(|node| usize::from(node.depth)).max().unwrap_or(0),
-            nodes,
+            depth: depth.into_iter().max().unwrap_or(0),
+            inner,
+            leaves,
             values,
             expected,
             features,
@@ -237,7 +362,8 @@ impl ShapTree {
             one_minus_points: Vec::new(),
             inv_one_minus_points: Vec::new(),
             weights: Vec::new(),
-            inv_hot: Vec::new(),
+            inner_inv_hot: Vec::new(),
+            leaf_inv_hot: Vec::new(),
         })
     }
 
@@ -260,12 +386,19 @@ impl ShapTree {
         self.one_minus_points = rule.nodes.iter().map(|t| 1.0 - t).collect();
         self.inv_one_minus_points = rule.nodes.iter().map(|t| 1.0 / (1.0 - t)).collect();
         self.weights = rule.weights.clone();
-        self.inv_hot = Vec::with_capacity(self.nodes.len() * self.q);
-        for node in &self.nodes {
-            let z = node.zero_fraction;
-            self.inv_hot
-                .extend(rule.nodes.iter().map(|t| 1.0 / (t + (1.0 - t) * z)));
+        let reciprocals = |edges: &mut dyn Iterator<Item = &Edge>| -> Vec<f64> {
+            let mut out = Vec::new();
+            for edge in edges {
+                let z = edge.zero_fraction;
+                out.extend(rule.nodes.iter().map(|t| 1.0 / (t + (1.0 - t) * z)));
+            }
+            out
+        };
+        self.inner_inv_hot = reciprocals(&mut self.inner.iter().map(|node| &node.edge));
+        if let Some(neutral) = self.inner_inv_hot.rchunks_mut(self.q.max(1)).next() {
+            neutral.fill(1.0);
         }
+        self.leaf_inv_hot = reciprocals(&mut self.leaves.iter().map(|leaf| &leaf.edge));
     }
 
     /// Adds this tree's SHAP values of `L` rows (`rows`: `L × nf`, row-major) to `phi`
@@ -288,38 +421,42 @@ impl ShapTree {
         ) else {
             return;
         };
-        // An edge the row did not follow weighs −1 / (1 − t) whatever its node.
-        let cold_weight = inv_omt.map(|x| -x);
-        let (inv_hot, _) = self.inv_hot.as_chunks::<Q>();
-        let nodes = &self.nodes[..inv_hot.len().min(self.nodes.len())];
-        let Some(root) = nodes.first() else {
-            return;
-        };
-        if root.feature == LEAF {
-            // A single leaf: no split, nothing to credit.
+        let inner_inv_hot = self.inner_inv_hot.as_chunks::<Q>().0;
+        let leaf_inv_hot = self.leaf_inv_hot.as_chunks::<Q>().0;
+        // Inner nodes and the neutral entry; a single leaf credits nothing.
+        let entries = self.inner.len();
+        if entries < 2 || inner_inv_hot.len() != entries || leaf_inv_hot.len() != self.leaves.len()
+        {
             return;
         }
+        let n_inner = entries - 1;
+        let pass = Pass::<Q, L> {
+            t,
+            omt,
+            inv_omt,
+            // An edge the row did not follow weighs −1 / (1 − t) whatever its node.
+            cold_weight: inv_omt.map(|x| -x),
+            inner: &self.inner,
+            inner_inv_hot,
+        };
         let k = n_outputs.max(1);
         let nf = rows.len() / L;
         let len = phi.len() / L;
-        let levels = self.depth + 1;
         let block = Q * L;
-        scratch.products.resize(levels * block, 0.0);
-        scratch.sums.resize(levels * k * block, 0.0);
-        scratch.hot.resize(levels * L, 0.0);
-        scratch.left.resize(levels * L, 0.0);
-        scratch.path.resize(levels, 0);
+        scratch.products.resize(entries * block, 0.0);
+        scratch.sums.resize(n_inner * k * block, 0.0);
+        scratch.hot.resize(entries * L, 0.0);
+        scratch.left.resize(entries * L, 0.0);
         let credit_len = (len / k) * k * block;
         if scratch.credits.len() < credit_len {
             scratch.credits.resize(credit_len, 0.0);
         }
-        let products = scratch.products[..levels * block].as_chunks_mut::<L>().0;
+        let products = scratch.products[..entries * block].as_chunks_mut::<L>().0;
         let products = products.as_chunks_mut::<Q>().0;
-        let sums = scratch.sums[..levels * k * block].as_chunks_mut::<L>().0;
+        let sums = scratch.sums[..n_inner * k * block].as_chunks_mut::<L>().0;
         let sums = sums.as_chunks_mut::<Q>().0;
-        let hot = scratch.hot[..levels * L].as_chunks_mut::<L>().0;
-        let left = scratch.left[..levels * L].as_chunks_mut::<L>().0;
-        let path = &mut scratch.path[..levels];
+        let hot = scratch.hot[..entries * L].as_chunks_mut::<L>().0;
+        let left = scratch.left[..entries * L].as_chunks_mut::<L>().0;
         let credits = scratch.credits[..credit_len].as_chunks_mut::<L>().0;
         let credits = credits.as_chunks_mut::<Q>().0;
         for &f in &self.features {
@@ -328,8 +465,12 @@ impl ShapTree {
                 *c = [[0.0; L]; Q];
             }
         }
-        let goes_left = |node: &ShapNode| -> [f64; L] {
-            let f = usize::from(node.feature);
+        for s in sums.iter_mut() {
+            *s = [[0.0; L]; Q];
+        }
+        hot[n_inner] = [1.0; L];
+        let goes_left = |node: &Inner| -> [f64; L] {
+            let f = usize::from(node.split);
             std::array::from_fn(|r| {
                 if rows[r * nf + f] <= node.threshold {
                     1.0
@@ -339,47 +480,48 @@ impl ShapTree {
             })
         };
 
+        // Down over the inner nodes (parents first).
         products[0] = [[1.0; L]; Q];
         hot[0] = [1.0; L];
-        left[0] = goes_left(root);
-        path[0] = 0;
-        for s in &mut sums[..k] {
-            *s = [[0.0; L]; Q];
+        left[0] = goes_left(&self.inner[0]);
+        for (i, node) in self.inner[..n_inner].iter().enumerate().skip(1) {
+            let (o, p) = pass.enter(&node.edge, products, hot, left);
+            products[i] = p;
+            hot[i] = o;
+            left[i] = goes_left(node);
         }
-        // Deepest entry of the path.
-        let mut top = 0usize;
-        // Ends the subtree of the path's entry at `depth` (an inner node, not the root): its sum
-        // goes to its parent's and its edge is credited.
-        let end_subtree = |depth: usize,
-                           sums: &mut [[[f64; L]; Q]],
-                           hot: &[[f64; L]],
-                           path: &[u32],
-                           credits: &mut [[[f64; L]; Q]]| {
-            let i = path[depth] as usize;
-            let node = &nodes[i];
-            let mut weight =
-                edge_weight::<Q, L>(&cold_weight, &inv_hot[i], node.zero_fraction, &hot[depth]);
-            if node.previous != NONE {
-                let pd = usize::from(node.previous);
-                let a = path[pd] as usize;
-                let earlier = edge_weight::<Q, L>(
-                    &cold_weight,
-                    &inv_hot[a],
-                    nodes[a].zero_fraction,
-                    &hot[pd],
-                );
+        // The leaves: v P to the parent's sum, and the edge's credit.
+        for (leaf, inv_hot) in self.leaves.iter().zip(leaf_inv_hot) {
+            let edge = &leaf.edge;
+            let (o, p) = pass.enter(edge, products, hot, left);
+            let weight = pass.weight(edge, inv_hot, &o, hot);
+            let f = usize::from(edge.feature);
+            let parent = edge.parent as usize;
+            let v = &self.values[leaf.value as usize..leaf.value as usize + k];
+            let into = &mut sums[parent * k..parent * k + k];
+            for ((into, credit), &v) in into.iter_mut().zip(&mut credits[f * k..f * k + k]).zip(v) {
                 for j in 0..Q {
                     for r in 0..L {
-                        weight[j][r] -= earlier[j][r];
+                        let s = v * p[j][r];
+                        into[j][r] += s;
+                        credit[j][r] += s * weight[j][r];
                     }
                 }
             }
-            let f = usize::from(node.edge_feature);
-            let (upper, lower) = sums.split_at_mut(depth * k);
-            let parent = &mut upper[(depth - 1) * k..];
-            for c in 0..k {
-                let s = &lower[c];
-                let (into, credit) = (&mut parent[c], &mut credits[f * k + c]);
+        }
+        // Up over the inner nodes (children first): each subtree sum is complete.
+        for i in (1..n_inner).rev() {
+            let edge = &self.inner[i].edge;
+            let weight = pass.weight(edge, &inner_inv_hot[i], &hot[i], hot);
+            let f = usize::from(edge.feature);
+            let parent = edge.parent as usize;
+            let (upper, lower) = sums.split_at_mut(i * k);
+            let into = &mut upper[parent * k..parent * k + k];
+            for ((into, credit), s) in into
+                .iter_mut()
+                .zip(&mut credits[f * k..f * k + k])
+                .zip(&lower[..k])
+            {
                 for j in 0..Q {
                     for r in 0..L {
                         into[j][r] += s[j][r];
@@ -387,96 +529,6 @@ impl ShapTree {
                     }
                 }
             }
-        };
-
-        for (i, node) in nodes.iter().enumerate().skip(1) {
-            let depth = usize::from(node.depth);
-            while top >= depth {
-                end_subtree(top, sums, hot, path, credits);
-                top -= 1;
-            }
-            // The parent is the path's entry at depth − 1; the left child follows it.
-            let up = depth - 1;
-            let is_left = path[up] as usize + 1 == i;
-            let side = &left[up];
-            let mut o: [f64; L] =
-                std::array::from_fn(|r| if is_left { side[r] } else { 1.0 - side[r] });
-            let z = node.zero_fraction;
-            let mut p = products[up];
-            if node.previous == NONE {
-                for j in 0..Q {
-                    let cold = omt[j] * z;
-                    for r in 0..L {
-                        p[j][r] *= cold + o[r] * t[j];
-                    }
-                }
-            } else {
-                // The feature's earlier factor on this path is replaced by this one.
-                let pd = usize::from(node.previous);
-                let a = path[pd] as usize;
-                let earlier_o = &hot[pd];
-                for r in 0..L {
-                    o[r] *= earlier_o[r];
-                }
-                let inv_zero = nodes[a].inv_zero_fraction;
-                let a_inv_hot = &inv_hot[a];
-                for j in 0..Q {
-                    let cold = omt[j] * z;
-                    let inv_cold = inv_omt[j] * inv_zero;
-                    let inv_step = a_inv_hot[j] - inv_cold;
-                    for r in 0..L {
-                        p[j][r] *= (cold + o[r] * t[j]) * (inv_cold + earlier_o[r] * inv_step);
-                    }
-                }
-            }
-            if node.feature == LEAF {
-                // A leaf's subtree ends at once: v P goes to the parent and credits the edge.
-                let mut weight = edge_weight::<Q, L>(&cold_weight, &inv_hot[i], z, &o);
-                if node.previous != NONE {
-                    let pd = usize::from(node.previous);
-                    let a = path[pd] as usize;
-                    let earlier = edge_weight::<Q, L>(
-                        &cold_weight,
-                        &inv_hot[a],
-                        nodes[a].zero_fraction,
-                        &hot[pd],
-                    );
-                    for j in 0..Q {
-                        for r in 0..L {
-                            weight[j][r] -= earlier[j][r];
-                        }
-                    }
-                }
-                let f = usize::from(node.edge_feature);
-                let v = &self.values[node.value as usize..node.value as usize + k];
-                let parent = &mut sums[up * k..up * k + k];
-                for ((into, credit), &v) in parent
-                    .iter_mut()
-                    .zip(&mut credits[f * k..f * k + k])
-                    .zip(v)
-                {
-                    for j in 0..Q {
-                        for r in 0..L {
-                            let s = v * p[j][r];
-                            into[j][r] += s;
-                            credit[j][r] += s * weight[j][r];
-                        }
-                    }
-                }
-            } else {
-                products[depth] = p;
-                hot[depth] = o;
-                left[depth] = goes_left(node);
-                path[depth] = i as u32;
-                for s in &mut sums[depth * k..depth * k + k] {
-                    *s = [[0.0; L]; Q];
-                }
-                top = depth;
-            }
-        }
-        while top >= 1 {
-            end_subtree(top, sums, hot, path, credits);
-            top -= 1;
         }
         // Σ over the points, times their weights, once per feature of the tree.
         for &f in &self.features {
