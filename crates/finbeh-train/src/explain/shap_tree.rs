@@ -138,6 +138,8 @@ struct Pass<'a, const Q: usize, const L: usize> {
     cold_weight: [f64; Q],
     inner: &'a [Inner],
     inner_inv_hot: &'a [[f64; Q]],
+    /// Index of the neutral entry.
+    neutral: usize,
 }
 
 impl<const Q: usize, const L: usize> Pass<'_, Q, L> {
@@ -156,10 +158,22 @@ impl<const Q: usize, const L: usize> Pass<'_, Q, L> {
         let (side, earlier_o) = (&left[parent], &hot[previous]);
         // |left − right| is 1 when the row took this side, else 0.
         let o: [f64; L] = std::array::from_fn(|r| (side[r] - edge.right).abs() * earlier_o[r]);
-        let earlier = &self.inner[previous].edge;
-        let earlier_inv_hot = &self.inner_inv_hot[previous];
         let mut p = products[parent];
         let z = edge.zero_fraction;
+        if L > 1 && previous == self.neutral {
+            // The neutral entry's factor is exactly 1 and its `o` is 1, so skipping them gives
+            // the same bits as the branchless path below (which a lone row takes: the branch
+            // would be taken unpredictably, once per node, with no other lane to share it).
+            for j in 0..Q {
+                let cold = self.omt[j] * z;
+                for r in 0..L {
+                    p[j][r] *= cold + o[r] * self.t[j];
+                }
+            }
+            return (o, p);
+        }
+        let earlier = &self.inner[previous].edge;
+        let earlier_inv_hot = &self.inner_inv_hot[previous];
         for j in 0..Q {
             // This edge's factor, times the reciprocal of the feature's earlier factor on the
             // path (exactly 1 for the neutral entry).
@@ -184,6 +198,10 @@ impl<const Q: usize, const L: usize> Pass<'_, Q, L> {
     ) -> [[f64; L]; Q] {
         let previous = edge.previous as usize;
         let mut weight = edge_weight::<Q, L>(&self.cold_weight, inv_hot, edge.zero_fraction, o);
+        if L > 1 && previous == self.neutral {
+            // The neutral entry's weight is exactly 0: `w − 0` is `w`, bit for bit.
+            return weight;
+        }
         let earlier = edge_weight::<Q, L>(
             &self.cold_weight,
             &self.inner_inv_hot[previous],
@@ -438,6 +456,7 @@ impl ShapTree {
             cold_weight: inv_omt.map(|x| -x),
             inner: &self.inner,
             inner_inv_hot,
+            neutral: n_inner,
         };
         let k = n_outputs.max(1);
         let nf = rows.len() / L;
