@@ -27,6 +27,10 @@
 //! quadrature point and summed over the points (times their weights) once per tree. Per node the
 //! tree stores `z`, `1 / z` and the `q` reciprocals `1 / (t_q + (1 − t_q) z)`.
 
+// The kernels index fixed-size `[[f64; L]; Q]` blocks by point and lane, the form that
+// vectorizes over the lanes.
+#![allow(clippy::needless_range_loop)]
+
 use super::forest_shap::MAX_EXPLAINED_DEPTH;
 use super::quadrature::GaussLegendre;
 use crate::error::{Result, TrainError};
@@ -265,7 +269,11 @@ impl ShapTree {
         let mut edge_feature = vec![LEAF; n];
         let mut zero = vec![1.0f64; n];
         let mut inner_index = vec![u32::MAX; n];
-        let n_inner = tree.nodes.iter().filter(|node| node.feature != LEAF).count();
+        let n_inner = tree
+            .nodes
+            .iter()
+            .filter(|node| node.feature != LEAF)
+            .count();
         let neutral = n_inner as u32;
         let mut inner = Vec::with_capacity(n_inner + 1);
         let mut leaves = Vec::with_capacity(n - n_inner);
