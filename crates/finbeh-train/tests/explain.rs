@@ -125,6 +125,24 @@ fn the_batch_explanation_of_a_row_equals_its_own_bit_for_bit() {
     let batch = explainer.explain_table(&table).unwrap();
     assert_eq!(batch.nrows(), table.n_rows());
     let mut explanation = Explanation::default();
+    // Records explained side by side (explain_records, as the monitor does) give the same bits.
+    let mut records = Vec::new();
+    for r in 0..table.n_rows() {
+        records.extend(artifact.pipeline().raw_record(&table, r).unwrap());
+    }
+    let mut side_by_side = Vec::new();
+    explainer
+        .explain_records(&records, &mut side_by_side)
+        .unwrap();
+    let batch_bits: Vec<u64> = batch.iter().map(|x| x.to_bits()).collect();
+    let side_by_side_bits: Vec<u64> = side_by_side.iter().map(|x| x.to_bits()).collect();
+    assert_eq!(side_by_side_bits, batch_bits);
+    assert!(
+        explainer
+            .explain_records(&records[1..], &mut side_by_side)
+            .is_err(),
+        "a partial record is refused"
+    );
     for r in 0..table.n_rows() {
         let record = artifact.pipeline().raw_record(&table, r).unwrap();
         explainer.explain_record(&record, &mut explanation).unwrap();
