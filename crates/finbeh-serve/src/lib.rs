@@ -74,7 +74,9 @@ mod artifact_scorer;
 mod config;
 mod connection;
 mod error;
+mod fast_head;
 mod fast_path;
+mod front;
 mod http;
 mod metrics;
 mod model;
@@ -84,6 +86,7 @@ mod response;
 mod server;
 mod sink;
 mod state;
+mod wire;
 
 mod labels;
 mod labels_http;
