@@ -81,6 +81,7 @@ mod http;
 mod metrics;
 mod model;
 mod openapi;
+mod plain_numbers;
 mod request;
 mod response;
 mod server;
