@@ -9,8 +9,10 @@
 #          base=/tmp/serve-base/serve new=target/release/examples/serve
 # Env: ROUNDS (3), DURATION (10 s per body), NGINX (1: also nginx_bench.sh each round), PORT,
 #      BENCH_DIR (/tmp/peers-bench: the bodies; made by make_bodies.py when missing).
-# Prints one line per measurement (`round= name= body= rps= p50_ms= p99_ms= errors= load=`),
-# then the medians per name and body and each name's 1-row median over nginx's.
+# Prints one line per measurement (`round= name= body= rps= p50_ms= p99_ms= errors= cpu_us=
+# load=`; cpu_us is the server's own CPU time per answer, all threads, from schedstat: what the
+# core would sustain alone, steadier than rps when other work shares it), then the medians per
+# name and body and each name's 1-row median over nginx's.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PEERS=${PEERS:-$ROOT/../shared/peers}
@@ -46,6 +48,11 @@ fields() {
   }'
 }
 
+# Nanoseconds on a CPU so far, all threads of process $1 (/proc/PID/task/*/schedstat).
+cpu_ns() {
+  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d\n", s }'
+}
+
 measure_serve() {
   local round=$1 name=$2 bin=$3
   FINBEH__SERVE__WORKER_THREADS=1 FINBEH__SERVE__PRIMARY_KEY="$KEY" FINBEH__LOGGING__LEVEL=warn \
@@ -56,9 +63,13 @@ measure_serve() {
     sleep 0.01
   done
   for n in 1 100; do
-    local line
-    line=$(PIN=1 BODIES=$n DURATION=$DURATION "$PEERS/wrk_any.sh" "http://127.0.0.1:$PORT/score" "$KEY" | fields)
-    echo "round=$round name=$name body=$n $line load=$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$RESULTS"
+    local line before after requests
+    before=$(cpu_ns "$SRV")
+    line=$(PIN=1 BODIES=$n DURATION=$DURATION "$PEERS/wrk_any.sh" "http://127.0.0.1:$PORT/score" "$KEY" | tee "$OUT/wrk-$name-$n.txt" | fields)
+    after=$(cpu_ns "$SRV")
+    requests=$(awk '/RESULT/ { for (i = 1; i <= NF; i++) if ($i ~ /^requests=/) { sub("requests=", "", $i); print $i } }' "$OUT/wrk-$name-$n.txt")
+    # The server's own CPU time per answer: what a core it had to itself would sustain.
+    echo "round=$round name=$name body=$n $line cpu_us=$(( (after - before) / 1000 / (requests > 0 ? requests : 1) )).$(( (after - before) / (requests > 0 ? requests : 1) % 1000 / 100 )) load=$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$RESULTS"
   done
   stop_server
 }
@@ -85,6 +96,7 @@ echo "## medians over $ROUNDS rounds"
 awk '
   { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
     key = v["name"] " body=" v["body"]; n[key]++; rps[key, n[key]] = v["rps"]; p99[key, n[key]] = v["p99_ms"]
+    cpu[key, n[key]] = v["cpu_us"]
     err[key] += v["errors"]; if (!(key in seen)) { seen[key] = 1; order[++k] = key } }
   function median(a, key, count,   i, j, t, x) {
     for (i = 1; i <= count; i++) x[i] = a[key, i] + 0
@@ -94,7 +106,9 @@ awk '
   END {
     for (i = 1; i <= k; i++) {
       key = order[i]; m[key] = median(rps, key, n[key])
-      printf "%-24s median rps=%.0f (%.2f us/request) median p99_ms=%.3f errors=%d runs=%d\n", key, m[key], 1e6 / m[key], median(p99, key, n[key]), err[key], n[key]
+      printf "%-24s median rps=%.0f (%.2f us/request) median p99_ms=%.3f errors=%d runs=%d", key, m[key], 1e6 / m[key], median(p99, key, n[key]), err[key], n[key]
+      if (key !~ /^nginx/) printf " median server cpu_us/request=%.1f", median(cpu, key, n[key])
+      printf "\n"
     }
     for (i = 1; i <= k; i++) {
       key = order[i]

@@ -153,8 +153,10 @@ impl Activity {
     }
 }
 
-/// The socket, noting when bytes arrive.
+/// The socket, noting when bytes arrive; first it gives hyper what the front read and left.
 struct Watched {
+    prefix: Vec<u8>,
+    at: usize,
     stream: TcpStream,
     activity: Arc<Activity>,
 }
@@ -166,6 +168,16 @@ impl AsyncRead for Watched {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if let Some(rest) = this.prefix.get(this.at..).filter(|rest| !rest.is_empty()) {
+            let n = rest.len().min(buf.remaining());
+            buf.put_slice(rest.get(..n).unwrap_or_default());
+            this.at += n;
+            if this.at == this.prefix.len() {
+                this.prefix = Vec::new();
+                this.at = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.stream).poll_read(cx, buf);
         if buf.filled().len() > before {
@@ -207,60 +219,6 @@ struct Answering(Arc<Activity>);
 impl Drop for Answering {
     fn drop(&mut self) {
         self.0.request_answered();
-    }
-}
-
-/// What was read before hyper took over, then the socket.
-struct Rewind {
-    prefix: Vec<u8>,
-    at: usize,
-    inner: Watched,
-}
-
-impl AsyncRead for Rewind {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if let Some(rest) = this.prefix.get(this.at..).filter(|rest| !rest.is_empty()) {
-            let n = rest.len().min(buf.remaining());
-            buf.put_slice(rest.get(..n).unwrap_or_default());
-            this.at += n;
-            if this.at == this.prefix.len() {
-                this.prefix = Vec::new();
-                this.at = 0;
-            }
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut this.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Rewind {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
-    }
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
-    }
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }
 
@@ -311,13 +269,11 @@ pub(crate) async fn serve_connection(
         }
     }
     let mut draining = draining.load(Ordering::Acquire);
-    let io = TokioIo::new(Rewind {
+    let io = TokioIo::new(Watched {
         prefix: buffer.into_pending(),
         at: 0,
-        inner: Watched {
-            stream,
-            activity: Arc::clone(&activity),
-        },
+        stream,
+        activity: Arc::clone(&activity),
     });
     let requests = Arc::clone(&activity);
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {

@@ -149,7 +149,9 @@ impl Scanner<'_> {
             let before = self.at;
             let mut exponent = 0i32;
             while let Some(digit) = self.peek().filter(u8::is_ascii_digit) {
-                exponent = exponent.saturating_mul(10).saturating_add(i32::from(digit - b'0'));
+                exponent = exponent
+                    .saturating_mul(10)
+                    .saturating_add(i32::from(digit - b'0'));
                 self.at += 1;
             }
             if self.at == before {
@@ -187,7 +189,6 @@ impl Scanner<'_> {
     fn peek(&self) -> Option<u8> {
         self.body.get(self.at).copied()
     }
-
 }
 
 /// A JSON number's parts: `significand × 10^(exponent − fraction_digits)`.
@@ -284,7 +285,11 @@ mod tests {
     #[test]
     fn plain_bodies_are_read_and_anything_else_is_left_alone() {
         assert_eq!(
-            bits(" {\"data\" : [ [1, -0, 2.5e-3] ,[null,-0.0,1E2]] } \n", 3, 10),
+            bits(
+                " {\"data\" : [ [1, -0, 2.5e-3] ,[null,-0.0,1E2]] } \n",
+                3,
+                10
+            ),
             Some(vec![
                 Some(1f64.to_bits()),
                 Some((-0f64).to_bits()),
@@ -295,11 +300,11 @@ mod tests {
             ])
         );
         for body in [
-            r#"{"data": [[1, 2]]}"#,          // too few cells
-            r#"{"data": [[1, 2, 3, 4]]}"#,    // too many
-            r#"{"data": []}"#,                // no rows
+            r#"{"data": [[1, 2]]}"#,       // too few cells
+            r#"{"data": [[1, 2, 3, 4]]}"#, // too many
+            r#"{"data": []}"#,             // no rows
             r#"{"data": [[1, 2, 3]], "x": 1}"#,
-            r#"{"d\u0061ta": [[1, 2, 3]]}"#,  // escapes: serde's
+            r#"{"d\u0061ta": [[1, 2, 3]]}"#, // escapes: serde's
             r#"{"data": [[1, "2", 3]]}"#,
             r#"{"data": [[1, true, 3]]}"#,
             r#"{"data": [[01, 2, 3]]}"#,
@@ -307,7 +312,7 @@ mod tests {
             r#"{"data": [[.5, 2, 3]]}"#,
             r#"{"data": [[+1, 2, 3]]}"#,
             r#"{"data": [[1e, 2, 3]]}"#,
-            r#"{"data": [[1, 2, 1e999]]}"#,   // out of range
+            r#"{"data": [[1, 2, 1e999]]}"#, // out of range
             r#"{"data": [[1, 2, 3]]} x"#,
             r#"{"data": [[1, 2, 3]]"#,
             r#"{"data": [[1, 2, 3], [1, 2, 3], [1, 2, 3]]}"#, // over max_rows = 2
@@ -318,8 +323,12 @@ mod tests {
 
     fn number() -> impl Strategy<Value = String> {
         prop_oneof![
-            any::<f64>().prop_filter("finite", |x| x.is_finite()).prop_map(|x| format!("{x:?}")),
-            any::<f64>().prop_filter("finite", |x| x.is_finite()).prop_map(|x| format!("{x:e}")),
+            any::<f64>()
+                .prop_filter("finite", |x| x.is_finite())
+                .prop_map(|x| format!("{x:?}")),
+            any::<f64>()
+                .prop_filter("finite", |x| x.is_finite())
+                .prop_map(|x| format!("{x:e}")),
             any::<i64>().prop_map(|x| x.to_string()),
             any::<u64>().prop_map(|x| x.to_string()),
             (any::<u64>(), 0u32..25, -30i32..30).prop_map(|(m, d, e)| {
