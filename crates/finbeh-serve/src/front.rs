@@ -174,7 +174,7 @@ async fn handle(
     };
     let admitted = match admitted {
         Ok(admitted) => admitted,
-        Err(refusal) => return ScoreAnswer::Other(refusal),
+        Err(refusal) => return ScoreAnswer::Other(*refusal),
     };
     let whole = plain.head_len + plain.content_length;
     if buffer.pending().len() < whole {

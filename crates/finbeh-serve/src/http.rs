@@ -256,33 +256,33 @@ pub(crate) struct Admitted<'a> {
 pub(crate) fn admit<'a>(
     state: &'a AppState,
     head: &ScoreHead<'_>,
-) -> Result<Admitted<'a>, Response> {
+) -> Result<Admitted<'a>, Box<Response>> {
     let inner = &*state.inner;
     let previous = inner.metrics.in_flight.fetch_add(1, Ordering::AcqRel);
     let slot = InFlight(inner);
     if previous >= inner.config.max_concurrent_requests() {
-        return Err(static_error(
+        return Err(Box::new(static_error(
             StatusCode::TOO_MANY_REQUESTS,
             response::TOO_MANY_REQUESTS,
-        ));
+        )));
     }
     if let Some(refusal) = authorize(inner, head.authorization) {
-        return Err(refusal);
+        return Err(Box::new(refusal));
     }
     let Some(model) = state.current() else {
-        return Err(static_error(
+        return Err(Box::new(static_error(
             StatusCode::SERVICE_UNAVAILABLE,
             response::NOT_READY,
-        ));
+        )));
     };
     if !is_json(head.content_type) {
-        return Err(static_error(
+        return Err(Box::new(static_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             response::UNSUPPORTED_MEDIA_TYPE,
-        ));
+        )));
     }
     if let Some(refusal) = refuse_body_before_reading(head, &inner.config) {
-        return Err(refusal);
+        return Err(Box::new(refusal));
     }
     Ok(Admitted { _slot: slot, model })
 }
@@ -340,7 +340,7 @@ impl IntoResponse for ScoreAnswer {
 async fn score(State(state): State<AppState>, request: Request) -> Response {
     let admitted = match admit(&state, &ScoreHead::of(request.headers())) {
         Ok(admitted) => admitted,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     // Observe always sets the id; it is only needed when a log is attached.
     let request_id = state
