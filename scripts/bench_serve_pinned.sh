@@ -50,7 +50,7 @@ fields() {
 
 # Nanoseconds on a CPU so far, all threads of process $1 (/proc/PID/task/*/schedstat).
 cpu_ns() {
-  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d\n", s }'
+  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'
 }
 
 measure_serve() {
