@@ -9,7 +9,11 @@
 #   1. data:    the peers' 100k-row data set (make_data.py), train.csv / test.csv split
 #   2. forest:  forest_peers.py (scikit-learn, XGBoost RF, LightGBM RF) vs `train` + `predict`
 #   3. serve:   finbeh `serve` (auth on) under wrk_any.sh; the Python server (serve_bench.sh);
-#               the nginx ceiling (nginx_bench.sh); RSS and time-to-ready of finbeh's server
+#               the nginx ceiling (nginx_bench.sh); RSS and time-to-ready of finbeh's server.
+#               Pinned by default (PIN=1, the peers' stable mode: wrk on core 0 with 1 thread and
+#               16 connections, finbeh's server and nginx on core 1 with one worker each); PIN=0
+#               runs the old unpinned load (wrk -t2 -c32 on both cores), which swings by 2x.
+#               The Python server has no pinned mode and runs unpinned either way.
 #   4. memory:  finbeh `train` on the peers' data at 1 000 000 rows (800 000 training rows),
 #               peak RSS and wall time (`/usr/bin/time`), and the artifact's size
 # Run some stages only with STAGES, e.g. STAGES="data forest" scripts/bench_peers.sh.
@@ -25,6 +29,7 @@ DATA=${DATA:-/tmp/peers-data}
 PORT=${PORT:-5003}
 KEY=${KEY:-bench-key-$(date +%s)}
 STAGES=${STAGES:-data forest serve memory}
+PIN=${PIN:-1}
 DATA_1M=${DATA_1M:-/tmp/peers-1m}
 ROWS=${ROWS:-100000}
 ROWS_1M=${ROWS_1M:-1000000}
@@ -61,9 +66,11 @@ if has forest; then
 fi
 
 if has serve; then
-  echo "## serve: finbeh (auth on) under wrk_any.sh"
+  PINNED=()
+  if [ "$PIN" = 1 ]; then PINNED=(env FINBEH__SERVE__WORKER_THREADS=1 taskset -c 1); fi
+  echo "## serve: finbeh (auth on) under wrk_any.sh (PIN=$PIN)"
   t0=$(date +%s%N)
-  FINBEH__SERVE__PRIMARY_KEY="$KEY" FINBEH__LOGGING__LEVEL=warn "$BIN/serve" --model "$OUT/model/model.finbeh" --port "$PORT" >"$OUT/serve.log" 2>&1 &
+  FINBEH__SERVE__PRIMARY_KEY="$KEY" FINBEH__LOGGING__LEVEL=warn "${PINNED[@]}" "$BIN/serve" --model "$OUT/model/model.finbeh" --port "$PORT" >"$OUT/serve.log" 2>&1 &
   SRV=$!
   trap 'kill -TERM $SRV 2>/dev/null || true' EXIT
   until curl -sf -o /dev/null "http://127.0.0.1:$PORT/health/ready"; do
@@ -73,15 +80,15 @@ if has serve; then
   echo "ready_ms=$(( ($(date +%s%N) - t0) / 1000000 )) (process start to /health/ready = 200)"
   "$VENV/bin/python" "$PEERS/rss_watch.py" "$SRV" "$OUT/rss-finbeh.json" 0.2 &
   WATCH=$!
-  DURATION=${DURATION:-20} "$PEERS/wrk_any.sh" "http://127.0.0.1:$PORT/score" "$KEY" | tee "$OUT/wrk-finbeh.txt"
+  PIN=$PIN DURATION=${DURATION:-20} "$PEERS/wrk_any.sh" "http://127.0.0.1:$PORT/score" "$KEY" | tee "$OUT/wrk-finbeh.txt"
   kill -TERM $WATCH; wait $WATCH || true
   echo "finbeh memory: $(cat "$OUT/rss-finbeh.json")"
   kill -TERM $SRV; wait $SRV || true; trap - EXIT
   echo "## serve: Python peer (azmlinfsrv, 2 workers)"
   "$VENV/bin/python" "$PEERS/sklearn_train.py" "$DATA/data.csv" "$PEER_MODEL"
   MODEL_DIR="$PEER_MODEL" "$PEERS/serve_bench.sh" | tee "$OUT/serve_bench.txt"
-  echo "## serve: nginx ceiling"
-  "$PEERS/nginx_bench.sh" | tee "$OUT/nginx_bench.txt"
+  echo "## serve: nginx ceiling (PIN=$PIN)"
+  PIN=$PIN "$PEERS/nginx_bench.sh" | tee "$OUT/nginx_bench.txt"
 fi
 if has memory; then
   echo "## memory: finbeh train on $ROWS_1M rows (80/20 held-out split inside train)"

@@ -1,10 +1,12 @@
-//! One client connection: HTTP/1.1 through hyper, closed when a request head is too slow to
-//! arrive or a keep-alive connection idles too long, and drained (then closed) on shutdown.
+//! One client connection: plain `POST /score` requests answered by its front (`front.rs`), then,
+//! from the first request that is anything else, HTTP/1.1 through hyper and the router; closed
+//! when a request head is too slow to arrive or a keep-alive connection idles too long, and
+//! drained (then closed) on shutdown.
 
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -18,7 +20,8 @@ use tokio::time::Instant;
 use tower::Service;
 
 use crate::config::ServerConfig;
-use crate::state::Inner;
+use crate::front::{self, Ended, ReadBuffer};
+use crate::state::{AppState, Inner};
 
 /// The time limits of a connection between requests.
 #[derive(Clone, Copy, Debug)]
@@ -72,7 +75,7 @@ const IDLE: u8 = 3; // answered, waiting for the next request: keep-alive limit
 
 /// A connection's phase and when it began, shared by its socket, its service and its watchdog
 /// (atomics: the request path takes no lock).
-struct Activity {
+pub(crate) struct Activity {
     origin: Instant,
     phase: AtomicU8,
     since_ms: AtomicU64,
@@ -99,22 +102,27 @@ impl Activity {
     }
 
     /// Bytes arrived: a request begins unless one is under way.
-    fn bytes_read(&self) {
+    pub(crate) fn bytes_read(&self) {
         let phase = self.phase.load(Ordering::Acquire);
         if phase == CONNECTED || phase == IDLE {
             self.enter(READING_HEAD);
         }
     }
 
-    fn request_started(&self) {
+    pub(crate) fn request_started(&self) {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.phase.store(BUSY, Ordering::Release);
     }
 
-    fn request_answered(&self) {
+    pub(crate) fn request_answered(&self) {
         if self.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.enter(IDLE);
         }
+    }
+
+    /// No request under way: nothing read since connecting, or since the last answer.
+    fn between_requests(&self) -> bool {
+        matches!(self.phase.load(Ordering::Acquire), CONNECTED | IDLE)
     }
 
     /// Resolves with the phase whose time limit ran out.
@@ -145,8 +153,10 @@ impl Activity {
     }
 }
 
-/// The socket, noting when bytes arrive.
+/// The socket, noting when bytes arrive; first it gives hyper what the front read and left.
 struct Watched {
+    prefix: Vec<u8>,
+    at: usize,
     stream: TcpStream,
     activity: Arc<Activity>,
 }
@@ -158,6 +168,16 @@ impl AsyncRead for Watched {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if let Some(rest) = this.prefix.get(this.at..).filter(|rest| !rest.is_empty()) {
+            let n = rest.len().min(buf.remaining());
+            buf.put_slice(rest.get(..n).unwrap_or_default());
+            this.at += n;
+            if this.at == this.prefix.len() {
+                this.prefix = Vec::new();
+                this.at = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.stream).poll_read(cx, buf);
         if buf.filled().len() > before {
@@ -203,16 +223,55 @@ impl Drop for Answering {
 }
 
 /// Serves one connection until the client closes it, a time limit runs out, or shutdown
-/// (`stop` turns true) lets its request in progress finish.
+/// (`stop` turns true) lets its request in progress finish: plain `/score` requests in the
+/// front, and from the first other request on, hyper with the router.
 pub(crate) async fn serve_connection(
-    stream: TcpStream,
+    mut stream: TcpStream,
     router: Router,
+    state: AppState,
     timeouts: Timeouts,
     mut stop: watch::Receiver<bool>,
     slot: OpenConnection,
 ) {
     let activity = Arc::new(Activity::new());
+    // A connection with no request begun is closed at once on shutdown (as nginx does).
+    if *stop.borrow() {
+        return;
+    }
+    let draining = AtomicBool::new(false);
+    let mut buffer = ReadBuffer::default();
+    {
+        let mut plain = std::pin::pin!(front::serve_plain(
+            &mut stream,
+            &mut buffer,
+            &state,
+            &activity,
+            &draining,
+        ));
+        loop {
+            tokio::select! {
+                ended = plain.as_mut() => match ended {
+                    Ended::Closed => return,
+                    Ended::HandOver => break,
+                },
+                phase = activity.expired(timeouts) => {
+                    timed_out(&slot, phase);
+                    return; // dropping the stream closes the socket
+                }
+                _ = stop.wait_for(|stopping| *stopping), if !draining.load(Ordering::Acquire) => {
+                    // Answer the request in progress, if any, then close.
+                    draining.store(true, Ordering::Release);
+                    if activity.between_requests() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+    let mut draining = draining.load(Ordering::Acquire);
     let io = TokioIo::new(Watched {
+        prefix: buffer.into_pending(),
+        at: 0,
         stream,
         activity: Arc::clone(&activity),
     });
@@ -228,14 +287,11 @@ pub(crate) async fn serve_connection(
             answer
         }
     });
+    // Stopping already: the request that came in is answered, then the connection closes.
     let connection = hyper::server::conn::http1::Builder::new()
-        .keep_alive(true)
+        .keep_alive(!draining)
         .serve_connection(io, service);
     let mut connection = std::pin::pin!(connection);
-    let mut draining = *stop.borrow();
-    if draining {
-        connection.as_mut().graceful_shutdown();
-    }
     loop {
         tokio::select! {
             result = connection.as_mut() => {
@@ -245,9 +301,7 @@ pub(crate) async fn serve_connection(
                 break;
             }
             phase = activity.expired(timeouts) => {
-                let what = if phase == IDLE { "keep-alive" } else { "header-read" };
-                tracing::debug!(timeout = what, "closing a connection: time limit reached");
-                slot.0.metrics.count_timed_out();
+                timed_out(&slot, phase);
                 break; // dropping the connection closes the socket
             }
             _ = stop.wait_for(|stopping| *stopping), if !draining => {
@@ -258,6 +312,16 @@ pub(crate) async fn serve_connection(
         }
     }
     drop(slot);
+}
+
+fn timed_out(slot: &OpenConnection, phase: u8) {
+    let what = if phase == IDLE {
+        "keep-alive"
+    } else {
+        "header-read"
+    };
+    tracing::debug!(timeout = what, "closing a connection: time limit reached");
+    slot.0.metrics.count_timed_out();
 }
 
 /// Waits for `stop`, then up to `deadline` for `tasks` to finish; the rest are cancelled (their

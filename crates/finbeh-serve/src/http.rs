@@ -1,5 +1,7 @@
 //! Routes, handlers and the outer layer (request id, metrics, panic catching).
 
+use std::any::Any;
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::convert::Infallible;
 use std::future::Future;
@@ -36,15 +38,15 @@ use crate::state::{AppState, Inner, LoadFailure, LoadedModel};
 /// Longest `x-request-id` accepted (longer → 431).
 pub const MAX_REQUEST_ID_LEN: usize = 100;
 
-static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-static X_MS_RUN_FN_EXEC_MS: HeaderName = HeaderName::from_static("x-ms-run-fn-exec-ms");
+pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) static X_MS_RUN_FN_EXEC_MS: HeaderName = HeaderName::from_static("x-ms-run-fn-exec-ms");
 const PROMETHEUS_TEXT: HeaderValue =
     HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
 const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 
 /// Bodies larger than this (about 1,000 positional rows of 12 numbers) are scored on Tokio's
 /// blocking pool rather than on the event loop.
-const BLOCKING_BODY_BYTES: usize = 128 * 1024;
+pub(crate) const BLOCKING_BODY_BYTES: usize = 128 * 1024;
 /// Rows a request may have explained on the event loop (each costs about as much as scoring a
 /// few hundred rows); a request asking for more goes to the blocking pool.
 const INLINE_EXPLAIN_ROWS: usize = 4;
@@ -190,7 +192,7 @@ fn method_not_allowed(allow: &'static str) -> Response {
 }
 
 /// Releases its admission slot when the request ends, however it ends.
-struct InFlight<'a>(&'a Inner);
+pub(crate) struct InFlight<'a>(&'a Inner);
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
@@ -198,47 +200,198 @@ impl Drop for InFlight<'_> {
     }
 }
 
-async fn score(State(state): State<AppState>, request: Request) -> Response {
+/// What `/score` reads from a request head: from hyper's `HeaderMap` here, or from the
+/// connection's own parse of a plain request (`front.rs`), so both take one code path.
+pub(crate) struct ScoreHead<'h> {
+    pub(crate) authorization: Option<&'h [u8]>,
+    pub(crate) content_type: Option<&'h [u8]>,
+    /// The first `Content-Encoding` that is neither empty nor `identity`, trimmed.
+    pub(crate) foreign_encoding: Option<Cow<'h, str>>,
+    pub(crate) content_length: Option<&'h [u8]>,
+}
+
+impl<'h> ScoreHead<'h> {
+    pub(crate) fn of(headers: &'h HeaderMap) -> Self {
+        Self {
+            authorization: headers
+                .get(header::AUTHORIZATION)
+                .map(HeaderValue::as_bytes),
+            content_type: headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes),
+            foreign_encoding: foreign_encoding(
+                headers
+                    .get_all(header::CONTENT_ENCODING)
+                    .iter()
+                    .map(HeaderValue::as_bytes),
+            ),
+            content_length: headers
+                .get(header::CONTENT_LENGTH)
+                .map(HeaderValue::as_bytes),
+        }
+    }
+}
+
+/// The first coding of `values` that is neither empty nor `identity` (only those are read).
+pub(crate) fn foreign_encoding<'h>(values: impl Iterator<Item = &'h [u8]>) -> Option<Cow<'h, str>> {
+    values.map(String::from_utf8_lossy).find_map(|coding| {
+        let trimmed = coding.trim();
+        if trimmed.is_empty() || trimmed.eq_ignore_ascii_case("identity") {
+            return None;
+        }
+        Some(match coding {
+            Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
+            Cow::Owned(text) => Cow::Owned(text.trim().to_owned()),
+        })
+    })
+}
+
+/// A `/score` request let in: its admission slot and the model that will score it.
+pub(crate) struct Admitted<'a> {
+    _slot: InFlight<'a>,
+    model: Arc<LoadedModel>,
+}
+
+/// Everything `/score` decides from the head, in order: too many in flight (429), the key
+/// (401), a model (503), the media type (415), then what the body's headers refuse (415 for a
+/// compressed body, 413 for a declared length over the limit).
+pub(crate) fn admit<'a>(
+    state: &'a AppState,
+    head: &ScoreHead<'_>,
+) -> Result<Admitted<'a>, Box<Response>> {
     let inner = &*state.inner;
     let previous = inner.metrics.in_flight.fetch_add(1, Ordering::AcqRel);
-    let _slot = InFlight(inner);
+    let slot = InFlight(inner);
     if previous >= inner.config.max_concurrent_requests() {
-        return static_error(StatusCode::TOO_MANY_REQUESTS, response::TOO_MANY_REQUESTS);
+        return Err(Box::new(static_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            response::TOO_MANY_REQUESTS,
+        )));
     }
-    if let Some(refusal) = authorize(inner, request.headers()) {
-        return refusal;
+    if let Some(refusal) = authorize(inner, head.authorization) {
+        return Err(Box::new(refusal));
     }
     let Some(model) = state.current() else {
-        return static_error(StatusCode::SERVICE_UNAVAILABLE, response::NOT_READY);
+        return Err(Box::new(static_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            response::NOT_READY,
+        )));
     };
-    if !is_json(request.headers()) {
-        return static_error(
+    if !is_json(head.content_type) {
+        return Err(Box::new(static_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             response::UNSUPPORTED_MEDIA_TYPE,
-        );
+        )));
     }
+    if let Some(refusal) = refuse_body_before_reading(head, &inner.config) {
+        return Err(Box::new(refusal));
+    }
+    Ok(Admitted { _slot: slot, model })
+}
+
+/// A `/score` body, shared (hyper's) or borrowed (the connection's own buffer).
+pub(crate) enum ScoreBody<'b> {
+    Shared(Bytes),
+    Borrowed(&'b [u8]),
+}
+
+impl ScoreBody<'_> {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Self::Shared(bytes) => bytes,
+            Self::Borrowed(slice) => slice,
+        }
+    }
+
+    fn to_shared(&self) -> Bytes {
+        match self {
+            Self::Shared(bytes) => bytes.clone(),
+            Self::Borrowed(slice) => Bytes::copy_from_slice(slice),
+        }
+    }
+}
+
+/// What `/score` answers: the scores (written by hand into one buffer), or any other answer.
+pub(crate) enum ScoreAnswer {
+    Scored {
+        /// The JSON body.
+        answer: Vec<u8>,
+        /// `x-ms-run-fn-exec-ms`, when it could be formatted.
+        exec_ms: Option<HeaderValue>,
+    },
+    Other(Response),
+}
+
+impl IntoResponse for ScoreAnswer {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Scored { answer, exec_ms } => {
+                let mut response = json_response(StatusCode::OK, Body::from(answer));
+                if let Some(value) = exec_ms {
+                    response
+                        .headers_mut()
+                        .insert(X_MS_RUN_FN_EXEC_MS.clone(), value);
+                }
+                response
+            }
+            Self::Other(response) => response,
+        }
+    }
+}
+
+async fn score(State(state): State<AppState>, request: Request) -> Response {
+    let admitted = match admit(&state, &ScoreHead::of(request.headers())) {
+        Ok(admitted) => admitted,
+        Err(refusal) => return *refusal,
+    };
     // Observe always sets the id; it is only needed when a log is attached.
-    let request_id = inner
+    let request_id = state
+        .inner
         .prediction_sink
         .get()
         .and(request.headers().get(&X_REQUEST_ID))
         .cloned();
-    let body = match read_body(inner, request).await {
+    let body = match read_limited_body(&state.inner, request).await {
         Ok(body) => body,
         Err(refusal) => return refusal,
     };
+    score_admitted(
+        &state.inner,
+        admitted,
+        ScoreBody::Shared(body),
+        request_id.as_ref().map(HeaderValue::as_bytes),
+    )
+    .await
+    .into_response()
+}
+
+/// Scores an admitted request's body and hands it to the prediction log (if any, and if it
+/// samples it); the rest of `/score` after the body is read.
+pub(crate) async fn score_admitted(
+    inner: &Inner,
+    admitted: Admitted<'_>,
+    body: ScoreBody<'_>,
+    request_id: Option<&[u8]>,
+) -> ScoreAnswer {
+    let model = &admitted.model;
     let started = Instant::now();
     let max_rows = inner.config.max_rows_per_request();
     let sink = inner.prediction_sink.get().filter(|sink| sink.sample());
     let capture = sink.is_some();
     // A big batch would hold this event loop (and every connection on it) for milliseconds:
     // score it on the blocking pool instead.
-    let first = if body.len() > BLOCKING_BODY_BYTES {
-        on_blocking_pool(&model, &body, max_rows, capture, INLINE_EXPLAIN_ROWS, None).await
+    let first = if body.as_slice().len() > BLOCKING_BODY_BYTES {
+        on_blocking_pool(
+            model,
+            &body.to_shared(),
+            max_rows,
+            capture,
+            INLINE_EXPLAIN_ROWS,
+            None,
+        )
+        .await
     } else {
         Ok(score_body(
-            &model,
-            &body,
+            model,
+            body.as_slice(),
             max_rows,
             capture,
             INLINE_EXPLAIN_ROWS,
@@ -250,18 +403,30 @@ async fn score(State(state): State<AppState>, request: Request) -> Response {
         // once as the gate lets through, so they cannot take every core from plain requests.
         Ok(Scoring::Elsewhere) => {
             let gate = explain::heavy_explain_permit().await;
-            match on_blocking_pool(&model, &body, max_rows, capture, usize::MAX, gate).await {
+            match on_blocking_pool(
+                model,
+                &body.to_shared(),
+                max_rows,
+                capture,
+                usize::MAX,
+                gate,
+            )
+            .await
+            {
                 Ok(Scoring::Answered(outcome)) => outcome,
                 Ok(Scoring::Elsewhere) | Err(()) => {
-                    return static_error(
+                    return ScoreAnswer::Other(static_error(
                         StatusCode::INTERNAL_SERVER_ERROR,
                         response::INTERNAL_ERROR,
-                    );
+                    ));
                 }
             }
         }
         Err(()) => {
-            return static_error(StatusCode::INTERNAL_SERVER_ERROR, response::INTERNAL_ERROR);
+            return ScoreAnswer::Other(static_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                response::INTERNAL_ERROR,
+            ));
         }
     };
     if let Some(sink) = sink {
@@ -274,8 +439,7 @@ async fn score(State(state): State<AppState>, request: Request) -> Response {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
             request_id: request_id
-                .as_ref()
-                .map(|id| String::from_utf8_lossy(id.as_bytes()).into_owned())
+                .map(|id| String::from_utf8_lossy(id).into_owned())
                 .unwrap_or_default(),
             route: "/score",
             model: Arc::clone(&model.info),
@@ -291,21 +455,18 @@ async fn score(State(state): State<AppState>, request: Request) -> Response {
         Ok(Scored { answer, n_rows, .. }) => {
             inner.metrics.add_rows_scored(n_rows);
             let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
-            let mut response = json_response(StatusCode::OK, Body::from(answer));
-            if let Some(value) = milliseconds_header(elapsed_ms) {
-                response
-                    .headers_mut()
-                    .insert(X_MS_RUN_FN_EXEC_MS.clone(), value);
+            ScoreAnswer::Scored {
+                answer,
+                exec_ms: milliseconds_header(elapsed_ms),
             }
-            response
         }
-        Err(error) => error.into_response(),
+        Err(error) => ScoreAnswer::Other(error.into_response()),
     }
 }
 
 /// 401 (with `WWW-Authenticate: Bearer`) unless the request carries a configured key.
-pub(crate) fn authorize(inner: &Inner, headers: &HeaderMap) -> Option<Response> {
-    if authorized(&inner.config.keys(), headers) {
+pub(crate) fn authorize(inner: &Inner, authorization: Option<&[u8]>) -> Option<Response> {
+    if authorized(&inner.config.keys(), authorization) {
         return None;
     }
     let mut response = static_error(StatusCode::UNAUTHORIZED, response::UNAUTHORIZED);
@@ -316,11 +477,18 @@ pub(crate) fn authorize(inner: &Inner, headers: &HeaderMap) -> Option<Response> 
 }
 
 /// Reads a request's body under the body limit and the read timeout (413, 415 for a
-/// compressed body, 400, 408), as `/score` and `/labels` both do.
+/// compressed body, 400, 408), as `/labels` does.
 pub(crate) async fn read_body(inner: &Inner, request: Request) -> Result<Bytes, Response> {
-    if let Some(refusal) = refuse_body_before_reading(request.headers(), &inner.config) {
+    if let Some(refusal) =
+        refuse_body_before_reading(&ScoreHead::of(request.headers()), &inner.config)
+    {
         return Err(refusal);
     }
+    read_limited_body(inner, request).await
+}
+
+/// Reads a request's body under the body limit and the read timeout (413, 400, 408).
+async fn read_limited_body(inner: &Inner, request: Request) -> Result<Bytes, Response> {
     match tokio::time::timeout(
         inner.config.request_timeout(),
         Bytes::from_request(request, &()),
@@ -347,6 +515,16 @@ pub(crate) async fn read_body(inner: &Inner, request: Request) -> Result<Bytes, 
     }
 }
 
+/// 400 for a body whose connection ended before all of it arrived.
+pub(crate) fn body_cut_short() -> Response {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "bad_body",
+        "the request body could not be read: the connection ended before all of it arrived",
+    )
+    .into_response()
+}
+
 fn payload_too_large(limit: usize) -> Response {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -359,13 +537,8 @@ fn payload_too_large(limit: usize) -> Response {
 /// What can be refused from the headers alone, before waiting for a body: a compressed body
 /// (415 naming the coding; only `identity` is read) and a declared `Content-Length` above the
 /// body limit (413 at once, rather than 408 after the read timeout).
-fn refuse_body_before_reading(headers: &HeaderMap, config: &ServerConfig) -> Option<Response> {
-    for coding in headers.get_all(header::CONTENT_ENCODING) {
-        let coding = String::from_utf8_lossy(coding.as_bytes());
-        let coding = coding.trim();
-        if coding.is_empty() || coding.eq_ignore_ascii_case("identity") {
-            continue;
-        }
+fn refuse_body_before_reading(head: &ScoreHead<'_>, config: &ServerConfig) -> Option<Response> {
+    if let Some(coding) = &head.foreign_encoding {
         let mut response = ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_content_encoding",
@@ -382,16 +555,28 @@ fn refuse_body_before_reading(headers: &HeaderMap, config: &ServerConfig) -> Opt
         );
         return Some(response);
     }
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
+    let declared = head
+        .content_length
+        .and_then(header_text)
         .and_then(|value| value.trim().parse::<u64>().ok())?;
     let limit = config.max_body_bytes();
     (declared > limit as u64).then(|| payload_too_large(limit))
 }
 
+/// A header value as text when it is visible ASCII (as `HeaderValue::to_str` decides).
+fn header_text(value: &[u8]) -> Option<&str> {
+    if value
+        .iter()
+        .all(|&b| b == b'\t' || (b' '..0x7f).contains(&b))
+    {
+        std::str::from_utf8(value).ok()
+    } else {
+        None
+    }
+}
+
 /// `12.345`, formatted on the stack (no String per request).
-fn milliseconds_header(milliseconds: f64) -> Option<HeaderValue> {
+pub(crate) fn milliseconds_header(milliseconds: f64) -> Option<HeaderValue> {
     let mut digits = [0u8; 32];
     let mut cursor = &mut digits[..];
     std::io::Write::write_fmt(&mut cursor, format_args!("{milliseconds:.3}")).ok()?;
@@ -400,23 +585,21 @@ fn milliseconds_header(milliseconds: f64) -> Option<HeaderValue> {
 }
 
 /// `application/json`, with or without parameters such as `charset`.
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
+fn is_json(content_type: Option<&[u8]>) -> bool {
+    content_type
+        .and_then(header_text)
         .and_then(|value| value.split(';').next())
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// Whether the request carries one of the configured keys (always true without keys).
-fn authorized(keys: &[Option<&[u8]>; 2], headers: &HeaderMap) -> bool {
+fn authorized(keys: &[Option<&[u8]>; 2], authorization: Option<&[u8]>) -> bool {
     if keys.iter().all(Option::is_none) {
         return true;
     }
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
+    let Some(value) = authorization else {
         return false;
     };
-    let value = value.as_bytes();
     let Some((scheme, token)) = value.split_at_checked(7) else {
         return false;
     };
@@ -794,15 +977,7 @@ where
                 Ok(Poll::Pending) => return Poll::Pending,
                 Ok(Poll::Ready(Ok(response))) => response,
                 Ok(Poll::Ready(Err(never))) => match never {},
-                Err(panic) => {
-                    let message = panic
-                        .downcast_ref::<&str>()
-                        .copied()
-                        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-                        .unwrap_or("(non-text panic payload)");
-                    tracing::error!(panic = message, "a request handler panicked; answered 500");
-                    static_error(StatusCode::INTERNAL_SERVER_ERROR, response::INTERNAL_ERROR)
-                }
+                Err(panic) => panic_response(panic.as_ref()),
             }
         } else {
             static_error(StatusCode::INTERNAL_SERVER_ERROR, response::INTERNAL_ERROR)
@@ -818,8 +993,25 @@ where
     }
 }
 
+/// The 500 answer to a handler that panicked, logged with the panic's message.
+pub(crate) fn panic_response(panic: &(dyn Any + Send)) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(non-text panic payload)");
+    tracing::error!(panic = message, "a request handler panicked; answered 500");
+    static_error(StatusCode::INTERNAL_SERVER_ERROR, response::INTERNAL_ERROR)
+}
+
 /// A cheap unique id: a per-process random prefix and a counter.
 fn new_request_id() -> HeaderValue {
+    let id = new_request_id_bytes();
+    HeaderValue::from_bytes(&id).unwrap_or(HeaderValue::from_static("finbeh"))
+}
+
+/// [`new_request_id`]'s text: `prefix-counter` in hex, 25 bytes.
+pub(crate) fn new_request_id_bytes() -> [u8; 25] {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     static PREFIX: OnceLock<u32> = OnceLock::new();
     let prefix = *PREFIX.get_or_init(|| {
@@ -832,7 +1024,7 @@ fn new_request_id() -> HeaderValue {
     hex_into(&mut id[..8], u64::from(prefix));
     id[8] = b'-';
     hex_into(&mut id[9..], count);
-    HeaderValue::from_bytes(&id).unwrap_or(HeaderValue::from_static("finbeh"))
+    id
 }
 
 fn hex_into(out: &mut [u8], mut value: u64) {

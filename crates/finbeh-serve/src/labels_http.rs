@@ -41,7 +41,13 @@ fn labels_format(headers: &HeaderMap) -> Option<LabelsFormat> {
 
 pub(crate) async fn labels(State(state): State<AppState>, request: Request) -> Response {
     let inner = &*state.inner;
-    if let Some(refusal) = authorize(inner, request.headers()) {
+    if let Some(refusal) = authorize(
+        inner,
+        request
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .map(axum::http::HeaderValue::as_bytes),
+    ) {
         return refusal;
     }
     let Some(sink) = inner.label_sink.get().cloned() else {

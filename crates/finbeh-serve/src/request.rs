@@ -233,7 +233,8 @@ pub(crate) fn decode_body<'a>(
     scratch: &mut Scratch,
 ) -> Result<usize, BodyError> {
     scratch.explain = None;
-    if let Some(n_rows) = crate::fast_path::decode_positional_numbers(body, columns, max_rows, rows)
+    if let Some(n_rows) = crate::plain_numbers::decode_plain_numbers(body, columns, max_rows, rows)
+        .or_else(|| crate::fast_path::decode_positional_numbers(body, columns, max_rows, rows))
     {
         return Ok(n_rows);
     }

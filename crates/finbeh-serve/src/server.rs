@@ -224,6 +224,7 @@ async fn worker(
                         connections.spawn(serve_connection(
                             stream,
                             router.clone(),
+                            state.clone(),
                             timeouts,
                             for_connections.clone(),
                             slot,
