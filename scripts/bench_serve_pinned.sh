@@ -7,7 +7,7 @@
 # Usage: scripts/bench_serve_pinned.sh MODEL.finbeh NAME=BIN [NAME=BIN ...]
 #   e.g. scripts/bench_serve_pinned.sh /tmp/serve-model/model.finbeh \
 #          base=/tmp/serve-base/serve new=target/release/examples/serve
-# Env: ROUNDS (3), DURATION (10 s per body), NGINX (1: also nginx_bench.sh each round), PORT,
+# Env: ROUNDS (3), DURATION (10 s per body), WITH_NGINX (1: also nginx_bench.sh each round), PORT,
 #      BENCH_DIR (/tmp/peers-bench: the bodies; made by make_bodies.py when missing).
 # Prints one line per measurement (`round= name= body= rps= p50_ms= p99_ms= errors= cpu_us=
 # load=`; cpu_us is the server's own CPU time per answer, all threads, from schedstat: what the
@@ -91,7 +91,7 @@ for round in $(seq "$ROUNDS"); do
   for pair in "$@"; do
     measure_serve "$round" "${pair%%=*}" "${pair#*=}"
   done
-  [ "${NGINX:-1}" = 1 ] && measure_nginx "$round"
+  [ "${WITH_NGINX:-1}" = 1 ] && measure_nginx "$round"
 done
 
 echo "## medians over $ROUNDS rounds"
