@@ -7,7 +7,7 @@
 # Usage: scripts/bench_serve_pinned.sh MODEL.finbeh NAME=BIN [NAME=BIN ...]
 #   e.g. scripts/bench_serve_pinned.sh /tmp/serve-model/model.finbeh \
 #          base=/tmp/serve-base/serve new=target/release/examples/serve
-# Env: ROUNDS (3), DURATION (10 s per body), NGINX (1: also nginx_bench.sh each round), PORT,
+# Env: ROUNDS (3), DURATION (10 s per body), WITH_NGINX (1: also nginx_bench.sh each round), PORT,
 #      BENCH_DIR (/tmp/peers-bench: the bodies; made by make_bodies.py when missing).
 # Prints one line per measurement (`round= name= body= rps= p50_ms= p99_ms= errors= cpu_us=
 # load=`; cpu_us is the server's own CPU time per answer, all threads, from schedstat: what the
@@ -44,7 +44,9 @@ fields() {
   awk '/RESULT/ {
     for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
     errors = v["non2xx"] + v["err_connect"] + v["err_read"] + v["err_write"] + v["err_timeout"]
-    printf "rps=%s p50_ms=%s p99_ms=%s errors=%d\n", v["rps"], v["p50_ms"], v["p99_ms"], errors
+    printf "rps=%s p50_ms=%s p99_ms=%s errors=%d", v["rps"], v["p50_ms"], v["p99_ms"], errors
+    if (errors > 0) printf " (non2xx=%s connect=%s read=%s write=%s timeout=%s)", v["non2xx"], v["err_connect"], v["err_read"], v["err_write"], v["err_timeout"]
+    printf "\n"
   }'
 }
 
@@ -65,9 +67,9 @@ measure_serve() {
   for n in 1 100; do
     local line before after requests
     before=$(cpu_ns "$SRV")
-    line=$(PIN=1 BODIES=$n DURATION=$DURATION "$PEERS/wrk_any.sh" "http://127.0.0.1:$PORT/score" "$KEY" | tee "$OUT/wrk-$name-$n.txt" | fields)
+    line=$(PIN=1 BODIES=$n DURATION=$DURATION "$PEERS/wrk_any.sh" "http://127.0.0.1:$PORT/score" "$KEY" | tee "$OUT/wrk-$name-$n-round$round.txt" | fields)
     after=$(cpu_ns "$SRV")
-    requests=$(awk '/RESULT/ { for (i = 1; i <= NF; i++) if ($i ~ /^requests=/) { sub("requests=", "", $i); print $i } }' "$OUT/wrk-$name-$n.txt")
+    requests=$(awk '/RESULT/ { for (i = 1; i <= NF; i++) if ($i ~ /^requests=/) { sub("requests=", "", $i); print $i } }' "$OUT/wrk-$name-$n-round$round.txt")
     # The server's own CPU time per answer: what a core it had to itself would sustain.
     echo "round=$round name=$name body=$n $line cpu_us=$(( (after - before) / 1000 / (requests > 0 ? requests : 1) )).$(( (after - before) / (requests > 0 ? requests : 1) % 1000 / 100 )) load=$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$RESULTS"
   done
@@ -89,7 +91,7 @@ for round in $(seq "$ROUNDS"); do
   for pair in "$@"; do
     measure_serve "$round" "${pair%%=*}" "${pair#*=}"
   done
-  [ "${NGINX:-1}" = 1 ] && measure_nginx "$round"
+  [ "${WITH_NGINX:-1}" = 1 ] && measure_nginx "$round"
 done
 
 echo "## medians over $ROUNDS rounds"
