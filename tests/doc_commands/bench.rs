@@ -111,6 +111,10 @@ pub fn not_run(text: &str) -> Option<&'static str> {
         Some("valgrind over a debug build takes minutes")
     } else if text.contains("BASELINE_DEPLOY=") {
         Some("needs an older deploy binary built at that path")
+    } else if text.contains("git worktree add") || text.contains("/tmp/serve-base") {
+        Some("checks out and builds an older commit beside this one (release, minutes)")
+    } else if text.contains("/tmp/serve-before") {
+        Some("needs the older serve binary built at that path (the one-binary form runs)")
     } else if text.contains("drift_vs_evidently") {
         Some("runs cargo bench --bench monitor_log (release, minutes)")
     } else {
