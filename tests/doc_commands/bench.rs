@@ -175,7 +175,7 @@ pub fn env(
 /// `text` in smoke mode: the peers' directory for `../shared/peers`, the scratch directory for
 /// `/tmp/` (not the venv), the smoke sizes for inline `DURATION=`, `REPEATS=`, `ROUNDS=`, and
 /// [`SMOKE_ROWS`] for every whole number of 10,000 or more.
-pub fn smoke(text: &str, scratch: &Path, peers: &Peers) -> String {
+pub fn smoke(text: &str, scratch: &Path, peers: &Peers, examples_dir: &Path) -> String {
     let venv_mark = "\u{1}venv\u{1}";
     let text = text
         .replace("../shared/peers", &peers.dir.display().to_string())
@@ -187,6 +187,15 @@ pub fn smoke(text: &str, scratch: &Path, peers: &Peers) -> String {
         .map(|word| {
             let trimmed = word.trim_end();
             let tail = &word[trimmed.len()..];
+            // `NAME=target/release/examples/X` (a script's binary argument) is the built example.
+            if let Some((name, path)) = trimmed.split_once('=')
+                && let Some(example) = path
+                    .strip_prefix("./")
+                    .unwrap_or(path)
+                    .strip_prefix("target/release/examples/")
+            {
+                return format!("{name}={}{tail}", examples_dir.join(example).display());
+            }
             for name in ["DURATION=", "REPEATS=", "ROUNDS="] {
                 if let Some(value) = trimmed.strip_prefix(name)
                     && value.chars().all(|c| c.is_ascii_digit())
@@ -217,9 +226,19 @@ mod tests {
             smoke(
                 "BENCH_DIR=/tmp/m REPEATS=3 DURATION=10 x /tmp/peers-venv/bin/python ../shared/peers/a.py 100000 --rows 1000000 --threads 2",
                 scratch,
-                &peers
+                &peers,
+                Path::new("/e")
             ),
             "BENCH_DIR=/s/tmp/m REPEATS=1 DURATION=1 x /tmp/peers-venv/bin/python /p/a.py 2000 --rows 2000 --threads 2"
+        );
+        assert_eq!(
+            smoke(
+                "scripts/b.sh m new=target/release/examples/serve old=./target/release/examples/x",
+                scratch,
+                &peers,
+                Path::new("/e")
+            ),
+            "scripts/b.sh m new=/e/serve old=/e/x"
         );
         assert_eq!(
             not_run("cargo bench --bench forest -- --quick"),
