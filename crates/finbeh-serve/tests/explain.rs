@@ -292,3 +292,30 @@ async fn explaining_many_rows_does_not_hold_the_event_loop() {
     assert_eq!(*finished.lock().unwrap(), ["plain", "heavy"]);
     check(&heavy.json(), &many, None);
 }
+
+/// A row explained in a request of its own and inside a request of many rows (explained side
+/// by side in the kernel's lanes) gets the same explanation, byte for byte.
+#[tokio::test]
+async fn a_row_alone_and_among_many_gets_the_same_explanation() {
+    let app = served(mixed_path());
+    let mut many = Vec::new();
+    for i in 0..11 {
+        let mut r = records()[i % 3].clone();
+        r["age"] = json!(20 + 3 * i);
+        many.push(r);
+    }
+    let together = score(&app, &json!({"data": many, "explain": true}).to_string()).await;
+    assert_eq!(together.status, StatusCode::OK, "{}", together.text());
+    let together = together.json();
+    for (i, r) in many.iter().enumerate() {
+        let alone = score(&app, &json!({"data": [r], "explain": true}).to_string()).await;
+        assert_eq!(alone.status, StatusCode::OK, "{}", alone.text());
+        let alone = alone.json();
+        assert_eq!(
+            alone["explanations"][0].to_string(),
+            together["explanations"][i].to_string(),
+            "row {i}"
+        );
+        assert_eq!(alone["probabilities"][0], together["probabilities"][i]);
+    }
+}
