@@ -88,8 +88,8 @@ impl ExplainBatcher {
     }
 
     /// Explains one `record` (values in `scorer`'s input-column order) into a one-row buffer,
-    /// grouped with the other rows queued at the moment. Must run inside a Tokio runtime.
-    /// `None` when the worker explaining it failed (the server's fault, not the client's).
+    /// grouped with the other rows queued at the moment. `None` when the worker explaining it
+    /// failed, or there is no Tokio runtime to run one (the server's fault, not the client's).
     pub async fn explain(
         &self,
         scorer: &Arc<dyn Scorer>,
@@ -126,11 +126,21 @@ fn owned(value: &RawValue<'_>) -> RawValue<'static> {
     }
 }
 
+/// Starts a worker (its count already taken) on the runtime's blocking pool. Outside a Tokio
+/// runtime there is none: the count is given back and the queued rows are dropped, so their
+/// callers get `None` instead of waiting for ever.
 fn spawn_worker(shared: Arc<Shared>) {
-    drop(tokio::task::spawn_blocking(move || {
-        let worker = Worker(shared);
-        worker.drain();
-    }));
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn_blocking(move || {
+            let worker = Worker(shared);
+            worker.drain();
+        })),
+        Err(_) => {
+            let mut queue = shared.lock();
+            queue.workers = queue.workers.saturating_sub(1);
+            queue.jobs.clear();
+        }
+    }
 }
 
 /// A running worker; its count is given back when it ends, even by a panic, and if rows are

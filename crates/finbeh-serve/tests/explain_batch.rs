@@ -112,3 +112,43 @@ async fn a_row_the_model_cannot_read_is_refused_alone() {
         }
     }
 }
+
+/// Outside a Tokio runtime there is no blocking pool: the row is answered `None` (a server
+/// fault), not left waiting.
+#[test]
+fn without_a_runtime_the_answer_is_none_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let scorer = scorer(&dir);
+    let batcher = ExplainBatcher::with_workers(1);
+    let answer = block_on_this_thread(batcher.explain(&scorer, &record(1)));
+    assert!(answer.is_none());
+    // The worker count was given back: inside a runtime the batcher works again.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let explained = runtime
+        .block_on(batcher.explain(&scorer, &record(1)))
+        .unwrap()
+        .unwrap();
+    assert_eq!(bits(&explained), bits(&alone(&scorer, &record(1))));
+}
+
+/// Polls a future to completion on this thread, with no runtime around it.
+fn block_on_this_thread<F: std::future::Future>(future: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        std::thread::park();
+    }
+}
