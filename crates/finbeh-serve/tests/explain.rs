@@ -319,3 +319,34 @@ async fn a_row_alone_and_among_many_gets_the_same_explanation() {
         assert_eq!(alone["probabilities"][0], together["probabilities"][i]);
     }
 }
+
+/// 1-row explain requests sent at once (grouped by the explain batcher) get the answers they
+/// get one at a time, byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_one_row_explanations_match_one_at_a_time() {
+    let app = served(mixed_path());
+    let bodies: Vec<String> = (0..32)
+        .map(|i| {
+            let mut r = records()[i % 3].clone();
+            r["age"] = json!(19 + 2 * i);
+            json!({"data": [r], "explain": true}).to_string()
+        })
+        .collect();
+    let tasks: Vec<_> = bodies
+        .iter()
+        .map(|body| {
+            let (app, body) = (app.clone(), body.clone());
+            tokio::spawn(async move { score(&app, &body).await })
+        })
+        .collect();
+    let mut together = Vec::new();
+    for task in tasks {
+        together.push(task.await.unwrap());
+    }
+    for (i, (body, answer)) in bodies.iter().zip(together).enumerate() {
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+        let alone = score(&app, body).await;
+        assert_eq!(alone.status, StatusCode::OK, "{}", alone.text());
+        assert_eq!(alone.body, answer.body, "request {i}");
+    }
+}
