@@ -26,6 +26,7 @@ use tower::{Layer, Service};
 
 use crate::config::ServerConfig;
 use crate::explain;
+use crate::explain_batch::ExplainBatcher;
 use crate::explanation::{ExplainBuffer, ExplainRefusal};
 use crate::labels_http;
 use crate::metrics::{self, route_index};
@@ -429,6 +430,14 @@ pub(crate) async fn score_admitted(
             ));
         }
     };
+    if let Ok(scored) = &mut outcome
+        && let Some(pending) = scored.pending.take()
+    {
+        match explain_batched(&model, *pending).await {
+            Ok(answer) => scored.answer = answer,
+            Err(error) => outcome = Err(error),
+        }
+    }
     if let Some(sink) = sink {
         let (status, error_code, (inputs, predicted, probabilities)) = match &mut outcome {
             Ok(scored) => (StatusCode::OK, None, std::mem::take(&mut scored.logged)),
@@ -654,6 +663,43 @@ struct Scored {
     answer: Vec<u8>,
     n_rows: usize,
     logged: LoggedRows,
+    /// A 1-row explanation left for the batcher (the answer is written when it is back).
+    pending: Option<Box<Pending>>,
+}
+
+/// A scored row whose explanation the [`ExplainBatcher`] gives.
+struct Pending {
+    scores: ScoreBuffer,
+    record: Vec<RawValue<'static>>,
+    request: explain::ExplainRequest,
+}
+
+/// Explains a scored row through the process-wide batcher and writes the answer.
+async fn explain_batched(model: &Arc<LoadedModel>, pending: Pending) -> Result<Vec<u8>, ApiError> {
+    static BATCHER: OnceLock<ExplainBatcher> = OnceLock::new();
+    let batcher = BATCHER.get_or_init(ExplainBatcher::new);
+    let buffer = match batcher.explain(&model.scorer, &pending.record).await {
+        Some(Ok(buffer)) if buffer.is_consistent(1) => buffer,
+        Some(Err(refusal)) => return Err(refusal_error(refusal)),
+        _ => {
+            tracing::error!("an explanation task failed or returned a malformed explanation");
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "the model produced inconsistent explanations; it has been logged",
+            ));
+        }
+    };
+    Ok(response::write_scores(
+        model,
+        &pending.scores,
+        Some(response::Explained {
+            request: pending.request,
+            buffer: &buffer,
+            columns: &model.scorer.info().input_columns,
+            rows: &pending.record,
+        }),
+    ))
 }
 
 /// [`score_body`] on Tokio's blocking pool, holding `gate` (if any) until it ends; `Err` (logged)
@@ -782,6 +828,22 @@ fn score_rows<'a>(
     } else {
         LoggedRows::default()
     };
+    if let Some(request) = scratch.decode.explain()
+        && n_rows == 1
+        && explain_limit == INLINE_EXPLAIN_ROWS
+    {
+        let record = sink::capture_rows(info.input_columns.len(), rows, scores).0;
+        return Ok(Some(Scored {
+            answer: Vec::new(),
+            n_rows,
+            logged,
+            pending: Some(Box::new(Pending {
+                scores: scores.clone(),
+                record,
+                request,
+            })),
+        }));
+    }
     let explained = match scratch.decode.explain() {
         Some(request) => {
             let buffer = &mut scratch.explanations;
@@ -805,6 +867,7 @@ fn score_rows<'a>(
         answer: response::write_scores(model, scores, explained),
         n_rows,
         logged,
+        pending: None,
     }))
 }
 
@@ -818,19 +881,7 @@ fn explain_rows(
     model
         .scorer
         .explain(rows, n_rows, buffer)
-        .map_err(|refusal| match refusal {
-            ExplainRefusal::Unavailable(reason) => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "explanations_unavailable",
-                format!("this model cannot explain its predictions: {reason}"),
-            ),
-            ExplainRefusal::Row(problem) => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_input",
-                format!("the model cannot explain this input: {problem}"),
-            )
-            .with_details(vec![problem]),
-        })?;
+        .map_err(refusal_error)?;
     if !buffer.is_consistent(n_rows) {
         tracing::error!(
             expected_rows = n_rows,
@@ -843,6 +894,23 @@ fn explain_rows(
         ));
     }
     Ok(())
+}
+
+/// A scorer's refusal to explain, as the client's 400.
+fn refusal_error(refusal: ExplainRefusal) -> ApiError {
+    match refusal {
+        ExplainRefusal::Unavailable(reason) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "explanations_unavailable",
+            format!("this model cannot explain its predictions: {reason}"),
+        ),
+        ExplainRefusal::Row(problem) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+            format!("the model cannot explain this input: {problem}"),
+        )
+        .with_details(vec![problem]),
+    }
 }
 
 fn decode_error(error: DecodeError) -> ApiError {

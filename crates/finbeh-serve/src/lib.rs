@@ -93,7 +93,9 @@ mod labels;
 mod labels_http;
 
 mod explain;
+mod explain_batch;
 mod explanation;
+pub use explain_batch::ExplainBatcher;
 pub use explanation::{ExplainBuffer, ExplainRefusal};
 
 pub use artifact_scorer::{ArtifactScorer, artifact_loader};

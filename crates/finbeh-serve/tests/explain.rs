@@ -292,3 +292,61 @@ async fn explaining_many_rows_does_not_hold_the_event_loop() {
     assert_eq!(*finished.lock().unwrap(), ["plain", "heavy"]);
     check(&heavy.json(), &many, None);
 }
+
+/// A row explained in a request of its own and inside a request of many rows (explained side
+/// by side in the kernel's lanes) gets the same explanation, byte for byte.
+#[tokio::test]
+async fn a_row_alone_and_among_many_gets_the_same_explanation() {
+    let app = served(mixed_path());
+    let mut many = Vec::new();
+    for i in 0..11 {
+        let mut r = records()[i % 3].clone();
+        r["age"] = json!(20 + 3 * i);
+        many.push(r);
+    }
+    let together = score(&app, &json!({"data": many, "explain": true}).to_string()).await;
+    assert_eq!(together.status, StatusCode::OK, "{}", together.text());
+    let together = together.json();
+    for (i, r) in many.iter().enumerate() {
+        let alone = score(&app, &json!({"data": [r], "explain": true}).to_string()).await;
+        assert_eq!(alone.status, StatusCode::OK, "{}", alone.text());
+        let alone = alone.json();
+        assert_eq!(
+            alone["explanations"][0].to_string(),
+            together["explanations"][i].to_string(),
+            "row {i}"
+        );
+        assert_eq!(alone["probabilities"][0], together["probabilities"][i]);
+    }
+}
+
+/// 1-row explain requests sent at once (grouped by the explain batcher) get the answers they
+/// get one at a time, byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_one_row_explanations_match_one_at_a_time() {
+    let app = served(mixed_path());
+    let bodies: Vec<String> = (0..32)
+        .map(|i| {
+            let mut r = records()[i % 3].clone();
+            r["age"] = json!(19 + 2 * i);
+            json!({"data": [r], "explain": true}).to_string()
+        })
+        .collect();
+    let tasks: Vec<_> = bodies
+        .iter()
+        .map(|body| {
+            let (app, body) = (app.clone(), body.clone());
+            tokio::spawn(async move { score(&app, &body).await })
+        })
+        .collect();
+    let mut together = Vec::new();
+    for task in tasks {
+        together.push(task.await.unwrap());
+    }
+    for (i, (body, answer)) in bodies.iter().zip(together).enumerate() {
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+        let alone = score(&app, body).await;
+        assert_eq!(alone.status, StatusCode::OK, "{}", alone.text());
+        assert_eq!(alone.body, answer.body, "request {i}");
+    }
+}
