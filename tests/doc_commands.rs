@@ -169,7 +169,8 @@ fn every_documented_command_runs() {
                         }
                         (None, Ok(peers), Some(bench_shell)) => {
                             bench_ran.push(command.to_string());
-                            let smoke = bench::smoke(&command.text, scratch.path(), peers, &examples_dir);
+                            let smoke =
+                                bench::smoke(&command.text, scratch.path(), peers, &examples_dir);
                             let smoke = DocCommand {
                                 text: smoke,
                                 ..command.clone()
