@@ -4,7 +4,8 @@
 //! Each task runs in its own child process, so its peak RSS (`VmHWM`) is its own:
 //! - `drift`: drift over the log (`drift_from_log`, every statistic and prediction drift);
 //! - `quality`: data quality over the log (null, out-of-range and type-error rates);
-//! - `report`: the whole HTML report and its JSON twin (`build_report` + `write`);
+//! - `report`: the whole HTML report and its JSON twin (`build_report` + `write`), with the
+//!   attribution section that `monitor report` draws by default for a format-1.3.0 artifact;
 //! - `attribution`: drift over the log plus global importance and feature-attribution drift
 //!   (`drift_from_log_with_attribution`, default `[monitor.attribution]`: 1,000 rows explained
 //!   per side); its time minus `drift`'s is what explaining costs.
@@ -273,6 +274,7 @@ fn run_task(task: &str, log: &Path, files: &Files) -> Result<(), Box<dyn std::er
         }
         "report" => {
             let logs = vec![log.to_path_buf()];
+            let attribution = AttributionParams::default().check()?;
             let input = ReportInput {
                 logs: &logs,
                 period,
@@ -282,9 +284,12 @@ fn run_task(task: &str, log: &Path, files: &Files) -> Result<(), Box<dyn std::er
                 reference: None,
                 estimate: None,
                 alerts: None,
-                attribution: None,
+                attribution: Some(&attribution),
             };
             let report = build_report(&input, &data, &drift)?;
+            if report.attribution.is_none() {
+                return Err("the report has no attribution section".into());
+            }
             let html = files.dir.join("report.html");
             report.write(&html)?;
             format!("{} bytes of HTML", std::fs::metadata(&html)?.len())
