@@ -15,21 +15,23 @@ MODEL=${1:?usage: bench_prediction_log.sh MODEL.finbeh [OUT_DIR]}
 OUT=${2:-${OUT:-/tmp/mlog-bench}}
 BIN=${BIN:-${FINBEH_EXAMPLES:-$ROOT/target/release/examples}/serve}
 PORT=${PORT:-5731}
-export DURATION=${DURATION:-15} BODIES=1 PIN=1
+# PIN=1 (default): wrk on core 0, the server (one worker thread, and the log's writer) on core 1;
+# PIN=0: wrk_any.sh's unpinned load (-t2 -c32), the server on every core with its default threads.
+export DURATION=${DURATION:-15} BODIES=1 PIN=${PIN:-1}
 mkdir -p "$OUT"
 SRV=""
 trap '[ -n "$SRV" ] && kill -TERM "$SRV" 2>/dev/null || true' EXIT
 
+# shellcheck source=lib/wait_ready.sh
+. "$HERE/lib/wait_ready.sh"
 start() { # $1 = log on (true/false)
   rm -f "$OUT/log.sqlite" "$OUT/log.sqlite-wal" "$OUT/log.sqlite-shm"
-  FINBEH__MONITOR__ENABLED=$1 FINBEH__MONITOR__DATABASE_PATH="$OUT/log.sqlite" \
-    FINBEH__SERVE__WORKER_THREADS=1 FINBEH__LOGGING__LEVEL=warn \
-    taskset -c 1 "$BIN" --model "$MODEL" --port "$PORT" >"$OUT/serve-$1.log" 2>&1 &
+  local pinned=(env FINBEH__SERVE__WORKER_THREADS=1 taskset -c 1)
+  [ "$PIN" = 1 ] || pinned=()
+  FINBEH__MONITOR__ENABLED=$1 FINBEH__MONITOR__DATABASE_PATH="$OUT/log.sqlite" FINBEH__LOGGING__LEVEL=warn \
+    "${pinned[@]}" "$BIN" --model "$MODEL" --port "$PORT" >"$OUT/serve-$1.log" 2>&1 &
   SRV=$!
-  until curl -sf -o /dev/null "http://127.0.0.1:$PORT/health/ready"; do
-    kill -0 "$SRV" 2>/dev/null || { echo "serve died"; cat "$OUT/serve-$1.log"; exit 1; }
-    sleep 0.01
-  done
+  wait_ready "$SRV" "$OUT/serve-$1.log"
 }
 stop() { kill -TERM "$SRV"; wait "$SRV" || true; SRV=""; }
 # CPU time of the server's threads in ns (all threads, or those whose name starts with $1): on a

@@ -55,15 +55,14 @@ cpu_ns() {
   cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'
 }
 
+# shellcheck source=lib/wait_ready.sh
+. "$ROOT/scripts/lib/wait_ready.sh"
 measure_serve() {
   local round=$1 name=$2 bin=$3
   FINBEH__SERVE__WORKER_THREADS=1 FINBEH__SERVE__PRIMARY_KEY="$KEY" FINBEH__LOGGING__LEVEL=warn \
     taskset -c 1 "$bin" --model "$MODEL" --port "$PORT" >"$OUT/serve-$name.log" 2>&1 &
   SRV=$!
-  until curl -sf -o /dev/null "http://127.0.0.1:$PORT/health/ready"; do
-    kill -0 "$SRV" 2>/dev/null || { echo "$name died"; cat "$OUT/serve-$name.log"; exit 1; }
-    sleep 0.01
-  done
+  wait_ready "$SRV" "$OUT/serve-$name.log"
   for n in 1 100; do
     local line before after requests
     before=$(cpu_ns "$SRV")

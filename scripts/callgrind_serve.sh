@@ -29,16 +29,6 @@ until curl -sf -o /dev/null "http://127.0.0.1:$PORT/health/ready"; do
   kill -0 "$SRV" 2>/dev/null || { cat "$OUT/$NAME.log"; exit 1; }
   sleep 0.2
 done
-load() { (cd "$PEERS" && BODY_FILE="$BENCH_DIR/body$ROWS.json" AUTH_KEY=$KEY taskset -c 0 wrk -t1 -c8 -d"$1" -s post.lua "http://127.0.0.1:$PORT/score"); }
-answered() { curl -sf "http://127.0.0.1:$PORT/metrics" | awk '/^finbeh_http_requests_total\{route="\/score",status="200"\}/ {print $2}'; }
-load 2s >/dev/null # warm up, then count from zero
-callgrind_control -z "$SRV" >/dev/null
-n0=$(answered)
-load "${DURATION:-10}s" | grep RESULT
-n1=$(answered)
-callgrind_control -d "$SRV" >/dev/null
-kill -TERM "$SRV"; wait "$SRV" || true
-trap - EXIT
-total=$(callgrind_annotate "$OUT/$NAME.out.1" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
-echo "bin=$BIN rows=$ROWS requests=$((n1 - n0)) instructions=$total instructions_per_request=$((total / (n1 - n0)))"
-echo "profile: callgrind_annotate --inclusive=yes $OUT/$NAME.out.1"
+# shellcheck source=lib/callgrind_count.sh
+. "$HERE/lib/callgrind_count.sh"
+count_per_request "$BENCH_DIR/body$ROWS.json" "$KEY" "${DURATION:-10}" "bin=$BIN rows=$ROWS"
