@@ -134,10 +134,10 @@ fn every_documented_command_runs() {
         let env = bench::env(scratch.path(), peers, &examples_dir, &mut ports);
         Shell::new(scratch.path().to_path_buf(), env)
     });
-    if let Ok(peers) = &peers {
-        if let Err(e) = bench::prepare(scratch.path(), peers) {
-            panic!("smoke data for the bench recipes: {e}");
-        }
+    if let Ok(peers) = &peers
+        && let Err(e) = bench::prepare(scratch.path(), peers)
+    {
+        panic!("smoke data for the bench recipes: {e}");
     }
     let (mut bench_ran, mut bench_not_run) = (Vec::new(), Vec::new());
     let mut failures = Vec::new();

@@ -433,7 +433,7 @@ pub(crate) async fn score_admitted(
     if let Ok(scored) = &mut outcome
         && let Some(pending) = scored.pending.take()
     {
-        match explain_batched(&model, *pending).await {
+        match explain_batched(model, *pending).await {
             Ok(answer) => scored.answer = answer,
             Err(error) => outcome = Err(error),
         }
