@@ -210,5 +210,26 @@ fn bench_predict(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_fit, bench_predict);
+/// What a server does per `/score` request: finbeh's default forest scoring a 1-row and a
+/// 100-row batch on the caller's thread (the forest walk of issue 14's 100-row goal).
+fn bench_request_sizes(c: &mut Criterion) {
+    let (x, y) = synthetic(ROWS, 4);
+    let (xt, _) = synthetic(100, 5);
+    let default = RandomForestParams::new()
+        .progress(false)
+        .check()
+        .expect("valid");
+    let forest = RandomForest::fit(&default, x.view(), &y).expect("fit");
+    let mut group = c.benchmark_group("predict_default_forest_request");
+    for n in [1, 100] {
+        let rows = xt.slice_axis(Axis(0), ndarray::Slice::from(..n));
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(format!("finbeh_100_trees_{n}_rows"), |b| {
+            b.iter(|| forest.predict_proba(black_box(rows)).expect("predict"))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_fit, bench_predict, bench_request_sizes);
 criterion_main!(benches);
