@@ -7,7 +7,8 @@
 # Usage: scripts/bench_serve_pinned.sh MODEL.finbeh NAME=BIN [NAME=BIN ...]
 #   e.g. scripts/bench_serve_pinned.sh /tmp/serve-model/model.finbeh \
 #          base=/tmp/serve-base/serve new=target/release/examples/serve
-# Env: ROUNDS (3), DURATION (10 s per body), WITH_NGINX (1: also nginx_bench.sh each round), PORT,
+# Env: ROUNDS (3), DURATION (10 s per body), SIZES ("1 100": the bodies), WITH_NGINX (1: also
+#      nginx_bench.sh each round), PORT,
 #      BENCH_DIR (/tmp/peers-bench: the bodies; made by make_bodies.py when missing).
 # Prints one line per measurement (`round= name= body= rps= p50_ms= p99_ms= errors= cpu_us=
 # load=`; cpu_us is the server's own CPU time per answer, all threads, from schedstat: what the
@@ -63,7 +64,7 @@ measure_serve() {
     taskset -c 1 "$bin" --model "$MODEL" --port "$PORT" >"$OUT/serve-$name.log" 2>&1 &
   SRV=$!
   wait_ready "$SRV" "$OUT/serve-$name.log"
-  for n in 1 100; do
+  for n in ${SIZES:-1 100}; do
     local line before after requests
     before=$(cpu_ns "$SRV")
     line=$(PIN=1 BODIES=$n DURATION=$DURATION "$PEERS/wrk_any.sh" "http://127.0.0.1:$PORT/score" "$KEY" | tee "$OUT/wrk-$name-$n-round$round.txt" | fields)
@@ -78,7 +79,7 @@ measure_serve() {
 measure_nginx() {
   local round=$1
   PIN=1 DURATION=$DURATION "$PEERS/nginx_bench.sh" >"$OUT/nginx-$round.txt" 2>&1
-  for n in 1 100; do
+  for n in ${SIZES:-1 100}; do
     local line
     line=$(fields <"${BENCH_DIR:-/tmp/peers-bench}/wrk-nginx-keepalive-body$n.txt")
     echo "round=$round name=nginx body=$n $line load=$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$RESULTS"

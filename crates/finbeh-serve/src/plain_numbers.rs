@@ -100,6 +100,9 @@ impl Scanner<'_> {
             self.at += 4;
             return Some(RawValue::Missing);
         }
+        if let Some(value) = self.short_number() {
+            return Some(RawValue::Number(value));
+        }
         let start = self.at;
         let number = self.number()?;
         let value = match number.exact() {
@@ -111,6 +114,49 @@ impl Scanner<'_> {
         };
         // Out of range: `serde_json` refuses it; the general decoder words the error.
         value.is_finite().then_some(RawValue::Number(value))
+    }
+
+    /// The commonest number, `-?[1-9]?[0-9]{0,6}(.[0-9]{1,7})?` not followed by an exponent, read
+    /// a word at a time: each run's length and value come from word arithmetic, with no
+    /// branch per digit and no call (the general scan below cost ~200 instructions a number,
+    /// the most of a 100-row body's decoding). `None` (nothing consumed) for anything else,
+    /// including a body with fewer than eight bytes after a run, which [`Self::number`] reads.
+    /// The value is exact like [`Decimal::exact`]'s: below 10^14 < 2^53, over at most 10^7.
+    #[inline(always)]
+    fn short_number(&mut self) -> Option<f64> {
+        let negative = self.peek()? == b'-';
+        let integer_at = self.at + usize::from(negative);
+        let word = self.word(integer_at)?;
+        let integer_digits = leading_digits(word);
+        // No digit, a run that may go on, or a leading zero before more digits (invalid JSON,
+        // which the general scan refuses): not short.
+        if integer_digits == 0
+            || integer_digits == 8
+            || (integer_digits > 1 && word & 0xFF == u64::from(b'0'))
+        {
+            return None;
+        }
+        let mut significand = u64::from(eight_digits(word << (64 - 8 * integer_digits)));
+        let mut at = integer_at + integer_digits;
+        let mut scale = 1.0;
+        if self.body.get(at) == Some(&b'.') {
+            let word = self.word(at + 1)?;
+            let fraction_digits = leading_digits(word);
+            if fraction_digits == 0 || fraction_digits == 8 {
+                return None;
+            }
+            significand = significand * POWERS_OF_TEN[fraction_digits]
+                + u64::from(eight_digits(word << (64 - 8 * fraction_digits)));
+            scale = EXACT_POWERS[fraction_digits];
+            at += 1 + fraction_digits;
+        }
+        if let Some(b'e' | b'E') = self.body.get(at) {
+            return None;
+        }
+        self.at = at;
+        // Both exact (< 2^53 and 10^7), so the quotient is rounded once: `str::parse`'s value.
+        let value = significand as f64 / scale;
+        Some(if negative { -value } else { value })
     }
 
     /// Skips one JSON number (RFC 8259 grammar), noting its digits and exponent.
@@ -186,10 +232,49 @@ impl Scanner<'_> {
         self.at += count;
     }
 
+    /// The next eight bytes from `at` as a little-endian word (the first byte lowest).
+    fn word(&self, at: usize) -> Option<u64> {
+        let bytes: [u8; 8] = self.body.get(at..at.checked_add(8)?)?.try_into().ok()?;
+        Some(u64::from_le_bytes(bytes))
+    }
+
     fn peek(&self) -> Option<u8> {
         self.body.get(self.at).copied()
     }
 }
+
+/// How many of `word`'s bytes, from the first (lowest), are ASCII digits: 0..=8.
+fn leading_digits(word: u64) -> usize {
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    // A digit byte becomes 0..=9; adding 0x76 to the low 7 bits sets the high bit from 10
+    // up (never carrying into the next byte), and a byte already >= 0x80 has it set.
+    let offset = word ^ 0x3030_3030_3030_3030;
+    let not_digit =
+        (offset | ((offset & 0x7F7F_7F7F_7F7F_7F7F) + 0x7676_7676_7676_7676)) & HIGH_BITS;
+    not_digit.trailing_zeros() as usize / 8
+}
+
+/// The value of eight ASCII digits in `word`, the first (most significant) in the lowest byte;
+/// zero bytes count as leading zeros. Three multiply-shift rounds combine digit pairs, then
+/// pairs of pairs, then the two halves.
+fn eight_digits(word: u64) -> u32 {
+    let pairs = ((word & 0x0F0F_0F0F_0F0F_0F0F).wrapping_mul(2561)) >> 8;
+    let quads = ((pairs & 0x00FF_00FF_00FF_00FF).wrapping_mul(6_553_601)) >> 16;
+    ((quads & 0x0000_FFFF_0000_FFFF).wrapping_mul(42_949_672_960_001) >> 32) as u32
+}
+
+/// 10^0 ..= 10^8: the scale of a run of up to eight digits.
+const POWERS_OF_TEN: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
 
 /// A JSON number's parts: `significand × 10^(exponent − fraction_digits)`.
 #[derive(Default)]
@@ -234,7 +319,7 @@ mod tests {
     use finbeh_data::{ColumnKind, InputColumn, RawValue};
     use proptest::prelude::*;
 
-    use super::decode_plain_numbers;
+    use super::{decode_plain_numbers, eight_digits, leading_digits};
 
     fn numeric(n: usize) -> Vec<InputColumn> {
         (0..n)
@@ -321,6 +406,33 @@ mod tests {
         }
     }
 
+    #[test]
+    fn digit_runs_are_measured_and_valued_a_word_at_a_time() {
+        for byte in 0..=255u8 {
+            for at in 0..8 {
+                let mut bytes = *b"12345678";
+                bytes[at] = byte;
+                let expected = if byte.is_ascii_digit() { 8 } else { at };
+                assert_eq!(
+                    leading_digits(u64::from_le_bytes(bytes)),
+                    expected,
+                    "{byte:#x} at {at}"
+                );
+            }
+        }
+        for (bytes, value) in [
+            (*b"12345678", 12_345_678),
+            (*b"99999999", 99_999_999),
+            (*b"00000000", 0),
+            (*b"09080706", 9_080_706),
+            // Zero bytes (a shorter run shifted up) are leading zeros.
+            ([0, 0, 0, 0, 0, b'0', b'4', b'2'], 42),
+            ([0, 0, 0, 0, 0, 0, 0, b'7'], 7),
+        ] {
+            assert_eq!(eight_digits(u64::from_le_bytes(bytes)), value);
+        }
+    }
+
     fn number() -> impl Strategy<Value = String> {
         prop_oneof![
             any::<f64>()
@@ -337,6 +449,11 @@ mod tests {
                 format!("{}.{}0e{e}", &digits[..=cut], &digits[cut + 1..])
             }),
             "-?(0|[1-9][0-9]{0,30})(\\.[0-9]{1,30})?([eE][+-]?[0-9]{1,3})?",
+            // Around the short form's limits: 7 and 8 digits either side of the point.
+            "-?(0|[1-9][0-9]{0,8})(\\.[0-9]{1,9})?",
+            any::<f32>()
+                .prop_filter("finite", |x| x.is_finite())
+                .prop_map(|x| format!("{x}")),
         ]
     }
 
