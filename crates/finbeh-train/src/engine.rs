@@ -482,7 +482,7 @@ impl Compiled {
                 if let [values] = tree.leaves.as_slice() {
                     // One output: add each group's leaves as soon as it is walked.
                     for (g, group_acc) in block_acc[..m].chunks_mut(GROUP).enumerate() {
-                        let slots = walk_group(tree, &table, g, &top);
+                        let slots = walk_group(tree, &table, g, group_acc.len(), &top);
                         for (a, &i) in group_acc.iter_mut().zip(&slots) {
                             *a += values[i & leaf_mask];
                         }
@@ -493,7 +493,8 @@ impl Compiled {
                         .enumerate()
                         .take(m.div_ceil(GROUP))
                     {
-                        group_slots.copy_from_slice(&walk_group(tree, &table, g, &top));
+                        let live = (m - g * GROUP).min(GROUP);
+                        group_slots.copy_from_slice(&walk_group(tree, &table, g, live, &top));
                     }
                     for (r, &i) in slots[..m].iter().enumerate() {
                         let leaf = i & leaf_mask;
@@ -571,49 +572,68 @@ fn tree_top_levels(tree: &CompiledTree, table: &[u64; TABLE_ENTRIES]) -> TopLeve
     TopLevels { levels, went_right }
 }
 
-/// Walks group `g` (rows `16g..16g + 16`) of a block down `tree` from the slots `top` reached;
-/// returns their heap slots at full depth. The group and the number of levels left are
-/// constants of the walk ([`walk_group_rest`]), so the lanes' bit shifts are immediates and
-/// the slots' ranges are known: no bounds check and no index mask in a step.
+/// Walks the first `live` rows of group `g` (rows `16g..16g + 16` of a block) down `tree` from
+/// the slots `top` reached; returns their heap slots at full depth (then zeros). The group, the
+/// number of lanes (16, or 8 or 4 for a block's last rows) and the number of levels left are
+/// constants of the walk ([`walk_group_rest`]), so the lanes' bit shifts are immediates, the
+/// slots' ranges are known (no bounds check, no index mask in a step) and a partial group walks
+/// no more than 3 dead lanes past 4 live ones.
 #[inline(always)]
 fn walk_group(
     tree: &CompiledTree,
     table: &[u64; TABLE_ENTRIES],
     g: usize,
+    live: usize,
     top: &TopLevels,
 ) -> [usize; GROUP] {
     let rest = tree.depth - top.levels;
     match g & 3 {
-        0 => walk_group_in::<0>(tree, table, top, rest),
-        1 => walk_group_in::<1>(tree, table, top, rest),
-        2 => walk_group_in::<2>(tree, table, top, rest),
-        _ => walk_group_in::<3>(tree, table, top, rest),
+        0 => walk_group_lanes::<0>(tree, table, live, top, rest),
+        1 => walk_group_lanes::<1>(tree, table, live, top, rest),
+        2 => walk_group_lanes::<2>(tree, table, live, top, rest),
+        _ => walk_group_lanes::<3>(tree, table, live, top, rest),
     }
 }
 
 #[inline(always)]
-fn walk_group_in<const G: usize>(
+fn walk_group_lanes<const G: usize>(
+    tree: &CompiledTree,
+    table: &[u64; TABLE_ENTRIES],
+    live: usize,
+    top: &TopLevels,
+    rest: u32,
+) -> [usize; GROUP] {
+    match live {
+        0..=4 => walk_group_in::<G, 4>(tree, table, top, rest),
+        5..=8 => walk_group_in::<G, 8>(tree, table, top, rest),
+        _ => walk_group_in::<G, GROUP>(tree, table, top, rest),
+    }
+}
+
+#[inline(always)]
+fn walk_group_in<const G: usize, const N: usize>(
     tree: &CompiledTree,
     table: &[u64; TABLE_ENTRIES],
     top: &TopLevels,
     rest: u32,
 ) -> [usize; GROUP] {
     match rest {
-        0 => walk_group_rest::<G, 0>(tree, table, top),
-        1 => walk_group_rest::<G, 1>(tree, table, top),
-        2 => walk_group_rest::<G, 2>(tree, table, top),
-        3 => walk_group_rest::<G, 3>(tree, table, top),
-        _ => walk_group_rest::<G, REST_LEVELS>(tree, table, top),
+        0 => walk_group_rest::<G, N, 0>(tree, table, top),
+        1 => walk_group_rest::<G, N, 1>(tree, table, top),
+        2 => walk_group_rest::<G, N, 2>(tree, table, top),
+        3 => walk_group_rest::<G, N, 3>(tree, table, top),
+        _ => walk_group_rest::<G, N, REST_LEVELS>(tree, table, top),
     }
 }
 
-/// [`walk_group`] for group `G` with `REST` levels left below the top levels. A step is two
+/// [`walk_group`] for the first `N` lanes of group `G` with `REST` levels left below the top
+/// levels. A step is two
 /// dependent loads (the slot's test, the test's mask), a shift by a constant, a mask and an
 /// add: the slot after the top levels is < 128 (masked so the compiler knows it), so after
 /// `REST <= 4` steps it is < 2048 and every step's slot < 1024 indexes `tests` unchecked, as
 /// the u16 test index does the 2^16-entry table.
 #[inline(always)]
-fn walk_group_rest<const G: usize, const REST: u32>(
+fn walk_group_rest<const G: usize, const N: usize, const REST: u32>(
     tree: &CompiledTree,
     table: &[u64; TABLE_ENTRIES],
     top: &TopLevels,
@@ -624,27 +644,27 @@ fn walk_group_rest<const G: usize, const REST: u32>(
     let mut packed = [0x0101_0101_0101_0101u64; GROUP / 8];
     for &right in &top.went_right[..top.levels as usize] {
         let bits = (right >> (G * GROUP)) as usize;
-        for (h, p) in packed.iter_mut().enumerate() {
+        for (h, p) in packed.iter_mut().enumerate().take(N.div_ceil(8)) {
             *p = (*p << 1) + SPREAD[(bits >> (8 * h)) & 0xFF];
         }
     }
     let mut i = [0usize; GROUP];
-    for (lane, i) in i.iter_mut().enumerate() {
+    for (lane, i) in i.iter_mut().enumerate().take(N) {
         *i = usize::from(packed[lane / 8].to_le_bytes()[lane % 8] & 0x7F);
     }
     // Unrolled by hand (a `for` over `REST` is not always unrolled, and then the slots'
     // ranges are lost and every step gets bounds checks).
     if REST >= 1 {
-        i = walk_level::<G>(tests, table, i);
+        i = walk_level::<G, N>(tests, table, i);
     }
     if REST >= 2 {
-        i = walk_level::<G>(tests, table, i);
+        i = walk_level::<G, N>(tests, table, i);
     }
     if REST >= 3 {
-        i = walk_level::<G>(tests, table, i);
+        i = walk_level::<G, N>(tests, table, i);
     }
     if REST >= 4 {
-        i = walk_level::<G>(tests, table, i);
+        i = walk_level::<G, N>(tests, table, i);
     }
     i
 }
@@ -652,7 +672,7 @@ fn walk_group_rest<const G: usize, const REST: u32>(
 /// One level of [`walk_group_rest`]: each lane's step is two dependent loads (the slot's test,
 /// the test's mask), a shift by a constant, a mask and an add.
 #[inline(always)]
-fn walk_level<const G: usize>(
+fn walk_level<const G: usize, const N: usize>(
     tests: &[u16; COMPILED_SLOTS],
     table: &[u64; TABLE_ENTRIES],
     mut i: [usize; GROUP],
@@ -660,9 +680,11 @@ fn walk_level<const G: usize>(
     macro_rules! step {
         ($($lane:literal)*) => {
             $(
-                let slot = i[$lane];
-                let mask = table[usize::from(tests[slot])];
-                i[$lane] = slot + slot + ((mask >> (G * GROUP + $lane)) & 1) as usize;
+                if $lane < N {
+                    let slot = i[$lane];
+                    let mask = table[usize::from(tests[slot])];
+                    i[$lane] = slot + slot + ((mask >> (G * GROUP + $lane)) & 1) as usize;
+                }
             )*
         };
     }
