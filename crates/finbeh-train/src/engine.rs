@@ -274,9 +274,10 @@ struct CompiledTree {
     bins: Box<[u8; COMPILED_SLOTS]>,
     /// Per heap slot, the index of its test `(feature, bin)` in the batch test table (batch walk).
     tests: Box<[u16; COMPILED_SLOTS]>,
-    /// Per output, the value of each leaf (heap slot minus `2^depth`), widened to f64 once
-    /// here rather than per row (the sums are the same: the widening is exact).
-    leaves: Vec<Box<[f64; COMPILED_SLOTS]>>,
+    /// Per output, the value of each leaf (heap slot minus `2^depth`), as f32 like the model's
+    /// leaf values: widened to f64 per add (exact, so the sums are the same), 4 KiB rather than
+    /// 8 KiB a tree (measured: the row path ~8 % faster, the batch path unchanged).
+    leaves: Vec<Box<[f32; COMPILED_SLOTS]>>,
 }
 
 /// The fast layout: rows are first binned against each feature's sorted distinct thresholds
@@ -305,7 +306,7 @@ struct Compiled {
 /// A compiled layout up to this size is built whatever the flat layout's size.
 const COMPILED_FREE_BYTES: usize = 64 << 20;
 /// Beyond [`COMPILED_FREE_BYTES`], the compiled layout may take at most this many times the
-/// flat layout's memory. It costs a fixed ~4 KiB + 8 KiB per output for every tree, so without
+/// flat layout's memory. It costs a fixed ~4 KiB + 4 KiB per output for every tree, so without
 /// this a decoded file of tiny trees would cost about a thousand times its own size.
 const COMPILED_MAX_RATIO: usize = 4;
 
@@ -313,7 +314,7 @@ const COMPILED_MAX_RATIO: usize = 4;
 fn compiled_bytes(forest: &FlatForest) -> usize {
     let per_tree = forest
         .n_outputs
-        .saturating_mul(COMPILED_SLOTS * size_of::<f64>())
+        .saturating_mul(COMPILED_SLOTS * size_of::<f32>())
         .saturating_add(COMPILED_SLOTS * (2 * size_of::<u8>() + size_of::<u16>()));
     forest.roots.len().saturating_mul(per_tree)
 }
@@ -378,7 +379,7 @@ impl Compiled {
                     if level == depth {
                         let leaf = slot - first_leaf;
                         for (o, out) in tree.leaves.iter_mut().enumerate() {
-                            out[leaf] = f64::from(forest.values[id * k + o]);
+                            out[leaf] = forest.values[id * k + o];
                         }
                     } else if n.left as usize == id {
                         // Shallow leaf: pass through to the leftmost slot at full depth.
@@ -420,7 +421,7 @@ impl Compiled {
             }
             let leaf = i.wrapping_sub(1usize << tree.depth) & (COMPILED_SLOTS - 1);
             for (a, values) in acc.iter_mut().zip(&tree.leaves) {
-                *a += values[leaf];
+                *a += f64::from(values[leaf]);
             }
         }
     }
@@ -484,7 +485,7 @@ impl Compiled {
                     for (g, group_acc) in block_acc[..m].chunks_mut(GROUP).enumerate() {
                         let slots = walk_group(tree, &table, g, group_acc.len(), &top);
                         for (a, &i) in group_acc.iter_mut().zip(&slots) {
-                            *a += values[i & leaf_mask];
+                            *a += f64::from(values[i & leaf_mask]);
                         }
                     }
                 } else {
@@ -501,7 +502,7 @@ impl Compiled {
                         for (a, values) in
                             block_acc[r * k..(r + 1) * k].iter_mut().zip(&tree.leaves)
                         {
-                            *a += values[leaf];
+                            *a += f64::from(values[leaf]);
                         }
                     }
                 }
@@ -804,6 +805,43 @@ mod tests {
         }
     }
 
+    /// Every depth the compiled layout takes (0..=10, so 0..=4 levels walked row by row below
+    /// the block-wide top levels), every number of rows up to two blocks (so every group of a
+    /// block, each walked 16 lanes wide or, as a block's last rows, 8 or 4), one and two outputs.
+    #[test]
+    fn batch_walk_matches_float_walk_at_every_depth_and_block_size() {
+        let nf = 6;
+        let mut state = 21;
+        for depth in 0..=COMPILED_MAX_DEPTH {
+            let k = 1 + depth as usize % 2;
+            let trees: Vec<_> = (0..8)
+                .map(|_| random_tree_on_grid(&mut state, nf, depth, k, 40))
+                .collect();
+            let forest = FlatForest::from_trees(&trees, k, nf).unwrap();
+            assert!(forest.compiled.is_some());
+            assert_eq!(forest.depths.iter().max(), Some(&depth));
+            let n_max = 2 * LANES + 3;
+            let rows: Vec<f32> = (0..n_max * nf)
+                .map(|_| (finbeh_data::splitmix64(&mut state) % 48) as f32 / 4.0 - 3.0)
+                .collect();
+            let float: Vec<f64> = rows
+                .chunks(nf)
+                .flat_map(|row| {
+                    let mut acc = vec![0.0; k];
+                    forest.accumulate_row_float(row, &mut acc);
+                    acc
+                })
+                .collect();
+            for n in 1..=n_max {
+                let mut batch = vec![0.0; n * k];
+                forest.accumulate_rows(&rows[..n * nf], &mut batch);
+                for (i, (b, f)) in batch.iter().zip(&float).enumerate() {
+                    assert_eq!(b.to_bits(), f.to_bits(), "depth {depth} n {n} value {i}");
+                }
+            }
+        }
+    }
+
     /// The per-thread test table is reused across forests: a forest with fewer tests scored
     /// after one with many must not read the other's stale masks (its pass-through entry lands
     /// on a slot the first forest filled).
@@ -896,7 +934,7 @@ mod tests {
     }
 
     /// Thousands of single-leaf trees (what a forged file can pack: 10 bytes each) would cost
-    /// ~12 KiB each compiled, ~900 times their flat size: they take the float walk instead.
+    /// ~8 KiB each compiled, ~500 times their flat size: they take the float walk instead.
     #[test]
     fn the_compiled_layout_is_bounded_relative_to_the_flat_one() {
         let leaf = PreorderTree {
@@ -906,13 +944,13 @@ mod tests {
             }],
             leaf_values: vec![0.25],
         };
-        let many = vec![leaf.clone(); 6_000];
+        let many = vec![leaf.clone(); 9_000];
         let forest = FlatForest::from_trees(&many, 1, 3).unwrap();
         assert!(compiled_bytes(&forest) > COMPILED_FREE_BYTES);
         assert!(forest.compiled.is_none());
         let mut acc = [0.0];
         forest.accumulate_row(&[1.0, 2.0, 3.0], &mut acc);
-        assert_eq!(acc[0], 6_000.0 * 0.25);
+        assert_eq!(acc[0], 9_000.0 * 0.25);
         // A forest within the free budget stays compiled.
         let few = FlatForest::from_trees(&many[..100], 1, 3).unwrap();
         assert!(few.compiled.is_some());
