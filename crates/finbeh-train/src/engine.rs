@@ -289,7 +289,7 @@ struct CompiledTree {
 /// The batch walk goes further: for a block of 64 rows it tabulates every distinct test of the
 /// forest once (`(feature f, bin k)` → mask of the rows with `bin_f > k`, built from per-bin
 /// row masks with one running AND per threshold), so a step of the walk is two loads (the slot's
-/// test index, that test's mask byte for the row's group) instead of extracting and comparing.
+/// test index, that test's u64 mask) instead of extracting and comparing.
 #[derive(Debug, Clone, PartialEq)]
 struct Compiled {
     /// Per feature, sorted distinct thresholds padded with +inf.
