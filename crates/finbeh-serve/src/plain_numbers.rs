@@ -55,12 +55,7 @@ impl Scanner<'_> {
         let mut n_rows = 0usize;
         loop {
             self.expect(b"[")?;
-            for column in 0..n_cols {
-                if column > 0 {
-                    self.expect(b",")?;
-                }
-                rows.push(self.cell()?);
-            }
+            self.cells(n_cols, rows)?;
             self.expect(b"]")?;
             n_rows += 1;
             if n_rows > max_rows {
@@ -92,6 +87,28 @@ impl Scanner<'_> {
         self.skip_whitespace();
         let end = self.at + token.len();
         (self.body.get(self.at..end)? == token).then(|| self.at = end)
+    }
+
+    /// A row's `n_cols` cells, after its `[`. The commonest layout, short numbers with a bare
+    /// comma between them, is read without a whitespace scan or a token compare per cell; any
+    /// other cell or separator goes through [`Self::cell`] and [`Self::expect`].
+    fn cells(&mut self, n_cols: usize, rows: &mut Vec<RawValue<'_>>) -> Option<()> {
+        rows.reserve(n_cols);
+        for column in 0..n_cols {
+            if column > 0 {
+                if self.peek() == Some(b',') {
+                    self.at += 1;
+                } else {
+                    self.expect(b",")?;
+                }
+            }
+            let value = match self.short_number() {
+                Some(value) => RawValue::Number(value),
+                None => self.cell()?,
+            };
+            rows.push(value);
+        }
+        Some(())
     }
 
     fn cell(&mut self) -> Option<RawValue<'static>> {
@@ -387,7 +404,14 @@ mod tests {
         for body in [
             r#"{"data": [[1, 2]]}"#,       // too few cells
             r#"{"data": [[1, 2, 3, 4]]}"#, // too many
-            r#"{"data": []}"#,             // no rows
+            r#"{"data":[[1.25,2.5,3.75,4.0]]}"#,
+            r#"{"data":[[1.25,2.5,3.75,]]}"#,
+            r#"{"data":[[1.25,,2.5,3.75]]}"#,
+            r#"{"data":[[1.25,2.5 ,3.75e]]}"#,
+            r#"{"data":[[-,2.5,3.75]]}"#,
+            r#"{"data":[[01.5,2.5,3.75]]}"#,
+            r#"{"data":[[1.5.5,2.5,3.75]]}"#,
+            r#"{"data": []}"#, // no rows
             r#"{"data": [[1, 2, 3]], "x": 1}"#,
             r#"{"d\u0061ta": [[1, 2, 3]]}"#, // escapes: serde's
             r#"{"data": [[1, "2", 3]]}"#,
@@ -461,10 +485,20 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(4000))]
         #[test]
         fn numbers_are_read_exactly_as_serde_json_reads_them(
-            cells in prop::collection::vec(number(), 3),
+            cells in prop::collection::vec(number(), 6),
+            separators in prop::collection::vec(
+                prop_oneof![Just(","), Just(", "), Just(" ,"), Just(" , "), Just(",\n  ")],
+                4,
+            ),
+            row_break in prop_oneof![Just("],["), Just("], ["), Just(" ] , [ ")],
         ) {
-            let body = format!("{{\"data\": [[{}]]}}", cells.join(", "));
-            let plain = bits(&body, 3, 1);
+            // Two rows of three, separators as compact and as spaced as clients write them.
+            let body = format!(
+                "{{\"data\":[[{}{}{}{}{}{}{}{}{}{}{}]]}}",
+                cells[0], separators[0], cells[1], separators[1], cells[2], row_break,
+                cells[3], separators[2], cells[4], separators[3], cells[5],
+            );
+            let plain = bits(&body, 3, 2);
             // Where the scan reads a body, serde_json reads the same bits; where serde_json
             // refuses one (out of range), the scan leaves it too.
             match serde_bits(&body) {
