@@ -111,13 +111,18 @@ impl Scanner<'_> {
         Some(())
     }
 
+    /// A cell where [`Self::cells`] found no short number: whitespace, then `null` or any JSON
+    /// number (the short form again only past whitespace: here it has just failed).
     fn cell(&mut self) -> Option<RawValue<'static>> {
+        let before_whitespace = self.at;
         self.skip_whitespace();
         if self.body.get(self.at..self.at + 4) == Some(b"null") {
             self.at += 4;
             return Some(RawValue::Missing);
         }
-        if let Some(value) = self.short_number() {
+        if self.at > before_whitespace
+            && let Some(value) = self.short_number()
+        {
             return Some(RawValue::Number(value));
         }
         let start = self.at;
