@@ -25,7 +25,9 @@ FINBEH__MONITOR__ENABLED=$LOG FINBEH__MONITOR__BATCH_INTERVAL_MS=${BATCH_MS:-500
   --callgrind-out-file="$OUT/$NAME.out" "$BIN" --model "$MODEL" --port "$PORT" >"$OUT/$NAME.log" 2>&1 &
 SRV=$!
 trap 'kill -TERM "$SRV" 2>/dev/null || true' EXIT
-until curl -sf -o /dev/null "http://127.0.0.1:$PORT/health/ready"; do sleep 0.2; done
+# shellcheck source=lib/wait_ready.sh
+. "$HERE/lib/wait_ready.sh"
+wait_ready "$SRV" "$OUT/$NAME.log"
 # shellcheck source=lib/callgrind_count.sh
 . "$HERE/lib/callgrind_count.sh"
 count_per_request "$OUT/body1.json" "" "${DURATION:-15}" "log=$LOG"

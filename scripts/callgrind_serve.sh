@@ -25,10 +25,9 @@ FINBEH__SERVE__PRIMARY_KEY=$KEY FINBEH__SERVE__WORKER_THREADS=1 FINBEH__LOGGING_
   "$BIN" --model "$MODEL" --port "$PORT" >"$OUT/$NAME.log" 2>&1 &
 SRV=$!
 trap 'kill -TERM "$SRV" 2>/dev/null || true' EXIT
-until curl -sf -o /dev/null "http://127.0.0.1:$PORT/health/ready"; do
-  kill -0 "$SRV" 2>/dev/null || { cat "$OUT/$NAME.log"; exit 1; }
-  sleep 0.2
-done
+# shellcheck source=lib/wait_ready.sh
+. "$HERE/lib/wait_ready.sh"
+wait_ready "$SRV" "$OUT/$NAME.log"
 # shellcheck source=lib/callgrind_count.sh
 . "$HERE/lib/callgrind_count.sh"
 count_per_request "$BENCH_DIR/body$ROWS.json" "$KEY" "${DURATION:-10}" "bin=$BIN rows=$ROWS"
