@@ -59,6 +59,7 @@ mod generate;
 mod ingest;
 mod kept_columns;
 mod leakage;
+mod numeric_rows;
 mod params;
 mod pipeline;
 mod profile;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::date::{DateFormat, FIRST_DAY, LAST_DAY, month, parse_date, weekday};
 use crate::error::DataError;
+use crate::numeric_rows::NumericRows;
 use crate::params::DataValidParams;
 use crate::raw::{ColumnKind, InputColumn, RawValue};
 use crate::schema::{Role, Schema, ValueKind};
@@ -125,6 +126,9 @@ pub struct FittedPipeline {
     date_differences: Vec<DateDiffStep>,
     reference_day: i32,
     feature_names: Vec<String>,
+    /// The all-numeric shortcut of [`FittedPipeline::transform_row`], derived from `steps`.
+    #[serde(skip)]
+    numeric_rows: Option<NumericRows>,
 }
 
 #[derive(Deserialize)]
@@ -209,6 +213,7 @@ impl TryFrom<PipelineRepr> for FittedPipeline {
             }
         }
         Ok(FittedPipeline {
+            numeric_rows: plan_numeric_rows(&r.steps, &r.date_differences),
             format_version: r.format_version,
             input_columns: r.input_columns,
             steps: r.steps,
@@ -217,6 +222,17 @@ impl TryFrom<PipelineRepr> for FittedPipeline {
             feature_names: r.feature_names,
         })
     }
+}
+
+/// The all-numeric shortcut, if every step is numeric and no date difference is derived.
+fn plan_numeric_rows(steps: &[Step], date_differences: &[DateDiffStep]) -> Option<NumericRows> {
+    if !date_differences.is_empty() {
+        return None;
+    }
+    NumericRows::new(steps.iter().map(|step| match step {
+        Step::Numeric { median, indicator } => Some((*median, *indicator)),
+        _ => None,
+    }))
 }
 
 /// Sequential writer into one output row.
@@ -450,6 +466,10 @@ impl FittedPipeline {
         }
         origins
     }
+    /// The all-numeric shortcut of [`FittedPipeline::transform_row`], if this pipeline has one.
+    pub(crate) fn numeric_rows(&self) -> Option<&NumericRows> {
+        self.numeric_rows.as_ref()
+    }
     /// The serialized layout version.
     pub fn format_version(&self) -> u32 {
         self.format_version
@@ -490,6 +510,21 @@ impl FittedPipeline {
                 got: out.len(),
             });
         }
+        if let Some(numeric_rows) = self.numeric_rows()
+            && numeric_rows.transform(row, out)
+        {
+            return Ok(());
+        }
+        self.transform_cells(row, out)
+    }
+
+    /// [`FittedPipeline::transform_row`] past its arity checks, without the all-numeric
+    /// shortcut: every kind of cell, and the errors that name a bad one.
+    pub(crate) fn transform_cells(
+        &self,
+        row: &[RawValue<'_>],
+        out: &mut [f32],
+    ) -> Result<(), DataError> {
         let mut w = Out { buf: out, pos: 0 };
         for ((step, col), v) in self.steps.iter().zip(&self.input_columns).zip(row) {
             match step {
@@ -923,6 +958,7 @@ pub fn fit_pipeline(
         return Err(DataError::NoFeatures);
     }
     Ok(FittedPipeline {
+        numeric_rows: plan_numeric_rows(&steps, &date_differences),
         format_version: PIPELINE_FORMAT_VERSION,
         input_columns,
         steps,

@@ -119,16 +119,17 @@ impl ArtifactScorer {
 
     fn score_batch<'r>(
         &self,
-        records: impl Iterator<Item = &'r [RawValue<'r>]>,
+        records: impl ExactSizeIterator<Item = &'r [RawValue<'r>]>,
         out: &mut ScoreBuffer,
         matrix: &mut Vec<f32>,
     ) -> Result<(), RowError> {
         let n_features = self.artifact.n_features().max(1);
+        // Sized by records already decoded, so bounded by the request's own size.
         matrix.clear();
-        for (row, record) in records.enumerate() {
-            let start = matrix.len();
-            matrix.resize(start + n_features, 0.0);
-            let features = matrix.get_mut(start..).unwrap_or_default();
+        matrix.resize(records.len().saturating_mul(n_features), 0.0);
+        for (row, (record, features)) in
+            records.zip(matrix.chunks_exact_mut(n_features)).enumerate()
+        {
             self.artifact
                 .pipeline()
                 .transform_row(record, features)
