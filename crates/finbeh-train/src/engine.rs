@@ -658,7 +658,9 @@ fn walk_group_rest<const G: usize, const N: usize, const REST: u32>(
     // Slots after the top levels, eight lanes per u64 (one byte each, <= 2^(TOP_LEVELS+1) - 1):
     // per level, shift every lane's slot left and add the lane's went-right bit.
     let mut packed = [0x0101_0101_0101_0101u64; GROUP / 8];
-    for &right in &top.went_right[..top.levels as usize] {
+    // Below REST > 0 levels, the top levels were all TOP_LEVELS: a constant count, unrolled.
+    let levels = if REST == 0 { top.levels } else { TOP_LEVELS };
+    for &right in &top.went_right[..levels as usize] {
         let bits = (right >> (G * GROUP)) as usize;
         for (h, p) in packed.iter_mut().enumerate().take(N.div_ceil(8)) {
             *p = (*p << 1) + SPREAD[(bits >> (8 * h)) & 0xFF];
