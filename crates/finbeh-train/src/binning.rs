@@ -84,6 +84,40 @@ pub(crate) fn bin_of(padded_edges: &[f32; 256], v: f32) -> u8 {
     base as u8
 }
 
+/// The cuts of a sorted, +inf-padded table of at most 255 edges in Eytzinger order: a perfect
+/// binary search tree in heap order (root at index 1, the children of `k` at `2k` and `2k + 1`;
+/// index 0 unused), for [`bin_of_eytzinger`].
+pub(crate) fn eytzinger(padded_edges: &[f32; 256]) -> [f32; 256] {
+    /// In-order fill of the subtree at `k`: its nodes take the next edges in ascending order.
+    fn fill(sorted: &[f32; 256], out: &mut [f32; 256], k: usize, next: &mut usize) {
+        if k < out.len() {
+            fill(sorted, out, 2 * k, next);
+            out[k] = sorted[*next];
+            *next += 1;
+            fill(sorted, out, 2 * k + 1, next);
+        }
+    }
+    let mut out = [f32::INFINITY; 256];
+    fill(padded_edges, &mut out, 1, &mut 0);
+    out
+}
+
+/// [`bin_of`] on the same edges in [`eytzinger`] order: 8 steps down the search tree, going
+/// right past every edge below `v`, end at leaf `256 + (number of edges below v)`. A step is a
+/// load, a compare and an add, one instruction fewer than [`bin_of`]'s (no `- 1` in the index,
+/// no multiply by a power of two).
+#[inline]
+pub(crate) fn bin_of_eytzinger(tree: &[f32; 256], v: f32) -> u8 {
+    let mut k = 1u32;
+    for _ in 0..8 {
+        k = 2 * k + u32::from(tree[(k & 255) as usize] < v);
+    }
+    // k is in 256..512: its low byte is the count. (Taken as a byte of `k` rather than by a
+    // cast: with `as u8` the compiler, needing only the low 8 bits, rewrote the eight steps
+    // into three times the instructions.)
+    k.to_le_bytes()[0]
+}
+
 /// A threshold strictly between `lo` and `hi` (`lo < hi`) when representable, else `lo`;
 /// `lo <= t < hi` always, so `lo` goes left and `hi` goes right.
 fn midpoint(lo: f32, hi: f32) -> f32 {
@@ -168,6 +202,33 @@ mod tests {
         short[..2].copy_from_slice(&[1.0, 2.0]);
         assert_eq!(bin_of(&short, 1.5), 1);
         assert_eq!(bin_of(&short, 7.0), 2);
+    }
+
+    #[test]
+    fn eytzinger_search_counts_edges_below_like_the_sorted_search() {
+        for n in [0usize, 1, 2, 3, 7, 100, 254, 255] {
+            let mut padded = [f32::INFINITY; 256];
+            for (i, e) in padded.iter_mut().enumerate().take(n) {
+                *e = i as f32 - 100.0;
+            }
+            let tree = eytzinger(&padded);
+            // Every edge (-100, -99, ...), the halves between them, and beyond both ends.
+            for i in -220..=(2 * n as i32 - 180) {
+                let v = i as f32 / 2.0;
+                assert_eq!(
+                    bin_of_eytzinger(&tree, v),
+                    bin_of(&padded, v),
+                    "n {n} v {v}"
+                );
+            }
+            for v in [f32::MIN, -0.0, 0.0, f32::MAX] {
+                assert_eq!(
+                    bin_of_eytzinger(&tree, v),
+                    bin_of(&padded, v),
+                    "n {n} v {v}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! tree at a time (tree-major) so the tree's nodes stay in L1 while many independent row walks
 //! overlap in the CPU.
 
-use crate::binning::bin_of;
+use crate::binning::{bin_of_eytzinger, eytzinger};
 use crate::error::{Result, TrainError};
 use crate::tree::{LEAF, PreorderTree, TreeNode};
 
@@ -292,7 +292,8 @@ struct CompiledTree {
 /// test index, that test's u64 mask) instead of extracting and comparing.
 #[derive(Debug, Clone, PartialEq)]
 struct Compiled {
-    /// Per feature, sorted distinct thresholds padded with +inf.
+    /// Per feature, sorted distinct thresholds padded with +inf, in Eytzinger order (see
+    /// [`eytzinger`]).
     cuts: Vec<[f32; 256]>,
     /// Per feature, its first test index and number of distinct thresholds; the test of
     /// `(f, k)` is `first + k`.
@@ -350,12 +351,12 @@ impl Compiled {
         }
         let pass_test = u16::try_from(n_tests).ok()?;
         n_tests += 1;
-        let padded = cuts
+        let searchable = cuts
             .iter()
             .map(|c| {
                 let mut p = [f32::INFINITY; 256];
                 p[..c.len()].copy_from_slice(c);
-                p
+                eytzinger(&p)
             })
             .collect();
         let k = forest.n_outputs;
@@ -399,7 +400,7 @@ impl Compiled {
             })
             .collect();
         Some(Self {
-            cuts: padded,
+            cuts: searchable,
             tests_of,
             n_tests,
             trees,
@@ -410,7 +411,7 @@ impl Compiled {
     fn accumulate_row(&self, row: &[f32], acc: &mut [f64]) {
         let mut binned = [0u8; 256];
         for ((d, &x), cuts) in binned.iter_mut().zip(row).zip(&self.cuts) {
-            *d = bin_of(cuts, x);
+            *d = bin_of_eytzinger(cuts, x);
         }
         for tree in &self.trees {
             let mut i = 1usize;
@@ -451,28 +452,35 @@ impl Compiled {
         };
         // The pass-through test (last) is all zero: never true.
         table[(self.n_tests - 1) & (TABLE_ENTRIES - 1)] = 0;
-        let mut rows_at_bin = [0u64; 256];
+        let mut rows_elsewhere = [0u64; 256];
         let mut slots = [0usize; LANES];
         for (block, block_acc) in rows.chunks(LANES * nf).zip(acc.chunks_mut(LANES * k)) {
             let m = block.len() / nf;
             if m == 0 {
                 continue;
             }
-            for (r, row) in block.chunks_exact(nf).enumerate() {
-                for ((&x, cuts), column) in row.iter().zip(&self.cuts).zip(bins.chunks_mut(LANES)) {
-                    column[r] = bin_of(cuts, x);
+            // A feature at a time: one cut table, the rows' values `nf` apart.
+            for (f, (cuts, column)) in self
+                .cuts
+                .iter()
+                .zip(bins.chunks_exact_mut(LANES))
+                .enumerate()
+            {
+                for (bin, &x) in column.iter_mut().zip(block[f..].iter().step_by(nf)) {
+                    *bin = bin_of_eytzinger(cuts, x);
                 }
             }
             let live = u64::MAX >> (LANES - m);
             for (column, &(first, n)) in bins.chunks(LANES).zip(&self.tests_of) {
-                // Rows by bin, then a running AND: after bin k, `right` = rows with bin > k.
-                rows_at_bin[..=n].fill(0);
+                // Per bin, the rows not in it (each row clears its bit in its own bin's mask),
+                // then a running AND: after bin k, `right` = rows with bin > k.
+                rows_elsewhere[..=n].fill(u64::MAX);
                 for (r, &b) in column[..m].iter().enumerate() {
-                    rows_at_bin[usize::from(b)] |= 1 << r;
+                    rows_elsewhere[usize::from(b)] ^= 1 << r;
                 }
                 let mut right = live;
-                for (entry, &here) in table[first..first + n].iter_mut().zip(&rows_at_bin) {
-                    right &= !here;
+                for (entry, &elsewhere) in table[first..first + n].iter_mut().zip(&rows_elsewhere) {
+                    right &= elsewhere;
                     *entry = right;
                 }
             }
@@ -481,12 +489,10 @@ impl Compiled {
                 // `i & leaf_mask` = `i - 2^depth` for a slot `i` at full depth, and < 1024.
                 let leaf_mask = ((1usize << tree.depth) - 1) & (COMPILED_SLOTS - 1);
                 if let [values] = tree.leaves.as_slice() {
-                    // One output: add each group's leaves as soon as it is walked.
+                    // One output: each group's walk adds its rows' leaves itself.
                     for (g, group_acc) in block_acc[..m].chunks_mut(GROUP).enumerate() {
-                        let slots = walk_group(tree, &table, g, group_acc.len(), &top);
-                        for (a, &i) in group_acc.iter_mut().zip(&slots) {
-                            *a += f64::from(values[i & leaf_mask]);
-                        }
+                        let live = group_acc.len();
+                        walk_group(tree, &table, g, live, &top, Some((values, group_acc)));
                     }
                 } else {
                     for (g, group_slots) in slots
@@ -495,7 +501,7 @@ impl Compiled {
                         .take(m.div_ceil(GROUP))
                     {
                         let live = (m - g * GROUP).min(GROUP);
-                        group_slots.copy_from_slice(&walk_group(tree, &table, g, live, &top));
+                        group_slots.copy_from_slice(&walk_group(tree, &table, g, live, &top, None));
                     }
                     for (r, &i) in slots[..m].iter().enumerate() {
                         let leaf = i & leaf_mask;
@@ -550,7 +556,8 @@ struct TopLevels {
 }
 
 /// Walks the top `min(depth, TOP_LEVELS)` levels of `tree` for all 64 rows of a block with mask
-/// operations: a node's reach mask splits into its children's by the node's test mask.
+/// operations: a node's reach mask splits into its children's by the node's test mask (the
+/// right child's is `reach & test`, the left child's the rest of `reach`).
 #[inline]
 fn tree_top_levels(tree: &CompiledTree, table: &[u64; TABLE_ENTRIES]) -> TopLevels {
     let levels = tree.depth.min(TOP_LEVELS);
@@ -561,11 +568,11 @@ fn tree_top_levels(tree: &CompiledTree, table: &[u64; TABLE_ENTRIES]) -> TopLeve
     for (l, right_at_level) in went_right.iter_mut().enumerate().take(levels as usize) {
         for slot in (1usize << l)..(2usize << l) {
             let slot = slot & ((1 << TOP_LEVELS) - 1);
-            let test = table[usize::from(tree.tests[slot])];
-            let right = reach[slot] & test;
+            let right = reach[slot] & table[usize::from(tree.tests[slot])];
             *right_at_level |= right;
             if 2 * slot + 1 < (1 << TOP_LEVELS) {
-                reach[2 * slot] = reach[slot] & !test;
+                // The rest of the reach (`right` is part of it): one operation, not two.
+                reach[2 * slot] = reach[slot] ^ right;
                 reach[2 * slot + 1] = right;
             }
         }
@@ -578,7 +585,8 @@ fn tree_top_levels(tree: &CompiledTree, table: &[u64; TABLE_ENTRIES]) -> TopLeve
 /// number of lanes (16, or 8 or 4 for a block's last rows) and the number of levels left are
 /// constants of the walk ([`walk_group_rest`]), so the lanes' bit shifts are immediates, the
 /// slots' ranges are known (no bounds check, no index mask in a step) and a partial group walks
-/// no more than 3 dead lanes past 4 live ones.
+/// no more than 3 dead lanes past 4 live ones. With `leaf` (one output: its leaf values and the
+/// group's `live` sums), each row's leaf is also added to its sum.
 #[inline(always)]
 fn walk_group(
     tree: &CompiledTree,
@@ -586,15 +594,19 @@ fn walk_group(
     g: usize,
     live: usize,
     top: &TopLevels,
+    leaf: LeafAdd<'_>,
 ) -> [usize; GROUP] {
     let rest = tree.depth - top.levels;
     match g & 3 {
-        0 => walk_group_lanes::<0>(tree, table, live, top, rest),
-        1 => walk_group_lanes::<1>(tree, table, live, top, rest),
-        2 => walk_group_lanes::<2>(tree, table, live, top, rest),
-        _ => walk_group_lanes::<3>(tree, table, live, top, rest),
+        0 => walk_group_lanes::<0>(tree, table, live, top, rest, leaf),
+        1 => walk_group_lanes::<1>(tree, table, live, top, rest, leaf),
+        2 => walk_group_lanes::<2>(tree, table, live, top, rest, leaf),
+        _ => walk_group_lanes::<3>(tree, table, live, top, rest, leaf),
     }
 }
+
+/// For a one-output forest, the tree's leaf values and a group's sums (one per live row).
+type LeafAdd<'a> = Option<(&'a [f32; COMPILED_SLOTS], &'a mut [f64])>;
 
 #[inline(always)]
 fn walk_group_lanes<const G: usize>(
@@ -603,11 +615,12 @@ fn walk_group_lanes<const G: usize>(
     live: usize,
     top: &TopLevels,
     rest: u32,
+    leaf: LeafAdd<'_>,
 ) -> [usize; GROUP] {
     match live {
-        0..=4 => walk_group_in::<G, 4>(tree, table, top, rest),
-        5..=8 => walk_group_in::<G, 8>(tree, table, top, rest),
-        _ => walk_group_in::<G, GROUP>(tree, table, top, rest),
+        0..=4 => walk_group_in::<G, 4>(tree, table, top, rest, leaf),
+        5..=8 => walk_group_in::<G, 8>(tree, table, top, rest, leaf),
+        _ => walk_group_in::<G, GROUP>(tree, table, top, rest, leaf),
     }
 }
 
@@ -617,13 +630,14 @@ fn walk_group_in<const G: usize, const N: usize>(
     table: &[u64; TABLE_ENTRIES],
     top: &TopLevels,
     rest: u32,
+    leaf: LeafAdd<'_>,
 ) -> [usize; GROUP] {
     match rest {
-        0 => walk_group_rest::<G, N, 0>(tree, table, top),
-        1 => walk_group_rest::<G, N, 1>(tree, table, top),
-        2 => walk_group_rest::<G, N, 2>(tree, table, top),
-        3 => walk_group_rest::<G, N, 3>(tree, table, top),
-        _ => walk_group_rest::<G, N, REST_LEVELS>(tree, table, top),
+        0 => walk_group_rest::<G, N, 0>(tree, table, top, leaf),
+        1 => walk_group_rest::<G, N, 1>(tree, table, top, leaf),
+        2 => walk_group_rest::<G, N, 2>(tree, table, top, leaf),
+        3 => walk_group_rest::<G, N, 3>(tree, table, top, leaf),
+        _ => walk_group_rest::<G, N, REST_LEVELS>(tree, table, top, leaf),
     }
 }
 
@@ -638,12 +652,15 @@ fn walk_group_rest<const G: usize, const N: usize, const REST: u32>(
     tree: &CompiledTree,
     table: &[u64; TABLE_ENTRIES],
     top: &TopLevels,
+    leaf: LeafAdd<'_>,
 ) -> [usize; GROUP] {
     let tests = &*tree.tests;
     // Slots after the top levels, eight lanes per u64 (one byte each, <= 2^(TOP_LEVELS+1) - 1):
     // per level, shift every lane's slot left and add the lane's went-right bit.
     let mut packed = [0x0101_0101_0101_0101u64; GROUP / 8];
-    for &right in &top.went_right[..top.levels as usize] {
+    // Below REST > 0 levels, the top levels were all TOP_LEVELS: a constant count, unrolled.
+    let levels = if REST == 0 { top.levels } else { TOP_LEVELS };
+    for &right in &top.went_right[..levels as usize] {
         let bits = (right >> (G * GROUP)) as usize;
         for (h, p) in packed.iter_mut().enumerate().take(N.div_ceil(8)) {
             *p = (*p << 1) + SPREAD[(bits >> (8 * h)) & 0xFF];
@@ -666,6 +683,25 @@ fn walk_group_rest<const G: usize, const N: usize, const REST: u32>(
     }
     if REST >= 4 {
         i = walk_level::<G, N>(tests, table, i);
+    }
+    if let Some((values, acc)) = leaf {
+        // `i & leaf_mask` = `i - 2^depth`; below the top levels the depth is a constant.
+        let leaf_mask = if REST == 0 {
+            (1usize << top.levels) - 1
+        } else {
+            (1 << (TOP_LEVELS + REST)) - 1
+        } & (COMPILED_SLOTS - 1);
+        // The slots are still in registers: no round trip through the returned array. A whole
+        // group (the usual case) adds without a bounds check per row.
+        if let Ok(acc) = <&mut [f64; N]>::try_from(&mut *acc) {
+            for (a, &i) in acc.iter_mut().zip(&i) {
+                *a += f64::from(values[i & leaf_mask]);
+            }
+        } else {
+            for (a, &i) in acc.iter_mut().zip(&i).take(N) {
+                *a += f64::from(values[i & leaf_mask]);
+            }
+        }
     }
     i
 }
@@ -807,13 +843,13 @@ mod tests {
 
     /// Every depth the compiled layout takes (0..=10, so 0..=4 levels walked row by row below
     /// the block-wide top levels), every number of rows up to two blocks (so every group of a
-    /// block, each walked 16 lanes wide or, as a block's last rows, 8 or 4), one and two outputs.
+    /// block, each walked 16 lanes wide or, as a block's last rows, 8 or 4, whole or partial),
+    /// each with one output (leaves added inside the group walk) and two (added after it).
     #[test]
     fn batch_walk_matches_float_walk_at_every_depth_and_block_size() {
         let nf = 6;
         let mut state = 21;
-        for depth in 0..=COMPILED_MAX_DEPTH {
-            let k = 1 + depth as usize % 2;
+        for (depth, k) in (0..=COMPILED_MAX_DEPTH).flat_map(|d| [(d, 1), (d, 2)]) {
             let trees: Vec<_> = (0..8)
                 .map(|_| random_tree_on_grid(&mut state, nf, depth, k, 40))
                 .collect();
