@@ -4,10 +4,14 @@
 //! plumbing. Anything else (text, booleans, non-finite or too-large numbers) is left to the
 //! general path, which gives the same features or names the bad cell.
 
+use crate::pipeline::{Out, Step, emit_numeric};
 use crate::raw::RawValue;
+use crate::text::fits_f32;
 
-/// What the shortcut needs of each numeric column: its fill value for a missing cell (the
-/// fitted median, as the general path rounds it) and whether it has a missing indicator.
+/// The shortcut's view of an all-numeric pipeline: per input column, its fitted median and
+/// whether it has a missing indicator, copied once from the `Numeric` steps so that a row reads
+/// a compact array instead of matching every step (measured: matching the steps per cell cost
+/// ~19k more instructions per 100-row request).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct NumericRows {
     columns: Box<[NumericColumn]>,
@@ -15,52 +19,41 @@ pub(crate) struct NumericRows {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct NumericColumn {
-    fill: f32,
+    median: f64,
     indicator: bool,
 }
 
 impl NumericRows {
-    /// The shortcut for a pipeline whose every column is numeric, given per column its median
-    /// and indicator flag; `None` if any column is not numeric.
-    pub(crate) fn new(columns: impl IntoIterator<Item = Option<(f64, bool)>>) -> Option<Self> {
-        let columns = columns
-            .into_iter()
-            .map(|column| {
-                column.map(|(median, indicator)| NumericColumn {
-                    // The general path fills `median as f32` too.
-                    fill: median as f32,
-                    indicator,
-                })
+    /// The shortcut for `steps` when every one is numeric, else `None`.
+    pub(crate) fn plan(steps: &[Step]) -> Option<Self> {
+        let columns = steps
+            .iter()
+            .map(|step| match step {
+                Step::Numeric { median, indicator } => Some(NumericColumn {
+                    median: *median,
+                    indicator: *indicator,
+                }),
+                _ => None,
             })
             .collect::<Option<Box<[_]>>>()?;
         Some(Self { columns })
     }
 
     /// Writes the features of `row` (already checked to have one cell per column) into `out`
-    /// (already checked to be the feature width) and returns true, or returns false as soon as
-    /// a cell needs the general path (`out` then holds partial features, which the general path
-    /// overwrites).
+    /// (already checked to be the feature width) through the general path's own emission, and
+    /// returns true; or returns false as soon as a cell needs the general path (`out` then holds
+    /// partial features, which the general path overwrites).
     #[inline]
     pub(crate) fn transform(&self, row: &[RawValue<'_>], out: &mut [f32]) -> bool {
-        let mut features = out.iter_mut();
+        let mut features = Out::new(out);
         for (column, cell) in self.columns.iter().zip(row) {
-            let (value, missing) = match cell {
-                // Finite and within f32's range: the general path's `fits_f32` check, which
-                // NaN and the infinities fail here as well.
-                RawValue::Number(x) if x.abs() <= f64::from(f32::MAX) => (*x as f32, false),
-                RawValue::Missing => (column.fill, true),
+            // The cells `raw_number` takes without parsing or an error, as it reads them.
+            let x = match cell {
+                RawValue::Number(x) if x.is_finite() && fits_f32(*x) => *x,
+                RawValue::Missing => f64::NAN,
                 _ => return false,
             };
-            match features.next() {
-                Some(slot) => *slot = value,
-                None => return false,
-            }
-            if column.indicator {
-                match features.next() {
-                    Some(slot) => *slot = f32::from(u8::from(missing)),
-                    None => return false,
-                }
-            }
+            emit_numeric(x, column.median, column.indicator, &mut features);
         }
         true
     }

@@ -36,7 +36,7 @@ pub enum FeatureOrigin {
 /// The fitted transformation of one input column.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
-enum Step {
+pub(crate) enum Step {
     /// value (median if missing) [+ missing indicator].
     Numeric { median: f64, indicator: bool },
     /// one-hot over `categories` (sorted); missing → the mode's column; unseen → all zeros.
@@ -126,7 +126,8 @@ pub struct FittedPipeline {
     date_differences: Vec<DateDiffStep>,
     reference_day: i32,
     feature_names: Vec<String>,
-    /// The all-numeric shortcut of [`FittedPipeline::transform_row`], derived from `steps`.
+    /// The all-numeric shortcut of [`FittedPipeline::transform_row`], derived from `steps` and
+    /// `date_differences`.
     #[serde(skip)]
     numeric_rows: Option<NumericRows>,
 }
@@ -229,19 +230,21 @@ fn plan_numeric_rows(steps: &[Step], date_differences: &[DateDiffStep]) -> Optio
     if !date_differences.is_empty() {
         return None;
     }
-    NumericRows::new(steps.iter().map(|step| match step {
-        Step::Numeric { median, indicator } => Some((*median, *indicator)),
-        _ => None,
-    }))
+    NumericRows::plan(steps)
 }
 
 /// Sequential writer into one output row.
-struct Out<'a> {
+pub(crate) struct Out<'a> {
     buf: &'a mut [f32],
     pos: usize,
 }
 
-impl Out<'_> {
+impl<'a> Out<'a> {
+    /// A writer from the start of `buf`.
+    pub(crate) fn new(buf: &'a mut [f32]) -> Self {
+        Self { buf, pos: 0 }
+    }
+
     #[inline]
     fn put(&mut self, v: f32) {
         if let Some(slot) = self.buf.get_mut(self.pos) {
@@ -252,7 +255,7 @@ impl Out<'_> {
 }
 
 #[inline]
-fn emit_numeric(x: f64, median: f64, indicator: bool, out: &mut Out<'_>) {
+pub(crate) fn emit_numeric(x: f64, median: f64, indicator: bool, out: &mut Out<'_>) {
     let missing = x.is_nan();
     out.put(if missing { median as f32 } else { x as f32 });
     if indicator {
